@@ -1,0 +1,1 @@
+"""prefect-oxen: Prefect 3 integration for Oxen.ai video generation."""

@@ -1,0 +1,90 @@
+"""The Oxen.ai video API client: plain httpx, no Prefect.
+
+    from prefect_oxen.client import OxenClient, AsyncOxenClient, VideoRequest
+"""
+
+from prefect_oxen.client.async_client import AsyncOxenClient, DownloadResult, SyncGenerationResult
+from prefect_oxen.client.errors import (
+    APIError,
+    AuthenticationError,
+    DeadlineExceeded,
+    DownloadError,
+    EmptyResult,
+    GenerationCancelled,
+    GenerationError,
+    GenerationFailed,
+    GenerationLost,
+    GenerationNotFound,
+    InsufficientCredits,
+    ModelNotFound,
+    NotFound,
+    OutcomeUnknown,
+    OxenError,
+    PermissionDenied,
+    RateLimited,
+    RequestValidationError,
+    ResultExpired,
+    ServerError,
+    TransportError,
+    UnexpectedResponse,
+)
+from prefect_oxen.client.models import (
+    CompletionEvent,
+    Generation,
+    GenerationStatus,
+    ModelInfo,
+    Pricing,
+    Shot,
+    VideoOutput,
+    VideoRequest,
+    VideoResponse,
+)
+from prefect_oxen.client.redaction import redact_text, redact_url
+from prefect_oxen.client.settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
+from prefect_oxen.client.sync_client import OxenClient
+from prefect_oxen.client.validation import validate_request
+
+__all__ = [
+    "APIError",
+    "ApiPaths",
+    "AsyncOxenClient",
+    "AuthenticationError",
+    "ClientTimeouts",
+    "CompletionEvent",
+    "DeadlineExceeded",
+    "DownloadError",
+    "DownloadResult",
+    "EmptyResult",
+    "Generation",
+    "GenerationCancelled",
+    "GenerationError",
+    "GenerationFailed",
+    "GenerationLost",
+    "GenerationNotFound",
+    "GenerationStatus",
+    "InsufficientCredits",
+    "ModelInfo",
+    "ModelNotFound",
+    "NotFound",
+    "OutcomeUnknown",
+    "OxenClient",
+    "OxenError",
+    "PermissionDenied",
+    "PollPolicy",
+    "Pricing",
+    "RateLimited",
+    "RequestValidationError",
+    "ResultExpired",
+    "RetryPolicy",
+    "ServerError",
+    "Shot",
+    "SyncGenerationResult",
+    "TransportError",
+    "UnexpectedResponse",
+    "VideoOutput",
+    "VideoRequest",
+    "VideoResponse",
+    "redact_text",
+    "redact_url",
+    "validate_request",
+]

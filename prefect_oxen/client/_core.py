@@ -1,0 +1,225 @@
+"""What the sync and async clients share: reading error bodies, mapping statuses to exceptions,
+deciding what may be retried, and resolving configuration from arguments or the environment."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from prefect_oxen.client.errors import (
+    APIError,
+    AuthenticationError,
+    GenerationNotFound,
+    InsufficientCredits,
+    ModelNotFound,
+    NotFound,
+    OutcomeUnknown,
+    OxenError,
+    PermissionDenied,
+    RateLimited,
+    RequestValidationError,
+    ServerError,
+    TransportError,
+)
+from prefect_oxen.client.redaction import redact_url
+from prefect_oxen.client.settings import DEFAULT_BASE_URL, RetryPolicy
+
+API_KEY_ENV = "OXEN_API_KEY"
+BASE_URL_ENV = "OXEN_BASE_URL"
+USER_AGENT = "prefect-oxen/0.1"
+
+# Where the human message may be, in the order the reference says to look.
+_MESSAGE_PATHS: tuple[tuple[str, ...], ...] = (
+    ("error", "detail"),
+    ("error", "message"),
+    ("error", "title"),
+    ("error_message",),
+    ("status_message",),
+    ("message",),
+    ("detail",),
+)
+
+
+def resolve_api_key(api_key: str | None) -> str:
+    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
+    if not key or not key.strip():
+        raise AuthenticationError(
+            f"No Oxen API key: pass api_key=..., set {API_KEY_ENV}, or load an OxenCredentials block."
+        )
+    return key.strip()
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    return str(url).rstrip("/")
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """True when `url` is served by the API host itself (so sending the key there is safe)."""
+    a, b = urlsplit(url), urlsplit(base_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def read_error_message(body: Any) -> str | None:
+    """Find the human message in either documented error body shape (or a bare string)."""
+    if isinstance(body, str):
+        return body.strip() or None
+    if not isinstance(body, dict):
+        return None
+    for path in _MESSAGE_PATHS:
+        node: Any = body
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, str) and node.strip():
+            return node.strip()
+    return None
+
+
+def _error_type(body: Any) -> str | None:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("type"), str):
+            return error["type"]
+        if isinstance(body.get("status_message"), str):
+            return body["status_message"]
+    return None
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text[:2000]
+
+
+def error_from_response(
+    response: httpx.Response, *, model: str | None = None, generation_id: str | None = None
+) -> APIError:
+    """Map an error response to the most specific exception, with advice on what to do next."""
+    status = response.status_code
+    body = _body(response)
+    detail = read_error_message(body) or response.reason_phrase or f"HTTP {status}"
+    kind = _error_type(body)
+    where = f"{response.request.method} {redact_url(str(response.request.url))}"
+    common: dict[str, Any] = {"status_code": status, "error_type": kind, "detail": detail, "body": body}
+    if status == 401:
+        return AuthenticationError(
+            f"Oxen rejected the API key ({status}: {detail}). Check OXEN_API_KEY or the "
+            "OxenCredentials block.",
+            **common,
+        )
+    if status == 402 or "insufficient credits" in detail.lower():
+        return InsufficientCredits(
+            f"Insufficient credits ({status}: {detail}). Add credits to the account or bill another "
+            "target_namespace; nothing was generated.",
+            **common,
+        )
+    if status == 403:
+        return PermissionDenied(f"Not allowed ({status}: {detail}) on {where}.", **common)
+    if status == 404:
+        if detail.lower().startswith("model not found"):
+            name = detail.split(":", 1)[1].strip() if ":" in detail else (model or "")
+            return ModelNotFound(
+                f"{detail}. Check the id with `prefect-oxen models` (or GET /api/ai/models).",
+                model=name,
+                **common,
+            )
+        if generation_id:
+            return GenerationNotFound(
+                f"Generation {generation_id} is not known to the API (404: {detail}).",
+                generation_id=generation_id,
+                **common,
+            )
+        return NotFound(f"Not found ({status}: {detail}) on {where}.", **common)
+    if status in (400, 422):
+        return RequestValidationError(
+            f"The API refused the request ({status}): {detail}. Fix the request and try again.",
+            **common,
+        )
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        hint = f" Retry after {retry_after:g} s." if retry_after is not None else ""
+        return RateLimited(f"Rate limited (429: {detail}).{hint}", retry_after=retry_after, **common)
+    if status >= 500:
+        return ServerError(f"Oxen server error ({status}: {detail}) on {where}.", **common)
+    return APIError(f"Unexpected error ({status}: {detail}) on {where}.", **common)
+
+
+def transport_error(exc: httpx.HTTPError, request: httpx.Request, *, paid: bool) -> TransportError:
+    """Wrap an httpx failure; a paid POST that may have reached the server becomes OutcomeUnknown."""
+    where = f"{request.method} {redact_url(str(request.url))}"
+    not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+    reason = type(exc).__name__
+    if paid and not not_sent:
+        return OutcomeUnknown(
+            f"{where} was sent but its answer was lost ({reason}); it may have been accepted and "
+            "billed. Not re-sent automatically: check the queue or generation history before "
+            "paying again.",
+            method=request.method,
+            url=redact_url(str(request.url)),
+        )
+    return TransportError(
+        f"{where} failed: {reason}. The connection to the Oxen API broke; the call is retried "
+        "where that is safe.",
+        method=request.method,
+        url=redact_url(str(request.url)),
+        sent=not not_sent,
+    )
+
+
+def backoff_hook(policy: RetryPolicy):
+    """A stamina hook: retry what is transient, and wait as long as a 429's Retry-After asks."""
+
+    def hook(exc: Exception) -> bool | float:
+        if isinstance(exc, RateLimited):
+            if exc.retry_after is not None:
+                return min(exc.retry_after, policy.max_retry_after)
+            return True
+        if isinstance(exc, OxenError):
+            return exc.retryable
+        return False
+
+    return hook
+
+
+def retry_kwargs(policy: RetryPolicy) -> dict[str, Any]:
+    return {
+        "attempts": policy.attempts,
+        "timeout": policy.timeout,
+        "wait_initial": policy.wait_initial,
+        "wait_max": policy.wait_max,
+        "wait_jitter": policy.wait_jitter,
+    }
+
+
+def paid_post_error(response: httpx.Response, **kwargs: Any) -> OxenError:
+    """An error answer to a paid POST. A 504 means the gateway gave up while the work may go on."""
+    if response.status_code == 504:
+        return OutcomeUnknown(
+            f"{response.request.method} {redact_url(str(response.request.url))} timed out at the "
+            "gateway (504); the generation may still run and be billed. Not re-sent automatically.",
+            method=response.request.method,
+            url=redact_url(str(response.request.url)),
+        )
+    return error_from_response(response, **kwargs)

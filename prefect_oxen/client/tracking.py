@@ -1,0 +1,241 @@
+"""Watching many queued generations at once with as few API calls as possible.
+
+One `GenerationTracker` per client multiplexes every wait onto one server-sent event stream
+(``/api/events``) plus one periodic list call (``GET /api/ai/queue``, active rows only). A
+generation that leaves the active list without an event (cancelled ones never get one, and events
+are lost while the stream reconnects) is then fetched once by id. So a batch of N waits costs
+about one call per generation, not one per poll per generation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import httpx
+import httpx_sse
+
+from prefect_oxen.client.errors import GenerationLost, GenerationNotFound, OxenError
+from prefect_oxen.client.models import CompletionEvent, Generation, GenerationStatus
+from prefect_oxen.client.settings import PollPolicy
+
+if TYPE_CHECKING:
+    from prefect_oxen.client.async_client import AsyncOxenClient
+
+__all__ = ["GenerationTracker"]
+
+logger = logging.getLogger("prefect_oxen.client")
+
+COMPLETION_EVENT = "media_generation_completed"
+_RECENT_EVENTS = 10_000
+
+
+class GenerationTracker:
+    """Resolves one future per tracked generation id when the generation reaches a terminal state."""
+
+    def __init__(self, client: AsyncOxenClient, poll: PollPolicy) -> None:
+        self._client = client
+        self._poll = poll
+        self._futures: dict[str, asyncio.Future[Generation]] = {}
+        self._last_status: dict[str, GenerationStatus] = {}
+        # Events can arrive before their waiter registers (the enqueue answer and the event race).
+        self._recent: OrderedDict[str, Generation] = OrderedDict()
+        self._stream_task: asyncio.Task[None] | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._stream_up = asyncio.Event()
+        self._stream_gave_up = False
+        self._registered = asyncio.Event()  # wakes the idle poll loop
+        self._reconcile = asyncio.Event()  # poll now: events may have been lost
+        self.stream_connects = 0
+
+    # --- public -----------------------------------------------------------------------------
+
+    @property
+    def events_healthy(self) -> bool:
+        return self._stream_up.is_set()
+
+    async def subscribe(self, timeout: float = 10.0) -> bool:
+        """Make sure the event stream is connected (events are not replayed: call before enqueue)."""
+        if not self._poll.use_events or self._stream_gave_up:
+            return False
+        if self._stream_task is None or self._stream_task.done():
+            self._stream_task = asyncio.create_task(self._run_stream(), name="oxen-events")
+        if self._stream_up.is_set():
+            return True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stream_up.wait(), timeout)
+        return self._stream_up.is_set()
+
+    def track(self, generation_id: str) -> asyncio.Future[Generation]:
+        """A future resolved with the generation's terminal row (or failed with an OxenError)."""
+        future = self._futures.get(generation_id)
+        if future is None or future.done():
+            future = asyncio.get_running_loop().create_future()
+            self._futures[generation_id] = future
+            recent = self._recent.pop(generation_id, None)
+            if recent is not None:
+                future.set_result(recent)
+        if self._poll_task is None or self._poll_task.done():
+            self._poll_task = asyncio.create_task(self._run_polls(), name="oxen-poll")
+        self._registered.set()
+        return future
+
+    def untrack(self, generation_id: str) -> None:
+        future = self._futures.pop(generation_id, None)
+        self._last_status.pop(generation_id, None)
+        if future is not None and not future.done():
+            future.cancel()
+
+    def last_status(self, generation_id: str) -> GenerationStatus | None:
+        return self._last_status.get(generation_id)
+
+    def resolve(self, generation: Generation) -> None:
+        """Record a terminal row seen elsewhere (e.g. our own cancel call or a direct GET)."""
+        self._last_status[generation.generation_id] = generation.status
+        if not generation.is_terminal:
+            return
+        future = self._futures.get(generation.generation_id)
+        if future is None:
+            self._recent[generation.generation_id] = generation
+            while len(self._recent) > _RECENT_EVENTS:
+                self._recent.popitem(last=False)
+        elif not future.done():
+            future.set_result(generation)
+
+    async def aclose(self) -> None:
+        for task in (self._stream_task, self._poll_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for future in self._futures.values():
+            if not future.done():
+                future.cancel()
+        self._futures.clear()
+
+    # --- server-sent events ------------------------------------------------------------------
+
+    async def _run_stream(self) -> None:
+        backoff = self._poll.initial
+        failures = 0
+        while True:
+            try:
+                await self._consume_stream()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except httpx_sse.SSEError as exc:
+                # Not an event stream at all (route missing on this server): stop trying.
+                logger.info("Oxen event stream unavailable (%s); waiting by polling only.", exc)
+                self._stream_gave_up = True
+                self._stream_up.clear()
+                return
+            except (httpx.HTTPError, OxenError) as exc:
+                failures += 1
+                logger.debug("Oxen event stream dropped: %s", type(exc).__name__)
+            if self._stream_up.is_set():
+                self._stream_up.clear()
+            if failures >= 20:
+                self._stream_gave_up = True
+                return
+            # Events fired while we were away are lost: poll everything we track right away.
+            self._reconcile.set()
+            await asyncio.sleep(min(backoff * (1.5**failures), self._poll.maximum) * random.uniform(0.5, 1.0))
+
+    async def _consume_stream(self) -> None:
+        client = self._client
+        url = client.base_url + client.paths.events
+        timeout = httpx.Timeout(client.timeouts.connect, read=None)
+        async with httpx_sse.aconnect_sse(
+            client._http, "GET", url, headers=client._auth_headers(), timeout=timeout
+        ) as source:
+            if source.response.status_code in (404, 405, 501):
+                raise httpx_sse.SSEError(f"HTTP {source.response.status_code}")
+            source.response.raise_for_status()
+            self.stream_connects += 1
+            self._stream_up.set()
+            if self.stream_connects > 1:
+                self._reconcile.set()
+            async for sse in source.aiter_sse():
+                if sse.event != COMPLETION_EVENT:
+                    continue
+                try:
+                    event = CompletionEvent.model_validate(json.loads(sse.data))
+                except (ValueError, OxenError):
+                    logger.warning("Ignoring a malformed %s event.", COMPLETION_EVENT)
+                    continue
+                self.resolve(
+                    Generation(
+                        generation_id=event.generation_id,
+                        status=event.status,
+                        model_name=event.model,
+                        media_type=event.media_type,
+                        result_url=event.url,
+                        error_message=event.error,
+                    )
+                )
+
+    # --- polling -----------------------------------------------------------------------------
+
+    async def _run_polls(self) -> None:
+        interval = self._poll.initial
+        while True:
+            if not any(not fut.done() for fut in self._futures.values()):
+                self._registered.clear()
+                await self._registered.wait()
+                interval = self._poll.initial
+                continue
+            wait = self._poll.safety_interval if self.events_healthy else interval
+            wait *= 1 + random.uniform(-self._poll.jitter, self._poll.jitter)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._reconcile.wait(), wait)
+            self._reconcile.clear()
+            changed = await self._poll_once()
+            interval = (
+                self._poll.initial if changed else min(interval * self._poll.factor, self._poll.maximum)
+            )
+
+    async def _poll_once(self) -> bool:
+        pending = [gid for gid, fut in self._futures.items() if not fut.done()]
+        if not pending:
+            return False
+        try:
+            active = {row.generation_id: row for row in await self._client.list_queue()}
+        except OxenError as exc:
+            logger.debug("Queue list failed (%s); polling generations one by one.", type(exc).__name__)
+            active = None
+        changed = False
+        for gid in pending:
+            row = active.get(gid) if active is not None else None
+            if row is not None:
+                if self._last_status.get(gid) != row.status:
+                    changed = True
+                self._last_status[gid] = row.status
+                continue
+            changed = True
+            await self._fetch(gid)
+        return changed
+
+    async def _fetch(self, generation_id: str) -> None:
+        future = self._futures.get(generation_id)
+        try:
+            row = await self._client.get_generation(generation_id)
+        except GenerationNotFound:
+            if future is not None and not future.done():
+                future.set_exception(
+                    GenerationLost(
+                        f"Generation {generation_id} vanished from the queue (404): its outcome is "
+                        "unknown. Check the generation history before paying again.",
+                        generation_id=generation_id,
+                    )
+                )
+            return
+        except OxenError as exc:
+            logger.debug("Polling %s failed: %s", generation_id, type(exc).__name__)
+            return
+        self.resolve(row)
