@@ -1,0 +1,49 @@
+"""Archiving generated videos: atomic files, safe object keys, manifests, local and S3 targets.
+
+A leaf package: it imports nothing from Prefect or the rest of prefect_oxen.
+"""
+
+from prefect_oxen.storage.archive import ArchiveRecord, ArchiveTarget, manifest_key
+from prefect_oxen.storage.atomic import atomic_write, sha256_file
+from prefect_oxen.storage.errors import (
+    ArchiveConflict,
+    ChecksumMismatch,
+    InvalidObjectKey,
+    InvalidS3Uri,
+    StorageError,
+)
+from prefect_oxen.storage.keys import (
+    DEFAULT_KEY_TEMPLATE,
+    render_object_key,
+    sanitize_key_component,
+    validate_object_key,
+)
+from prefect_oxen.storage.local import LocalArchive
+from prefect_oxen.storage.manifest import REDACTED, ArchiveManifest, is_secret_key, scrub_secrets
+from prefect_oxen.storage.s3 import S3Archive, composite_sha256, parse_s3_uri, sha256_parts
+
+__all__ = [
+    "DEFAULT_KEY_TEMPLATE",
+    "REDACTED",
+    "ArchiveConflict",
+    "ArchiveManifest",
+    "ArchiveRecord",
+    "ArchiveTarget",
+    "ChecksumMismatch",
+    "InvalidObjectKey",
+    "InvalidS3Uri",
+    "LocalArchive",
+    "S3Archive",
+    "StorageError",
+    "atomic_write",
+    "composite_sha256",
+    "is_secret_key",
+    "manifest_key",
+    "parse_s3_uri",
+    "render_object_key",
+    "sanitize_key_component",
+    "scrub_secrets",
+    "sha256_file",
+    "sha256_parts",
+    "validate_object_key",
+]
