@@ -78,13 +78,6 @@ class OxenClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __del__(self) -> None:  # pragma: no cover - best effort for forgotten clients
-        if not getattr(self, "_closed", True):
-            try:
-                self.close()
-            except Exception:
-                pass
-
     def close(self) -> None:
         """Close connections and stop the background event loop."""
         if self._closed:

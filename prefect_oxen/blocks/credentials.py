@@ -1,0 +1,109 @@
+"""`OxenCredentials`: the Prefect block that holds an Oxen API key and where to reach the API."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, SecretStr
+
+from prefect_oxen.client import (
+    AsyncOxenClient,
+    ClientTimeouts,
+    OxenClient,
+    PollPolicy,
+    RetryPolicy,
+    VideoRequest,
+)
+from prefect_oxen.client._core import API_KEY_ENV, BASE_URL_ENV
+from prefect_oxen.client.settings import DEFAULT_BASE_URL
+
+__all__ = ["OxenCredentials"]
+
+
+def _key_from_env() -> SecretStr | None:
+    value = os.environ.get(API_KEY_ENV)
+    return SecretStr(value) if value else None
+
+
+def _base_url_from_env() -> str:
+    return os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+
+
+class OxenCredentials(CredentialsBlock):
+    """Credentials and connection settings for the Oxen.ai API.
+
+    Fields left unset fall back to the environment (`OXEN_API_KEY`, `OXEN_BASE_URL`), so scripts
+    and the CLI work without a saved block. The key is a `SecretStr`: it is read only inside
+    `get_client()` and never appears in reprs, logs or the Prefect UI.
+
+    Example:
+        Load stored Oxen credentials and generate a video:
+        ```python
+        from prefect_oxen import OxenCredentials
+        from prefect_oxen.client import VideoRequest
+
+        oxen_credentials_block = OxenCredentials.load("BLOCK_NAME")
+        with oxen_credentials_block.get_client() as oxen:
+            oxen.generate_video(VideoRequest(model="kling-video-v2-6-pro-text-to-video", prompt="a fox"))
+        ```
+    """
+
+    _block_type_name = "Oxen Credentials"
+    _logo_url = "https://avatars.githubusercontent.com/u/106255232?s=200&v=4"
+    _documentation_url = "https://docs.oxen.ai/"
+
+    api_key: SecretStr | None = Field(
+        default_factory=_key_from_env,
+        title="API Key",
+        description="Oxen.ai API key sent as a Bearer token; defaults to the OXEN_API_KEY variable.",
+    )
+    base_url: str = Field(
+        default_factory=_base_url_from_env,
+        title="Base URL",
+        description="Root URL of the Oxen API (or a compatible server such as the emulator).",
+    )
+    target_namespace: str | None = Field(
+        default=None,
+        description="User or organisation that stores results and is billed, unless a request says.",
+    )
+    timeouts: ClientTimeouts = Field(
+        default_factory=ClientTimeouts,
+        description="Per-call timeouts in seconds (the synchronous generate call has its own).",
+    )
+    retry: RetryPolicy = Field(
+        default_factory=RetryPolicy,
+        description="How rate limits and transient server or connection errors are retried.",
+    )
+    poll: PollPolicy = Field(
+        default_factory=PollPolicy,
+        description="How waits for queued generations use events and polling.",
+    )
+
+    def _client_kwargs(self) -> dict[str, Any]:
+        return {
+            "api_key": self.api_key.get_secret_value() if self.api_key else None,
+            "base_url": self.base_url,
+            "timeouts": self.timeouts,
+            "retry": self.retry,
+            "poll": self.poll,
+        }
+
+    def get_client(self) -> OxenClient:
+        """A blocking `OxenClient` configured from this block (close it, or use `with`)."""
+        return OxenClient(**self._client_kwargs())
+
+    def get_async_client(self) -> AsyncOxenClient:
+        """An `AsyncOxenClient` configured from this block (use `async with`)."""
+        return AsyncOxenClient(**self._client_kwargs())
+
+    def apply_defaults(self, request: VideoRequest) -> VideoRequest:
+        """`request` with this block's `target_namespace` filled in when the request has none."""
+        if self.target_namespace and request.target_namespace is None:
+            return request.model_copy(update={"target_namespace": self.target_namespace})
+        return request
+
+    def secret_values(self) -> tuple[str, ...]:
+        """The secret strings this block holds, for scrubbing logs, manifests and artifacts."""
+        return (self.api_key.get_secret_value(),) if self.api_key else ()
