@@ -1,0 +1,78 @@
+"""`prefect-oxen emulator`: serve the emulator in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from prefect_oxen.emulator.config import EmulatorConfig, FaultConfig
+from prefect_oxen.emulator.server import EmulatorServer
+
+_DEFAULTS = EmulatorConfig()
+_FAULTS = FaultConfig()
+_Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
+
+
+def emulator_command(
+    port: int = 8765,
+    host: str = "127.0.0.1",
+    latency: float = _DEFAULTS.latency,
+    latency_jitter: float = _DEFAULTS.latency_jitter,
+    concurrency: int = _DEFAULTS.concurrency,
+    seed: int = _DEFAULTS.seed,
+    url_ttl: float = _DEFAULTS.url_ttl,
+    state_dir: Optional[Path] = None,  # noqa: UP045 (typer needs Optional on 3.10)
+    api_key: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(help="Accepted API key (repeatable); default accepts any token."),
+    ] = None,
+    credits_usd: Optional[float] = None,  # noqa: UP045
+    video_padding_bytes: int = 0,
+    keepalive_interval: float = _DEFAULTS.keepalive_interval,
+    noise_events: bool = True,
+    wrap_validation_messages: bool = True,
+    serve_current_paths: bool = True,
+    rate_limit: _Rate = 0.0,
+    retry_after: float = _FAULTS.retry_after,
+    server_error: _Rate = 0.0,
+    unavailable: _Rate = 0.0,
+    connection_reset: _Rate = 0.0,
+    truncated_download: _Rate = 0.0,
+    slow_body: _Rate = 0.0,
+    expired_url: _Rate = 0.0,
+    generation_failure: _Rate = 0.0,
+) -> None:
+    """Run an Oxen-compatible emulator (real mp4s, queue, SSE, faults) until Ctrl-C."""
+    config = EmulatorConfig(
+        host=host,
+        port=port,
+        latency=latency,
+        latency_jitter=latency_jitter,
+        concurrency=concurrency,
+        seed=seed,
+        url_ttl=url_ttl,
+        state_dir=state_dir,
+        api_keys=api_key or None,
+        credits_usd=credits_usd,
+        video_padding_bytes=video_padding_bytes,
+        keepalive_interval=keepalive_interval,
+        noise_events=noise_events,
+        wrap_validation_messages=wrap_validation_messages,
+        serve_current_paths=serve_current_paths,
+        faults=FaultConfig(
+            rate_limit=rate_limit,
+            retry_after=retry_after,
+            server_error=server_error,
+            unavailable=unavailable,
+            connection_reset=connection_reset,
+            truncated_download=truncated_download,
+            slow_body=slow_body,
+            expired_url=expired_url,
+            generation_failure=generation_failure,
+        ),
+    )
+    server = EmulatorServer(config)
+    typer.echo(f"Oxen emulator listening on http://{host}:{port} (Ctrl-C to stop)")
+    server.serve_forever()

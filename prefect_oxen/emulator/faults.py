@@ -1,0 +1,51 @@
+"""Seeded, replayable fault draws: one random stream per fault kind, in request-arrival order."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from prefect_oxen.emulator.config import FaultConfig
+
+#: API faults in the order they win when several fire on the same request.
+API_FAULTS = ("connection_reset", "rate_limit", "unavailable", "server_error")
+#: Download faults, same rule.
+DOWNLOAD_FAULTS = ("expired_url", "truncated_download", "slow_body")
+ALL_FAULTS = (*API_FAULTS, *DOWNLOAD_FAULTS, "generation_failure")
+
+
+class FaultInjector:
+    """Draws faults from per-kind generators seeded from `seed`, and counts what it injected.
+
+    Every request of a class draws from *every* generator of that class, fired or not, so the
+    sequence of one fault kind does not depend on the rates of the others.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self.injected: Counter[str] = Counter()
+        self.reseed()
+
+    def reseed(self) -> None:
+        """Restart every generator from the seed and zero the counters (replays a run)."""
+        self._rngs = {name: random.Random(f"{self._seed}:{name}") for name in ALL_FAULTS}
+        self.injected.clear()
+
+    def _draw(self, names: tuple[str, ...], faults: FaultConfig) -> str | None:
+        fired = [name for name in names if self._rngs[name].random() < getattr(faults, name)]
+        if not fired:
+            return None
+        self.injected[fired[0]] += 1
+        return fired[0]
+
+    def draw_api(self, faults: FaultConfig) -> str | None:
+        """The API fault to inject into this /api/* request, if any."""
+        return self._draw(API_FAULTS, faults)
+
+    def draw_download(self, faults: FaultConfig) -> str | None:
+        """The download fault to inject into this file download, if any."""
+        return self._draw(DOWNLOAD_FAULTS, faults)
+
+    def draw_generation_failure(self, faults: FaultConfig) -> bool:
+        """Whether a newly accepted generation is doomed to fail."""
+        return self._draw(("generation_failure",), faults) is not None

@@ -1,0 +1,213 @@
+"""Running the emulator: in a background thread for tests, or in the foreground for the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+from prefect_oxen.emulator.app import create_app
+from prefect_oxen.emulator.config import EmulatorConfig, FaultConfig
+from prefect_oxen.emulator.engine import Emulator
+
+_START_TIMEOUT = 10.0
+_STOP_TIMEOUT = 10.0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn.Server that ends long-lived responses before waiting for connections to close.
+
+    uvicorn's shutdown waits for in-flight responses; an SSE stream never finishes on its
+    own, so without this hook stopping (or Ctrl-C) would hang until the graceful timeout.
+    """
+
+    def __init__(self, config: uvicorn.Config, emulator: Any) -> None:
+        super().__init__(config)
+        self._emulator = emulator
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        emulator: Emulator | None = self._emulator()
+        if emulator is not None:
+            emulator.begin_shutdown()
+        await super().shutdown(sockets)
+
+
+class EmulatorServer:
+    """An Oxen-compatible emulator served by uvicorn; a context manager that starts and stops it.
+
+    `EmulatorServer(cfg)` or `EmulatorServer(latency=0.5, faults={"server_error": 0.1})`.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None, **overrides: Any) -> None:
+        base = config if config is not None else EmulatorConfig()
+        if overrides:
+            base = EmulatorConfig.model_validate({**base.model_dump(), **overrides})
+        self._initial = base
+        self._app = create_app(self._initial)
+        self._socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._server: _Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._failure: BaseException | None = None
+
+    # -- properties ------------------------------------------------------------------------
+
+    @property
+    def emulator(self) -> Emulator | None:
+        """The running state (None before start)."""
+        return getattr(self._app.state, "emulator", None)
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """The configuration in force (reflects run-time changes)."""
+        emulator = self.emulator
+        return emulator.config if emulator is not None else self._initial
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (known once started)."""
+        if self._socket is None:
+            raise RuntimeError("the emulator is not running")
+        return self._socket.getsockname()[1]
+
+    @property
+    def base_url(self) -> str:
+        """`http://host:port`, the value to give a client as its base URL."""
+        host = self._initial.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def _bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self._initial.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._initial.host, self._initial.port))
+        sock.listen(1024)
+        sock.setblocking(False)
+        return sock
+
+    def _uvicorn(self) -> _Server:
+        config = uvicorn.Config(
+            self._app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            # Only the h11 implementation exposes a transport we can abort for faults.
+            http="h11",
+            ws="none",
+        )
+        return _Server(config, lambda: self.emulator)
+
+    def start(self) -> EmulatorServer:
+        """Bind (port 0 picks a free port), start serving in a daemon thread, wait until ready."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        self._socket = self._bind()
+        self._server = self._uvicorn()
+        self._failure = None
+        self._thread = threading.Thread(target=self._run, name="oxen-emulator", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the emulator failed to start") from self._failure
+            time.sleep(0.005)
+        return self
+
+    def _run(self) -> None:
+        assert self._server is not None and self._socket is not None
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported by start() or stop()
+            self._failure = exc
+
+    async def _serve(self) -> None:
+        assert self._server is not None and self._socket is not None
+        self._loop = asyncio.get_running_loop()
+        await self._server.serve(sockets=[self._socket])
+
+    def stop(self) -> None:
+        """Stop serving, end open streams, wait for the thread and close the socket."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(_STOP_TIMEOUT)
+            if self._thread.is_alive():
+                self._server.force_exit = True  # type: ignore[union-attr]
+                self._thread.join(_STOP_TIMEOUT)
+        if self._socket is not None:
+            self._socket.close()
+        self._thread = self._server = self._socket = self._loop = None
+        self._app = create_app(self._initial)
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until Ctrl-C (uvicorn installs the signal handlers)."""
+        self._socket = self._bind()
+        self._server = self._uvicorn()
+        try:
+            asyncio.run(self._serve())
+        finally:
+            self._socket.close()
+            self._socket = self._server = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- conveniences (thread-safe: they run on the server's loop) ---------------------------
+
+    def _call(self, func: Any, *args: Any) -> Any:
+        emulator, loop = self.emulator, self._loop
+        if emulator is None or loop is None:
+            raise RuntimeError("the emulator is not running")
+
+        async def run() -> Any:
+            return func(emulator, *args)
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result(_STOP_TIMEOUT)
+
+    def stats(self) -> dict[str, Any]:
+        """The same dict as GET /_emulator/stats."""
+        return self._call(Emulator.snapshot)
+
+    def generations(self) -> list[dict[str, Any]]:
+        """The same list as GET /_emulator/generations."""
+        return self._call(Emulator.generation_log)
+
+    def reset(self, generations: bool = False) -> None:
+        """Zero the counters (and forget generations when asked), like POST /_emulator/reset."""
+        self._call(Emulator.reset, generations)
+
+    def configure(self, **changes: Any) -> EmulatorConfig:
+        """Change settings at run time, like PATCH /_emulator/config (faults merge)."""
+        return self._call(Emulator.update_config, changes)
+
+
+@contextlib.contextmanager
+def running_emulator(
+    config: EmulatorConfig | None = None,
+    *,
+    faults: FaultConfig | dict[str, Any] | None = None,
+    **settings: Any,
+) -> Iterator[EmulatorServer]:
+    """Start an emulator for the duration of a `with` block; keyword arguments are
+    EmulatorConfig fields (`faults` may be a plain dict of rates)."""
+    if faults is not None:
+        settings["faults"] = faults if isinstance(faults, FaultConfig) else FaultConfig(**faults)
+    data = (config or EmulatorConfig()).model_dump()
+    data.update(settings)
+    with EmulatorServer(EmulatorConfig.model_validate(data)) as server:
+        yield server
