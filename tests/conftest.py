@@ -110,3 +110,16 @@ def oxen_sync(emulator: EmulatorControl) -> Iterator[OxenClient]:
         api_key=API_KEY, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One Prefect test server for the whole session (it costs ~10 s to start).
+
+    Requested (autouse) by the conftest of each test package that runs flows or saves blocks,
+    so tests that need no Prefect never start it.
+    """
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
