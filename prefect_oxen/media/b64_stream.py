@@ -397,7 +397,9 @@ class _Base64Decoder:
             data = data[quad_start:]
         # `data` is now the final quad, starting at a quad boundary and containing '='.
         first_pad = data.index(b"=")
-        if data[first_pad:].strip(b"=") or first_pad < 2 or len(data) > 4:
+        if data[first_pad:].strip(b"="):
+            raise ValueError("data after the final '=' padding")
+        if first_pad < 2 or len(data) > 4:
             raise ValueError("misplaced '=' padding (it may only end the text: 'xx==' or 'xxx=')")
         if len(data) == 4:
             out += binascii.a2b_base64(data)
