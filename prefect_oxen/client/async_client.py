@@ -347,15 +347,17 @@ class AsyncOxenClient:
                 continue
             self._route["video_generate"] = base
             meta = extractor.metadata
+            model_name = meta.model
+            created = meta.fields.get("created")
             if size:
                 os.replace(part, destination)
                 return SyncGenerationResult(
                     download=DownloadResult(path=destination, size_bytes=size, sha256=digest.hexdigest()),
-                    model=meta.get("model"),
-                    created=meta.get("created"),
+                    model=model_name,
+                    created=created if isinstance(created, int) else None,
                     delivered_as="b64_json",
                 )
-            url = meta.get("url")
+            url = meta.url
             if not url:
                 raise EmptyResult(
                     "The API answered the generation with no video (no url, no b64_json): it may "
@@ -364,7 +366,10 @@ class AsyncOxenClient:
                 )
             download = await self.download(url, destination)
             return SyncGenerationResult(
-                download=download, model=meta.get("model"), created=meta.get("created"), delivered_as="url"
+                download=download,
+                model=model_name,
+                created=created if isinstance(created, int) else None,
+                delivered_as="url",
             )
         assert last is not None
         raise last
@@ -394,7 +399,7 @@ class AsyncOxenClient:
             try:
                 response = await self._call("POST", self.paths.queue, json=payload, paid=True, model=request.model)
             except OutcomeUnknown:
-                found = await self._reconcile_enqueue(request, num_generations, sent_at)
+                found = await self.find_enqueued(request, since=sent_at, count=num_generations)
                 if found:
                     logger.warning(
                         "Enqueue answer was lost; found the %d generation(s) it created in the queue.",
@@ -420,8 +425,13 @@ class AsyncOxenClient:
             url=self.paths.queue,
         )
 
-    async def _reconcile_enqueue(self, request: VideoRequest, count: int, sent_at: float) -> list[Generation]:
-        """Find generations created by a lost enqueue: same model and parameters, enqueued since."""
+    async def find_enqueued(self, request: VideoRequest, *, since: float, count: int = 1) -> list[Generation]:
+        """Generations of `request` enqueued since `since` (unix time), newest first.
+
+        How an enqueue whose answer was lost (or whose process died) is recognised: same model,
+        same echoed parameters, enqueued after it was sent. Returns [] unless `count` are found.
+        """
+        sent_at = since
         candidates: list[Generation] = []
         seen: set[str] = set()
         for status in (None, "succeeded", "failed"):

@@ -1,0 +1,130 @@
+"""`archive_video`: put a verified video and its manifest where the team keeps them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from prefect_oxen.blocks import OxenCredentials
+from prefect_oxen.storage import (
+    DEFAULT_KEY_TEMPLATE,
+    ArchiveManifest,
+    ArchiveRecord,
+    ArchiveTarget,
+    LocalArchive,
+    S3Archive,
+    parse_s3_uri,
+    render_object_key,
+    scrub_secrets,
+)
+from prefect_oxen.tasks.results import GenerationResult, PersistedVideo
+
+__all__ = ["ArchiveDestination", "archive_video", "open_archive"]
+
+#: Where videos go: a local directory, an ``s3://bucket/prefix`` URI, or a prefect-aws S3Bucket.
+ArchiveDestination = Any
+
+
+def open_archive(destination: ArchiveDestination, *, server_side_encryption: str | None = None) -> ArchiveTarget:
+    """An archive target for `destination` (directory path, ``s3://`` URI or prefect-aws S3Bucket)."""
+    try:
+        from prefect_aws import S3Bucket
+    except ImportError:  # pragma: no cover - prefect-aws is a dependency
+        S3Bucket = ()  # type: ignore[assignment]
+    if S3Bucket and isinstance(destination, S3Bucket):
+        client = destination.credentials.get_s3_client()
+        return S3Archive(
+            client,
+            destination.bucket_name,
+            prefix=destination.bucket_folder or "",
+            server_side_encryption=server_side_encryption,
+        )
+    text = str(destination)
+    if text.startswith("s3://"):
+        import boto3
+
+        bucket, prefix = parse_s3_uri(text if "/" in text[5:] else text + "/")
+        # boto3 honours AWS_ENDPOINT_URL(_S3) and the usual credential chain.
+        return S3Archive(boto3.client("s3"), bucket, prefix=prefix, server_side_encryption=server_side_encryption)
+    return LocalArchive(Path(os.path.expanduser(text)))
+
+
+def archive_key(result: GenerationResult, *, template: str, prefix: str) -> str:
+    """The object key of `result` under `template` (date = day it was generated, UTC)."""
+    when = dt.datetime.fromtimestamp(result.completed_at or result.submitted_at or 0, dt.timezone.utc)
+    if not (result.completed_at or result.submitted_at):
+        when = dt.datetime.now(dt.timezone.utc)
+    return render_object_key(
+        template,
+        prefix=prefix,
+        date=when.strftime("%Y-%m-%d"),
+        model=result.model,
+        key=result.key or result.fingerprint[:16],
+    )
+
+
+@task(name="archive-video", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+async def archive_video(
+    persisted: PersistedVideo,
+    result: GenerationResult,
+    destination: ArchiveDestination,
+    credentials: OxenCredentials | None = None,
+    key_template: str = DEFAULT_KEY_TEMPLATE,
+    prefix: str = "oxen",
+    server_side_encryption: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ArchiveRecord:
+    """Store the video with a JSON manifest (request, generation id, timings, cost, sha256,
+    verification) at a key from `key_template`; idempotent, so a retry never uploads twice.
+
+    `destination` is a directory, an ``s3://bucket/prefix`` URI or a prefect-aws `S3Bucket`
+    block. S3 uploads are multipart for large files and checked against their SHA-256 checksum.
+    The manifest holds no secrets: values of `credentials` are scrubbed wherever they appear.
+
+    Example:
+        ```python
+        from prefect_aws import S3Bucket
+
+        record = await archive_video(persisted, result, S3Bucket.load("BLOCK_NAME"))
+        print(record.uri, record.view_url)
+        ```
+    """
+    logger = get_run_logger()
+    target = open_archive(destination, server_side_encryption=server_side_encryption)
+    key = archive_key(result, template=key_template, prefix=prefix)
+    secrets = credentials.secret_values() if credentials else ()
+    timings = {
+        name: value
+        for name, value in {
+            "generation_seconds": result.wall_seconds,
+            "submitted_at": result.submitted_at,
+            "completed_at": result.completed_at,
+        }.items()
+        if value is not None
+    }
+    manifest = ArchiveManifest(
+        key=key,
+        generation_id=result.generation_id,
+        model=result.model,
+        request=scrub_secrets(result.request, secrets),
+        timings=timings,
+        cost_usd=result.cost_usd,
+        verification=scrub_secrets(persisted.verification, secrets),
+        extra=scrub_secrets(
+            {"item_key": result.key, "fingerprint": result.fingerprint, "mode": result.mode,
+             "reattached": result.reattached, **(extra or {})},
+            secrets,
+        ),
+    )
+    record = await asyncio.to_thread(target.put, persisted.path, key, manifest, sha256=persisted.sha256)
+    logger.info(
+        "%s %s (%d bytes) to %s.", "Archived" if record.uploaded else "Already archived",
+        result.key or result.fingerprint[:12], record.size_bytes, record.uri,
+    )
+    return record

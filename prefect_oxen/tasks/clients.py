@@ -1,0 +1,49 @@
+"""One `AsyncOxenClient` per event loop and credentials, shared by every task on that loop.
+
+A batch runs hundreds of generate tasks on one loop; sharing the client means they share one
+connection pool and one event stream, so waiting on N generations costs about N calls, not N
+streams plus N polling loops. Clients are created lazily and closed by `close_shared_clients`
+(the flows call it on exit).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import weakref
+
+from prefect_oxen.blocks import OxenCredentials
+from prefect_oxen.client import AsyncOxenClient
+
+__all__ = ["close_shared_clients", "shared_async_client"]
+
+# A cache, not configuration: keyed by the running loop so a client never crosses loops.
+_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncOxenClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _credentials_key(credentials: OxenCredentials) -> str:
+    data = credentials.model_dump(mode="json", exclude={"api_key"})
+    data["api_key"] = credentials.api_key.get_secret_value() if credentials.api_key else None
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def shared_async_client(credentials: OxenCredentials) -> AsyncOxenClient:
+    """The client for `credentials` on the running event loop (created on first use)."""
+    loop = asyncio.get_running_loop()
+    per_loop = _CLIENTS.setdefault(loop, {})
+    key = _credentials_key(credentials)
+    client = per_loop.get(key)
+    if client is None:
+        client = credentials.get_async_client()
+        per_loop[key] = client
+    return client
+
+
+async def close_shared_clients() -> None:
+    """Close the shared clients of the running loop (idempotent)."""
+    loop = asyncio.get_running_loop()
+    for client in _CLIENTS.pop(loop, {}).values():
+        await client.aclose()

@@ -1,0 +1,302 @@
+"""`generate_video`: pay for a video once, whatever crashes, retries or re-runs happen around it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect import get_run_logger, task
+from prefect.context import TaskRunContext
+
+from prefect_oxen.blocks import OxenCredentials
+from prefect_oxen.client import (
+    AsyncOxenClient,
+    DeadlineExceeded,
+    GenerationCancelled,
+    GenerationError,
+    GenerationFailed,
+    GenerationNotFound,
+    GenerationStatus,
+    VideoRequest,
+)
+from prefect_oxen.storage import sanitize_key_component
+from prefect_oxen.tasks.clients import shared_async_client
+from prefect_oxen.tasks.journal import GenerationJournal, JournalEntry, default_journal_path
+from prefect_oxen.tasks.results import GenerationResult, ValidatedRequest
+from prefect_oxen.tasks.retry_conditions import retry_if_transient
+from prefect_oxen.tasks.validate import check_request
+
+__all__ = ["GenerationMode", "generate_video"]
+
+GenerationMode = Literal["auto", "sync", "queue"]
+
+
+def _as_validated_inputs(parameters: dict[str, Any]) -> tuple[str, str]:
+    request = parameters["request"]
+    key = parameters.get("key")
+    if isinstance(request, ValidatedRequest):
+        fingerprint, key = request.fingerprint, key or request.key
+    else:
+        fingerprint = (request if isinstance(request, VideoRequest) else VideoRequest.model_validate(request)).fingerprint()
+    credentials: OxenCredentials = parameters["credentials"]
+    scope = f"{credentials.base_url}|{credentials.target_namespace or ''}"
+    return f"{key or ''}:{fingerprint}", scope
+
+
+def generation_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """Cache key over the validated request, the item key and the API it is billed on.
+
+    The credentials block is left out on purpose (its secret must not shape a stored key, and a
+    rotated key must not regenerate anything).
+    """
+    identity, scope = _as_validated_inputs(parameters)
+    return "oxen-generate-" + hashlib.sha256(f"{identity}|{scope}".encode()).hexdigest()
+
+
+def _choose_mode(mode: GenerationMode, request: VideoRequest) -> Literal["sync", "queue"]:
+    if mode != "auto":
+        return mode
+    # The queue is resumable (generation ids) and cheap to wait on; only an inline (b64_json)
+    # answer needs the synchronous endpoint.
+    return "sync" if request.response_format == "b64_json" else "queue"
+
+
+def _staging_path(staging_dir: str | None, validated: ValidatedRequest) -> Path:
+    from prefect.settings import PREFECT_HOME
+
+    root = Path(staging_dir) if staging_dir else Path(PREFECT_HOME.value()) / "oxen" / "staging"
+    stem = sanitize_key_component(validated.key) if validated.key else "video"
+    return root / f"{stem}-{validated.fingerprint[:16]}.mp4"
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    try:
+        return str(flow_run.id) if flow_run.id else None
+    except Exception:  # outside a flow run
+        return None
+
+
+@task(
+    name="generate-video",
+    retries=2,
+    retry_delay_seconds=[2, 15],
+    retry_condition_fn=retry_if_transient,
+    cache_key_fn=generation_cache_key,
+    cache_expiration=timedelta(days=7),
+    cache_result_in_memory=False,
+    persist_result=True,
+)
+async def generate_video(
+    request: ValidatedRequest | VideoRequest | dict[str, Any],
+    credentials: OxenCredentials,
+    mode: GenerationMode = "auto",
+    key: str | None = None,
+    journal_path: str | None = None,
+    staging_dir: str | None = None,
+    timeout: float = 3600.0,
+    start_timeout: float | None = None,
+    cancel_on_timeout: bool = False,
+) -> GenerationResult:
+    """Generate one video and return where it is (generation id and URL, or a staged file).
+
+    Safe to retry and re-run: the generation id is journaled before anything waits on it, so a
+    retry, a crash or a new flow run reattaches to the paid generation instead of paying again,
+    and a completed result is cached under a key over the validated request. `mode` is "queue"
+    (enqueue, then wait by events with polling as a net), "sync" (the blocking endpoint; needed
+    for b64_json) or "auto" (queue unless b64_json is asked for).
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_oxen import OxenCredentials
+        from prefect_oxen.tasks import generate_video, persist_video
+
+        @flow
+        async def one_video():
+            creds = OxenCredentials.load("BLOCK_NAME")
+            request = {"model": "kling-video-v2-6-pro-text-to-video", "prompt": "a fox", "duration": 5}
+            result = await generate_video(request, creds, key="fox")
+            return await persist_video(result, creds, "videos/")
+        ```
+    """
+    logger = get_run_logger()
+    validated = (
+        request
+        if isinstance(request, ValidatedRequest)
+        else await check_request(request, credentials, key=key)
+    )
+    if key and validated.key != key:
+        validated = validated.model_copy(update={"key": key})
+    label = validated.key or validated.fingerprint[:12]
+    client = shared_async_client(credentials)
+    journal = GenerationJournal(journal_path or default_journal_path())
+    chosen = _choose_mode(mode, validated.request)
+    run = _Generation(client, journal, validated, chosen, logger, label, staging_dir)
+
+    previous = journal.lookup(validated.identity)
+    if previous is not None:
+        reused = await run.reattach(previous, timeout=timeout, start_timeout=start_timeout)
+        if reused is not None:
+            return reused
+    if chosen == "sync":
+        return await run.synchronous()
+    return await run.queued(timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout)
+
+
+class _Generation:
+    """The steps of one generate call, sharing their context."""
+
+    def __init__(
+        self,
+        client: AsyncOxenClient,
+        journal: GenerationJournal,
+        validated: ValidatedRequest,
+        mode: Literal["sync", "queue"],
+        logger: Any,
+        label: str,
+        staging_dir: str | None,
+    ) -> None:
+        self.client = client
+        self.journal = journal
+        self.validated = validated
+        self.mode = mode
+        self.logger = logger
+        self.label = label
+        self.staging_dir = staging_dir
+        self.run_id = _flow_run_id()
+
+    def _record(self, state: str, *, mode: str | None = None, ids: list[str] | None = None, **detail: Any) -> None:
+        self.journal.record(
+            JournalEntry(
+                identity=self.validated.identity,
+                state=state,  # type: ignore[arg-type]
+                mode=mode or self.mode,  # type: ignore[arg-type]
+                model=self.validated.request.model,
+                generation_ids=ids or [],
+                detail={"flow_run_id": self.run_id, "key": self.validated.key, **detail},
+            )
+        )
+
+    def _result(self, **fields: Any) -> GenerationResult:
+        return GenerationResult(
+            key=self.validated.key,
+            fingerprint=self.validated.fingerprint,
+            model=self.validated.request.model,
+            request=self.validated.request.to_payload(),
+            cost_usd=self.validated.estimated_cost_usd,
+            **fields,
+        )
+
+    # --- reattaching to earlier paid work ------------------------------------------------------
+
+    async def reattach(
+        self, previous: JournalEntry, *, timeout: float, start_timeout: float | None
+    ) -> GenerationResult | None:
+        if previous.mode == "sync":
+            staged = previous.detail.get("staged_path")
+            if previous.state in ("succeeded", "persisted", "archived") and staged and Path(staged).exists():
+                self.logger.info("Reusing the video already generated for %s (no new charge).", self.label)
+                return self._result(mode="sync", staged_path=staged, reattached=True)
+            if previous.state == "submitting":
+                self.logger.warning(
+                    "An earlier synchronous generation of %s may have been billed but its answer was "
+                    "lost; synchronous results carry no id, so it is generated again. Use mode='queue' "
+                    "to make this impossible.",
+                    self.label,
+                )
+            return None
+        ids = list(previous.generation_ids)
+        if previous.state == "submitting" and not ids:
+            found = await self.client.find_enqueued(self.validated.request, since=previous.at)
+            if not found:
+                return None
+            ids = [found[0].generation_id]
+            self.logger.info("Found generation %s from an interrupted submission of %s.", ids[0], self.label)
+            self._record("enqueued", mode="queue", ids=ids)
+        if previous.state == "failed" or not ids:
+            return None
+        generation_id = ids[0]
+        try:
+            row = await self.client.get_generation(generation_id)
+        except GenerationNotFound:
+            raise GenerationError(
+                f"Generation {generation_id} of {self.label} was paid for earlier but the API no longer "
+                "knows it; not paying again automatically. Check the generation history.",
+                generation_id=generation_id,
+            ) from None
+        if row.status in (GenerationStatus.FAILED, GenerationStatus.CANCELLED):
+            self.logger.info("Earlier generation %s of %s ended %s; submitting anew.", generation_id, self.label, row.status.value)
+            return None
+        self.logger.info("Reattaching %s to generation %s (%s); no new charge.", self.label, generation_id, row.status.value)
+        self.client.tracker.resolve(row)
+        result = await self._wait(generation_id, time.time(), timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=False)
+        return result.model_copy(update={"reattached": True})
+
+    # --- new work -----------------------------------------------------------------------------
+
+    async def queued(self, *, timeout: float, start_timeout: float | None, cancel_on_timeout: bool) -> GenerationResult:
+        # Announce before sending: if this process dies between the POST and its answer, the next
+        # run finds the generation in the queue instead of paying again.
+        self._record("submitting", mode="queue")
+        submitted = time.time()
+        [generation, *_] = await self.client.enqueue(self.validated.request, validate=False)
+        self._record("enqueued", mode="queue", ids=[generation.generation_id])
+        self.logger.info("Enqueued generation %s for %s.", generation.generation_id, self.label)
+        return await self._wait(
+            generation.generation_id, submitted, timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout
+        )
+
+    async def _wait(
+        self, generation_id: str, submitted: float, *, timeout: float, start_timeout: float | None, cancel_on_timeout: bool
+    ) -> GenerationResult:
+        try:
+            done = await self.client.wait_for_generation(generation_id, timeout=timeout, start_timeout=start_timeout)
+        except DeadlineExceeded:
+            if cancel_on_timeout:
+                await self.client.cancel_generation(generation_id)
+                self._record("failed", ids=[generation_id], reason="deadline, cancelled")
+                self.logger.warning("Cancelled generation %s of %s after its deadline.", generation_id, self.label)
+            raise
+        except (GenerationFailed, GenerationCancelled) as exc:
+            # Not billed: a later attempt may submit anew.
+            self._record("failed", ids=[generation_id], reason=type(exc).__name__)
+            raise
+        completed = time.time()
+        self._record("succeeded", ids=[generation_id])
+        self.logger.info("Generation %s of %s succeeded in %.1f s.", generation_id, self.label, completed - submitted)
+        return self._result(
+            mode="queue",
+            generation_id=generation_id,
+            result_url=done.result_url,
+            submitted_at=submitted,
+            completed_at=completed,
+            wall_seconds=round(completed - submitted, 3),
+        )
+
+    async def synchronous(self) -> GenerationResult:
+        staged = _staging_path(self.staging_dir, self.validated)
+        self._record("submitting", mode="sync")
+        submitted = time.time()
+        try:
+            outcome = await self.client.generate_video_to_file(self.validated.request, staged, validate=False)
+        except asyncio.CancelledError:
+            raise
+        completed = time.time()
+        self._record("succeeded", mode="sync", staged_path=str(staged))
+        self.logger.info(
+            "Generated %s on the synchronous endpoint in %.1f s (%d bytes, %s).",
+            self.label, completed - submitted, outcome.download.size_bytes, outcome.delivered_as,
+        )
+        return self._result(
+            mode="sync",
+            staged_path=str(staged),
+            submitted_at=submitted,
+            completed_at=completed,
+            wall_seconds=round(completed - submitted, 3),
+        )

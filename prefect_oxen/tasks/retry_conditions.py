@@ -1,0 +1,38 @@
+"""When a task may be run again: only when a repeat cannot lose or double-pay anything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect_oxen.client import DownloadError, GenerationFailed, OxenError
+
+__all__ = ["retry_if_transient", "retry_if_transient_or_download"]
+
+
+def _exception(state: Any) -> BaseException | None:
+    data = getattr(state, "data", None)
+    return data if isinstance(data, BaseException) else None
+
+
+def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry rate limits, transient 5xx and broken connections (their errors say `retryable`).
+
+    Generation failures reported by the API are retried too: a failed generation is not billed,
+    and the journal makes the new attempt a fresh, single submission.
+    """
+    exc = _exception(state)
+    if isinstance(exc, GenerationFailed):
+        return True
+    return isinstance(exc, OxenError) and exc.retryable
+
+
+def retry_if_transient_or_download(task: Any, task_run: Any, state: Any) -> bool:
+    """Also retry downloads and verification: fetching a result again costs nothing."""
+    from prefect_oxen.media import MediaError
+
+    exc = _exception(state)
+    if isinstance(exc, DownloadError):
+        return exc.retryable  # an expired sync URL (ResultExpired) cannot come back
+    if isinstance(exc, MediaError):
+        return True  # a corrupt download is fetched again; a bad render fails after the retries
+    return retry_if_transient(task, task_run, state)
