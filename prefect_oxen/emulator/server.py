@@ -88,16 +88,24 @@ class EmulatorServer:
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self._initial.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto must be IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted
+        # sockets whose proto says TCP, and without it every response costs a 40 ms
+        # delayed-ACK stall (uvicorn writes headers and body separately).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._initial.host, self._initial.port))
         sock.listen(1024)
         sock.setblocking(False)
         return sock
 
-    def _uvicorn(self) -> _Server:
+    def _uvicorn(self, foreground: bool = False) -> _Server:
+        extra: dict[str, Any] = {}
+        if not foreground:
+            # Embedded (tests, flows): leave the host application's logging config alone.
+            extra["log_config"] = None
         config = uvicorn.Config(
             self._app,
+            **extra,
             log_level="warning",
             access_log=False,
             lifespan="on",
@@ -154,7 +162,7 @@ class EmulatorServer:
     def serve_forever(self) -> None:
         """Serve in the foreground until Ctrl-C (uvicorn installs the signal handlers)."""
         self._socket = self._bind()
-        self._server = self._uvicorn()
+        self._server = self._uvicorn(foreground=True)
         try:
             asyncio.run(self._serve())
         finally:
