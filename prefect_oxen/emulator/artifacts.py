@@ -46,6 +46,14 @@ class ArtifactStore:
                 if self.path(artifact).exists():
                     self._cache[entry["key"]] = artifact
 
+    def clear(self) -> None:
+        """Forget every rendered file (renders in progress still finish into the cache)."""
+        self._cache.clear()
+        self._index_path.unlink(missing_ok=True)
+        for path in self.root.iterdir():
+            if path.is_file() and not path.name.startswith("."):
+                path.unlink(missing_ok=True)
+
     def path(self, artifact: Artifact) -> Path:
         """Where the artifact's bytes live."""
         return self.root / f"{artifact.sha256}.{artifact.extension}"

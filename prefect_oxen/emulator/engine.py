@@ -460,8 +460,10 @@ class Emulator:
         """Zero the counters and restart the fault streams; optionally forget generations."""
         self.stats.reset()
         self.faults.reseed()
+        self.artifacts.renders = 0
         self._credits_spent = Decimal(0)
         if forget_generations:
+            self.artifacts.clear()
             for task in self._running.values():
                 task.cancel()
             for record in self.store:
