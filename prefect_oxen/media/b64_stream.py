@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from prefect_oxen.media.errors import Base64StreamError
 
 _NOT_WS = re.compile(rb"[^ \t\n\r]")
-_STRING_SPECIAL = re.compile(rb'["\\]')
 _SCALAR_END = re.compile(rb"[,\]} \t\n\r]")
 _SCALAR = re.compile(rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null")
 _HEX4 = re.compile(rb"[0-9a-fA-F]{4}")
@@ -321,12 +320,12 @@ class Base64VideoExtractor:
         """Consume a string whose opening quote was read; decode, collect or skip its content."""
         while True:
             buf = self._buf
-            m = _STRING_SPECIAL.search(buf, self._pos)
-            end = m.start() if m else len(buf)
+            special = _find_string_special(buf, self._pos)
+            end = len(buf) if special == -1 else special
             if end > self._pos:
                 self._string_content(mode, buf[self._pos : end])
                 self._take_until(end)
-            if m is None:
+            if special == -1:
                 yield from self._wait(where)
                 continue
             if buf[end] == _QUOTE:
@@ -367,6 +366,15 @@ class Base64VideoExtractor:
             return _SIMPLE_ESCAPES[escape[1]]
         except KeyError:
             raise self._error(f"invalid escape {escape!r} in {where}") from None
+
+
+def _find_string_special(buf: bytes, start: int) -> int:
+    """Index of the next '"' or backslash at or after `start`, or -1."""
+    # Two memchr-backed finds are ~100x faster than a regex character class on 64 KiB chunks,
+    # and this runs over every byte of the video.
+    quote = buf.find(b'"', start)
+    backslash = buf.find(b"\\", start, len(buf) if quote == -1 else quote)
+    return quote if backslash == -1 else backslash
 
 
 class _Base64Decoder:
