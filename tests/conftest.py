@@ -6,6 +6,16 @@ tests/prefect_harness.py), so client, emulator, media and storage tests never pa
 
 from __future__ import annotations
 
+import os
+import tempfile
+
+# Before anything imports Prefect: results, caches and journals of this session live in a fresh
+# PREFECT_HOME, so no run of the suite can see another's cached generations.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-oxen-tests-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
