@@ -9,7 +9,6 @@ from prefect_oxen.emulator import EmulatorServer
 from tests.emulator.conftest import FAST, configure
 
 
-
 def _assert_401(response: httpx.Response) -> None:
     assert response.status_code == 401
     body = response.json()
