@@ -75,4 +75,9 @@ def emulator_command(
     )
     server = EmulatorServer(config)
     typer.echo(f"Oxen emulator listening on http://{host}:{port} (Ctrl-C to stop)")
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the captured SIGINT after its graceful shutdown; that is the
+        # normal way to stop, not an error.
+        typer.echo("Oxen emulator stopped")

@@ -65,7 +65,10 @@ def test_unknown_route_is_a_json_404(client: httpx.Client) -> None:
     response = client.get("/api/nothing/here")
     assert response.status_code == 404
     assert response.json() == {
-        "error": {"type": "resource_not_found", "title": "The requested resource could not be found"},
+        "error": {
+            "type": "resource_not_found",
+            "title": "The requested resource could not be found",
+        },
         "status": "error",
         "status_message": "resource_not_found",
     }

@@ -28,7 +28,10 @@ def test_list_models_has_the_catalogue_with_schemas_and_pricing(client: httpx.Cl
     assert by_id[KLING]["request_schema"]["properties"]["duration"]["enum"] == [5, 10]
     shots = by_id[O3]["request_schema"]["properties"]["multi_prompt"]["items"]
     assert shots["properties"]["prompt"]["maxLength"] == 512
-    assert (shots["properties"]["duration"]["minimum"], shots["properties"]["duration"]["maximum"]) == (1, 15)
+    assert (
+        shots["properties"]["duration"]["minimum"],
+        shots["properties"]["duration"]["maximum"],
+    ) == (1, 15)
     assert "multi_prompt" not in by_id[KLING]["request_schema"]["properties"]
     assert "input_image" in by_id[I2V]["request_schema"]["required"]
 
@@ -77,7 +80,9 @@ def test_serve_current_paths_off_404s_the_new_routes_only(client: httpx.Client) 
         response = client.get(path)
         assert response.status_code == 404
         assert response.json()["status_message"] == "resource_not_found"
-    sync = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "x", "duration": 1})
+    sync = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "x", "duration": 1}
+    )
     assert sync.status_code == 404
     assert client.get("/api/evaluations/models").status_code == 200
     old = client.post("/api/videos/generate", json={"model": FAST, "prompt": "x", "duration": 1})

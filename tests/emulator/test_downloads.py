@@ -11,7 +11,9 @@ from tests.emulator.conftest import FAST, configure, enqueue, stats, wait_for, w
 
 
 def _video_url(client: httpx.Client, **body: object) -> str:
-    response = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "dl", "duration": 2, **body})
+    response = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "dl", "duration": 2, **body}
+    )
     assert response.status_code == 200
     return response.json()["videos"][0]["url"]
 
@@ -23,7 +25,9 @@ def _assert_403(response: httpx.Response) -> None:
     assert body["error"]["type"] == "forbidden"
 
 
-def test_expired_url_is_403_and_the_row_gives_a_fresh_one(client: httpx.Client, plain: httpx.Client) -> None:
+def test_expired_url_is_403_and_the_row_gives_a_fresh_one(
+    client: httpx.Client, plain: httpx.Client
+) -> None:
     configure(client, url_ttl=1)
     [gid] = enqueue(client, model=FAST, prompt="ttl", duration=1)
     url = wait_terminal(client, gid)["result_url"]
@@ -76,7 +80,9 @@ def test_head_range_and_etag(client: httpx.Client, plain: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("path_kind", ["unknown-id", "wrong-extension"])
-def test_valid_signature_for_a_missing_file_is_404(client: httpx.Client, plain: httpx.Client, path_kind: str) -> None:
+def test_valid_signature_for_a_missing_file_is_404(
+    client: httpx.Client, plain: httpx.Client, path_kind: str
+) -> None:
     # Only the emulator can sign, so reuse its signer through a real URL of a forgotten generation.
     url = _video_url(client)
     if path_kind == "unknown-id":

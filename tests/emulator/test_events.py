@@ -24,7 +24,9 @@ async def stream(emulator: EmulatorServer) -> AsyncIterator[httpx.Response]:
         yield response
 
 
-async def read_until(response: httpx.Response, done: Callable[[Events], bool], timeout: float = 10) -> Events:
+async def read_until(
+    response: httpx.Response, done: Callable[[Events], bool], timeout: float = 10
+) -> Events:
     """Read the stream until `done(events)` holds; fail after `timeout` seconds."""
     lines: list[str] = []
 
@@ -84,7 +86,9 @@ async def test_keep_alive_comments(client: httpx.Client, emulator: EmulatorServe
     assert ("comment", "keep-alive") in events
 
 
-async def test_no_replay_and_no_noise_when_disabled(client: httpx.Client, emulator: EmulatorServer) -> None:
+async def test_no_replay_and_no_noise_when_disabled(
+    client: httpx.Client, emulator: EmulatorServer
+) -> None:
     configure(client, noise_events=False)
     [before] = enqueue(client, model=FAST, prompt="before", duration=1)
     wait_for(lambda: client.get(f"/api/ai/queue/{before}").json()["status"] == "succeeded")
@@ -98,7 +102,9 @@ async def test_no_replay_and_no_noise_when_disabled(client: httpx.Client, emulat
     assert {name for name, _ in events} <= {"media_generation_completed", "comment"}
 
 
-async def test_client_disconnect_ends_the_stream(client: httpx.Client, emulator: EmulatorServer) -> None:
+async def test_client_disconnect_ends_the_stream(
+    client: httpx.Client, emulator: EmulatorServer
+) -> None:
     async with (
         httpx.AsyncClient(base_url=emulator.base_url, headers=AUTH, timeout=20) as http,
         http.stream("GET", "/api/events") as response,

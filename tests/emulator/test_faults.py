@@ -65,8 +65,12 @@ def test_error_fault_bodies_and_retry_after(client: httpx.Client) -> None:
     assert stats(client)["generations_by_status"]["queued"] == 0  # faulted before any work
 
 
-def test_api_faults_spare_emulator_routes_and_downloads(client: httpx.Client, plain: httpx.Client) -> None:
-    response = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "x", "duration": 1})
+def test_api_faults_spare_emulator_routes_and_downloads(
+    client: httpx.Client, plain: httpx.Client
+) -> None:
+    response = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "x", "duration": 1}
+    )
     url = response.json()["videos"][0]["url"]
     configure(client, faults={"rate_limit": 1.0})
     for _ in range(20):
@@ -112,16 +116,21 @@ def test_connection_reset_on_reads_happens_before_work(client: httpx.Client) -> 
 def test_connection_reset_after_paid_work(client: httpx.Client) -> None:
     configure(client, faults={"connection_reset": 1.0})
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
-        client.post("/api/ai/queue", json={"model": FAST, "prompt": "q", "duration": 1, "num_generations": 2})
+        client.post(
+            "/api/ai/queue",
+            json={"model": FAST, "prompt": "q", "duration": 1, "num_generations": 2},
+        )
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "s", "duration": 2})
     configure(client, faults={"connection_reset": 0.0})
     # The enqueue was accepted and the sync call billed although no answer arrived.
     log = wait_for(
-        lambda: (g := client.get("/_emulator/generations").json()["generations"])
-        and all(x["status"] == "succeeded" for x in g)
-        and len(g) == 3
-        and g
+        lambda: (
+            (g := client.get("/_emulator/generations").json()["generations"])
+            and all(x["status"] == "succeeded" for x in g)
+            and len(g) == 3
+            and g
+        )
     )
     assert sorted(g["source"] for g in log) == ["queue", "queue", "sync"]
     assert all(g["billed"] for g in log)
@@ -131,7 +140,9 @@ def test_connection_reset_after_paid_work(client: httpx.Client) -> None:
 
 
 def _signed_url(client: httpx.Client) -> str:
-    response = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "d", "duration": 3})
+    response = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "d", "duration": 3}
+    )
     return response.json()["videos"][0]["url"]
 
 
@@ -147,14 +158,22 @@ def test_download_fault_rates(client: httpx.Client, plain: httpx.Client) -> None
     truncated = [_outcome(plain, url) for _ in range(n)]
     assert low <= truncated.count("RemoteProtocolError") <= high
     assert set(truncated) == {"200", "RemoteProtocolError"}
-    configure(client, faults={"truncated_download": 0.0, "slow_body": 0.2,
-                              "slow_body_bytes_per_second": 10_000_000})
+    configure(
+        client,
+        faults={
+            "truncated_download": 0.0,
+            "slow_body": 0.2,
+            "slow_body_bytes_per_second": 10_000_000,
+        },
+    )
     slow = [_outcome(plain, url) for _ in range(n)]
     assert set(slow) == {"200"}
     assert low <= stats(client)["faults_injected"]["slow_body"] <= high
 
 
-def test_expired_url_fault_answers_403_on_a_fresh_url(client: httpx.Client, plain: httpx.Client) -> None:
+def test_expired_url_fault_answers_403_on_a_fresh_url(
+    client: httpx.Client, plain: httpx.Client
+) -> None:
     url = _signed_url(client)
     configure(client, faults={"expired_url": 1.0})
     response = plain.get(url)
@@ -164,7 +183,9 @@ def test_expired_url_fault_answers_403_on_a_fresh_url(client: httpx.Client, plai
     assert plain.get(url).status_code == 200
 
 
-def test_truncated_download_can_be_resumed_with_range(client: httpx.Client, plain: httpx.Client) -> None:
+def test_truncated_download_can_be_resumed_with_range(
+    client: httpx.Client, plain: httpx.Client
+) -> None:
     url = _signed_url(client)
     full = plain.get(url).content
     configure(client, faults={"truncated_download": 1.0})
@@ -201,8 +222,16 @@ def test_generation_failure(client: httpx.Client) -> None:
     ids = []
     for _ in range(50):
         ids += enqueue(client, model=FAST, prompt="g", duration=1, num_generations=4)
-    rows = [wait_for(lambda gid=gid: (r := client.get(f"/api/ai/queue/{gid}").json())["status"]
-                     in ("succeeded", "failed") and r) for gid in ids]
+    rows = [
+        wait_for(
+            lambda gid=gid: (
+                (r := client.get(f"/api/ai/queue/{gid}").json())["status"]
+                in ("succeeded", "failed")
+                and r
+            )
+        )
+        for gid in ids
+    ]
     failed = [r for r in rows if r["status"] == "failed"]
     low, high = _bounds(200, 0.2)
     assert low <= len(failed) <= high
@@ -211,7 +240,9 @@ def test_generation_failure(client: httpx.Client) -> None:
     s = stats(client)
     assert s["billed_generations"] == 200 - len(failed)
     configure(client, faults={"generation_failure": 1.0})
-    sync = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "s", "duration": 1})
+    sync = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "s", "duration": 1}
+    )
     assert sync.status_code == 500
     assert error_detail(sync) == "Generation failed: upstream provider error"
     assert stats(client)["billed_generations"] == 200 - len(failed)

@@ -19,11 +19,20 @@ from tests.emulator.conftest import (
 )
 
 
-def test_enqueue_runs_to_succeeded_with_an_echoed_row(client: httpx.Client, plain: httpx.Client) -> None:
+def test_enqueue_runs_to_succeeded_with_an_echoed_row(
+    client: httpx.Client, plain: httpx.Client
+) -> None:
     response = client.post(
         "/api/ai/queue",
-        json={"model": KLING, "prompt": "a boat", "num_generations": 3, "aspect_ratio": "9:16",
-              "seed": 7, "negative_prompt": "blur", "custom_field": {"x": 1}},
+        json={
+            "model": KLING,
+            "prompt": "a boat",
+            "num_generations": 3,
+            "aspect_ratio": "9:16",
+            "seed": 7,
+            "negative_prompt": "blur",
+            "custom_field": {"x": 1},
+        },
     )
     assert response.status_code == 200
     generations = response.json()["generations"]
@@ -56,7 +65,9 @@ def test_result_url_is_re_signed_on_every_read(client: httpx.Client) -> None:
 
 def test_enqueue_checks(client: httpx.Client) -> None:
     for count in (0, 5, "2", True, 1.5):
-        bad = client.post("/api/ai/queue", json={"model": FAST, "prompt": "x", "num_generations": count})
+        bad = client.post(
+            "/api/ai/queue", json={"model": FAST, "prompt": "x", "num_generations": count}
+        )
         assert bad.status_code == 422
         assert error_detail(bad) == "num_generations must be an integer between 1 and 4"
     missing = client.post("/api/ai/queue", json={"model": "ghost", "prompt": "x"})
@@ -70,13 +81,17 @@ def test_enqueue_checks(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("wrapped", [True, False])
-def test_invalid_parameters_are_accepted_and_fail_later(client: httpx.Client, wrapped: bool) -> None:
+def test_invalid_parameters_are_accepted_and_fail_later(
+    client: httpx.Client, wrapped: bool
+) -> None:
     configure(client, wrap_validation_messages=wrapped)
     [gid] = enqueue(client, model=KLING, prompt="x", duration=2)
     row = wait_terminal(client, gid)
     assert row["status"] == "failed"
     assert row["result_url"] is None
-    assert "duration value '2' is invalid. Try using duration='5' instead..." in row["error_message"]
+    assert (
+        "duration value '2' is invalid. Try using duration='5' instead..." in row["error_message"]
+    )
     assert row["error_message"].startswith("Getting model response error") is wrapped
     [both] = enqueue(client, model=KLING, prompt="x")
     assert wait_terminal(client, both)["status"] == "succeeded"
@@ -96,12 +111,19 @@ def test_image_models_go_through_the_queue(client: httpx.Client, plain: httpx.Cl
 
 def test_unknown_generation_is_the_documented_404(client: httpx.Client) -> None:
     expected = {
-        "error": {"type": "resource_not_found", "title": "The requested resource could not be found"},
+        "error": {
+            "type": "resource_not_found",
+            "title": "The requested resource could not be found",
+        },
         "status": "error",
         "status_message": "resource_not_found",
     }
-    for method, path in (("GET", "/api/ai/queue/nope"), ("DELETE", "/api/ai/queue/nope"),
-                         ("POST", "/api/ai/queue/nope/retry"), ("GET", "/api/ai/generations/nope")):
+    for method, path in (
+        ("GET", "/api/ai/queue/nope"),
+        ("DELETE", "/api/ai/queue/nope"),
+        ("POST", "/api/ai/queue/nope/retry"),
+        ("GET", "/api/ai/generations/nope"),
+    ):
         response = client.request(method, path)
         assert response.status_code == 404
         assert response.json() == expected
@@ -119,14 +141,18 @@ def test_fifo_and_concurrency_limit(client: httpx.Client) -> None:
     s = stats(client)
     assert s["max_in_flight"] == 2
     # Never more than two overlapping: the third starts only after the first finished.
-    assert log[ids[2]]["started_at"] >= min(log[ids[0]]["completed_at"], log[ids[1]]["completed_at"])
+    assert log[ids[2]]["started_at"] >= min(
+        log[ids[0]]["completed_at"], log[ids[1]]["completed_at"]
+    )
 
 
 def test_sync_calls_share_the_slots_with_the_queue(client: httpx.Client) -> None:
     configure(client, concurrency=1, latency=0.2)
     [gid] = enqueue(client, model=FAST, prompt="a", duration=1)
     wait_for(lambda: client.get(f"/api/ai/queue/{gid}").json()["status"] == "processing")
-    sync = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "s", "duration": 1})
+    sync = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "s", "duration": 1}
+    )
     assert sync.status_code == 200
     log = client.get("/_emulator/generations").json()["generations"]
     queued = next(g for g in log if g["source"] == "queue")
@@ -144,7 +170,10 @@ def test_list_defaults_to_active_rows_and_filters(client: httpx.Client) -> None:
     assert active["count"] == 3
     assert [g["generation_id"] for g in active["generations"]] == [running, waiting, image]
     client.delete(f"/api/ai/queue/{waiting}")
-    assert {g["generation_id"] for g in client.get("/api/ai/queue").json()["generations"]} == {running, image}
+    assert {g["generation_id"] for g in client.get("/api/ai/queue").json()["generations"]} == {
+        running,
+        image,
+    }
     cancelled = client.get("/api/ai/queue", params={"status": "cancelled"}).json()
     assert [g["generation_id"] for g in cancelled["generations"]] == [waiting]
     assert client.get("/api/ai/queue", params={"media_type": "image"}).json()["count"] == 1
@@ -219,7 +248,9 @@ def test_generations_history_with_costs(client: httpx.Client) -> None:
     assert float(history["total_cost"]) == pytest.approx(2 * 0.7 + 0.7)
     row = next(g for g in history["generations"] if g["generation_id"] == ids[2])
     assert float(row["cost"]) == pytest.approx(0.70)
-    assert {"target_namespace", "target_repo", "target_directory", "user_id", "username"} <= set(row)
+    assert {"target_namespace", "target_repo", "target_directory", "user_id", "username"} <= set(
+        row
+    )
     assert float(next(g for g in history["generations"] if g["generation_id"] == bad)["cost"]) == 0
     page = client.get("/api/ai/generations", params={"page": 2, "page_size": 3}).json()
     assert (page["count"], page["total_pages"], page["total_entries"]) == (1, 2, 4)

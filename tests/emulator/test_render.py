@@ -42,7 +42,11 @@ def test_audio_track_has_the_same_duration(client: httpx.Client, plain: httpx.Cl
 
 
 def test_multi_prompt_renders_shots_back_to_back(client: httpx.Client, plain: httpx.Client) -> None:
-    shots = [{"prompt": "one", "duration": 3}, {"prompt": "two", "duration": 4}, {"prompt": "three"}]
+    shots = [
+        {"prompt": "one", "duration": 3},
+        {"prompt": "two", "duration": 4},
+        {"prompt": "three"},
+    ]
     data = _generate(client, plain, model=O3, multi_prompt=shots, aspect_ratio="1:1")
     info = probe(data)
     assert info["frames"] == (3 + 4 + 5) * 8
@@ -77,7 +81,9 @@ def test_identical_queue_jobs_encode_once(client: httpx.Client) -> None:
     assert len(hashes) == 1
 
 
-def test_padding_makes_big_files_that_still_decode(client: httpx.Client, plain: httpx.Client) -> None:
+def test_padding_makes_big_files_that_still_decode(
+    client: httpx.Client, plain: httpx.Client
+) -> None:
     plain_video = _generate(client, plain, duration=2)
     configure(client, video_padding_bytes=3_000_000)
     padded = _generate(client, plain, duration=2)

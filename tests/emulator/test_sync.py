@@ -51,20 +51,35 @@ def test_sync_generate_returns_a_downloadable_real_video(
 
 
 CASES = [
-    ({"model": O3, "prompt": "a", "multi_prompt": [{"prompt": "b"}]}, 422,
-     "Cannot provide both 'prompt' and 'multi_prompt'."),
+    (
+        {"model": O3, "prompt": "a", "multi_prompt": [{"prompt": "b"}]},
+        422,
+        "Cannot provide both 'prompt' and 'multi_prompt'.",
+    ),
     ({"model": O3}, 422, "Either 'prompt' or 'multi_prompt' must be provided."),
     ({"model": O3, "multi_prompt": []}, 422, "Either 'prompt' or 'multi_prompt' must be provided."),
     ({"model": O3, "multi_prompt": [{"prompt": "a"}, {"duration": 3}]}, 422, "Field required"),
-    ({"model": KLING, "prompt": "a", "duration": 2}, 422,
-     "duration value '2' is invalid. Try using duration='5' instead..."),
-    ({"model": O3, "multi_prompt": [{"prompt": "a", "duration": 8}, {"prompt": "b", "duration": 8}]},
-     422, "Total shot duration (16s) exceeds maximum allowed (15s)."),
+    (
+        {"model": KLING, "prompt": "a", "duration": 2},
+        422,
+        "duration value '2' is invalid. Try using duration='5' instead...",
+    ),
+    (
+        {
+            "model": O3,
+            "multi_prompt": [{"prompt": "a", "duration": 8}, {"prompt": "b", "duration": 8}],
+        },
+        422,
+        "Total shot duration (16s) exceeds maximum allowed (15s).",
+    ),
     ({"model": KLING, "multi_prompt": [{"prompt": "a", "duration": 5}]}, 422, "multi_prompt"),
     ({"model": I2V, "prompt": "a"}, 422, "input_image: Field required"),
     ({"model": KLING, "prompt": "a", "aspect_ratio": "4:3"}, 422, "aspect_ratio"),
-    ({"model": O3, "multi_prompt": [{"prompt": "x" * 513, "duration": 5}]}, 422,
-     "multi_prompt.0.prompt"),
+    (
+        {"model": O3, "multi_prompt": [{"prompt": "x" * 513, "duration": 5}]},
+        422,
+        "multi_prompt.0.prompt",
+    ),
     ({"model": KLING, "prompt": "a", "generate_audio": "yes"}, 422, "generate_audio"),
 ]
 
@@ -87,7 +102,9 @@ def test_validation_messages(
 
 
 def test_unknown_model_and_missing_model(client: httpx.Client) -> None:
-    response = client.post("/api/ai/videos/generate", json={"model": "bad-model-name", "prompt": "a"})
+    response = client.post(
+        "/api/ai/videos/generate", json={"model": "bad-model-name", "prompt": "a"}
+    )
     assert response.status_code == 404
     assert response.json() == {"error": {"message": "Model not found: bad-model-name"}}
     missing = client.post("/api/ai/videos/generate", json={"prompt": "a"})
@@ -103,8 +120,13 @@ def test_non_video_models_are_refused_on_the_video_route(client: httpx.Client) -
 
 
 def test_b64_json_decodes_to_a_valid_mp4_with_audio(client: httpx.Client) -> None:
-    body = {"model": FAST, "prompt": "waves", "duration": 3, "generate_audio": True,
-            "response_format": "b64_json"}
+    body = {
+        "model": FAST,
+        "prompt": "waves",
+        "duration": 3,
+        "generate_audio": True,
+        "response_format": "b64_json",
+    }
     response = client.post("/api/ai/videos/generate", json=body)
     assert response.status_code == 200
     videos = response.json()["videos"]
@@ -120,8 +142,10 @@ def test_b64_json_decodes_to_a_valid_mp4_with_audio(client: httpx.Client) -> Non
 
 def test_cost_uses_the_audio_rate_instead_of_the_base_rate(client: httpx.Client) -> None:
     client.post("/api/ai/videos/generate", json={"model": KLING, "prompt": "a", "duration": 10})
-    client.post("/api/ai/videos/generate",
-                json={"model": KLING, "prompt": "a", "duration": 5, "generate_audio": True})
+    client.post(
+        "/api/ai/videos/generate",
+        json={"model": KLING, "prompt": "a", "duration": 5, "generate_audio": True},
+    )
     s = stats(client)
     assert s["billed_generations"] == 2
     assert s["billed_cost_usd"] == pytest.approx(10 * 0.07 + 5 * 0.14)
@@ -135,8 +159,10 @@ def test_image_generation(client: httpx.Client, plain: httpx.Client) -> None:
     image = plain.get(body["images"][0]["url"])
     assert image.headers["content-type"] == "image/png"
     assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
-    inline = client.post("/api/ai/images/generate",
-                         json={"model": IMAGE, "prompt": "a cat", "response_format": "b64_json"})
+    inline = client.post(
+        "/api/ai/images/generate",
+        json={"model": IMAGE, "prompt": "a cat", "response_format": "b64_json"},
+    )
     assert base64.b64decode(inline.json()["images"][0]["b64_json"]) == image.content
     for prompt in ("", "   ", None):
         empty = client.post("/api/ai/images/generate", json={"model": IMAGE, "prompt": prompt})
@@ -149,18 +175,24 @@ def test_insufficient_credits(client: httpx.Client) -> None:
     configure(client, credits_usd=0.05)
     ok = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "a", "duration": 4})
     assert ok.status_code == 200
-    refused = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "a", "duration": 2})
+    refused = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "a", "duration": 2}
+    )
     assert refused.status_code == 402
     assert refused.json()["error"]["detail"] == "Insufficient credits"
     configure(client, insufficient_credits_status=403)
-    again = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "a", "duration": 2})
+    again = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "a", "duration": 2}
+    )
     assert again.status_code == 403
     assert "Insufficient credits" in error_detail(again)
     # 0.01 left: enqueue only checks that some credit remains; the run checks the cost.
     [late] = enqueue(client, model=FAST, prompt="a", duration=2)
     row = wait_terminal(client, late)
     assert (row["status"], row["error_message"]) == ("failed", "Insufficient credits")
-    spend = client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "a", "duration": 1})
+    spend = client.post(
+        "/api/ai/videos/generate", json={"model": FAST, "prompt": "a", "duration": 1}
+    )
     assert spend.status_code == 200
     spent = client.post("/api/ai/queue", json={"model": FAST, "prompt": "a", "duration": 1})
     assert spent.status_code == 403
