@@ -40,7 +40,8 @@ def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
     text = _URL_WITH_QUERY.sub(lambda m: f"{m.group(1)}?{REDACTED}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     for secret in secrets:
-        if secret:
+        # Very short strings would redact ordinary words; real keys are long.
+        if secret and len(secret) >= 8:
             text = text.replace(secret, REDACTED)
     return text
 

@@ -52,7 +52,8 @@ def open_archive(destination: ArchiveDestination, *, server_side_encryption: str
         bucket, prefix = parse_s3_uri(text if "/" in text[5:] else text + "/")
         # boto3 honours AWS_ENDPOINT_URL(_S3) and the usual credential chain.
         return S3Archive(boto3.client("s3"), bucket, prefix=prefix, server_side_encryption=server_side_encryption)
-    return LocalArchive(Path(os.path.expanduser(text)))
+    # Hard links where possible: the archive copy costs no extra disk or time.
+    return LocalArchive(Path(os.path.expanduser(text)), link=True)
 
 
 def archive_key(result: GenerationResult, *, template: str, prefix: str) -> str:

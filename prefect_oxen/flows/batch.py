@@ -1,0 +1,215 @@
+"""`batch_flow`: many requests, bounded concurrency, one report, resumable, within budget."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
+
+from prefect_oxen.blocks import OxenCredentials
+from prefect_oxen.client import OxenError
+from prefect_oxen.flows.hooks import cancel_remote_generations
+from prefect_oxen.flows.inputs import BatchInput, BatchItem, load_batch_items
+from prefect_oxen.flows.pipeline import already_archived, describe_error, run_item
+from prefect_oxen.flows.report import (
+    BatchIncomplete,
+    BatchReport,
+    ItemReport,
+    Progress,
+    emit_batch_event,
+    emit_item_event,
+    publish_report,
+)
+from prefect_oxen.flows.settings import PipelineSettings, resolve_archive, resolve_credentials
+from prefect_oxen.flows.spend import SpendGuard
+from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
+from prefect_oxen.tasks import close_shared_clients
+from prefect_oxen.tasks.results import ValidatedRequest
+from prefect_oxen.tasks.validate import check_request
+
+__all__ = ["batch_flow", "validate_batch"]
+
+DEFAULT_CONCURRENCY_LIMIT = "oxen-generations"
+
+
+@task(name="validate-batch", cache_policy=NO_CACHE)
+async def validate_batch(
+    batch: BatchInput, credentials: OxenCredentials
+) -> tuple[list[tuple[BatchItem, ValidatedRequest]], list[ItemReport]]:
+    """Check every item before anything is paid; invalid ones become `rejected` reports."""
+    valid: list[tuple[BatchItem, ValidatedRequest]] = []
+    rejected = [
+        ItemReport(key=problem.key, line=problem.line, status="rejected", error=problem.error)
+        for problem in batch.problems
+    ]
+    for item in batch.items:
+        where = f"line {item.line}: " if batch.source != "parameters" and item.line else ""
+        try:
+            valid.append((item, await check_request(item.request, credentials, key=item.key)))
+        except (OxenError, ValueError) as exc:
+            if isinstance(exc, OxenError) and exc.retryable:
+                raise  # the API is unreachable: that is not the item's fault
+            rejected.append(ItemReport(
+                key=item.key, line=item.line, model=str(item.request.get("model") or "") or None,
+                status="rejected", error=where + describe_error(exc, credentials.secret_values()),
+            ))
+    return valid, rejected
+
+
+async def _ensure_concurrency_limit(name: str, limit: int) -> None:
+    """Create the global concurrency limit if it does not exist (a missing one is not enforced)."""
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        try:
+            await client.read_global_concurrency_limit_by_name(name)
+        except Exception:
+            from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+            with contextlib.suppress(Exception):  # created concurrently by another run
+                await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))
+
+
+@flow(
+    name="oxen-batch",
+    on_cancellation=[cancel_remote_generations],
+    on_crashed=[cancel_remote_generations],
+)
+async def batch_flow(
+    items: list[dict[str, Any]] | str,
+    credentials: OxenCredentials | str | None = None,
+    archive: Any = "oxen-archive",
+    archive_block: str | None = None,
+    concurrency: int = 8,
+    budget: float | None = None,
+    on_budget: Literal["refuse", "partial"] = "refuse",
+    dry_run: bool = False,
+    mode: Literal["auto", "sync", "queue"] = "auto",
+    key_template: str = DEFAULT_KEY_TEMPLATE,
+    prefix: str = "oxen",
+    journal: str | None = None,
+    work_dir: str | None = None,
+    concurrency_limit: str | None = DEFAULT_CONCURRENCY_LIMIT,
+    concurrency_limit_default: int = 16,
+    timeout_per_item: float = 3600.0,
+) -> BatchReport:
+    """Generate, verify and archive every request of a batch, and report what happened.
+
+    `items` is a list of requests (each may carry an ``id``) or a ``.jsonl`` / ``.csv`` path or
+    ``s3://`` URI. Every item is validated and priced before anything is paid; a bad line is
+    reported with its line number and the rest run. At most `concurrency` items are in flight in
+    this run, and at most the global concurrency limit `concurrency_limit` across all runs (it
+    is created with `concurrency_limit_default` slots if missing). Re-running the same batch
+    skips what is archived and reattaches to generations already paid for. With `budget`, a
+    batch whose estimate exceeds it is refused (`on_budget="refuse"`) or run until the next item
+    would cross it (`"partial"`). `dry_run` validates and prices only.
+
+    Ends Completed when every item is archived (or skipped), Failed otherwise, with the report
+    in the ``oxen-batch-report`` artifact and in the raised `BatchIncomplete`.
+    """
+    logger = get_run_logger()
+    creds = resolve_credentials(credentials)
+    destination = resolve_archive(archive, archive_block)
+    settings = PipelineSettings.build(
+        destination, journal=journal, work_dir=work_dir, mode=mode, key_template=key_template,
+        prefix=prefix, timeout=timeout_per_item,
+    )
+    try:
+        batch = load_batch_items(items)
+        valid, rejected = await validate_batch(batch, creds)
+        estimate = round(sum(v.estimated_cost_usd or 0.0 for _, v in valid), 6)
+        logger.info(
+            "Batch of %d item(s) from %s: %d valid, %d rejected, estimated cost $%.2f.",
+            len(batch.items) + len(batch.problems), batch.source, len(valid), len(rejected), estimate,
+        )
+        reports: dict[str, ItemReport] = {r.key: r for r in rejected}
+        order = [p.key for p in batch.problems] + [item.key for item in batch.items]
+
+        if dry_run:
+            for item, validated in valid:
+                reports[item.key] = ItemReport(key=item.key, line=item.line, model=validated.request.model, status="validated", estimated_cost_usd=validated.estimated_cost_usd)
+            return await _finish(reports, order, estimate, budget, dry_run=True)
+
+        if budget is not None and estimate > budget and on_budget == "refuse":
+            for item, validated in valid:
+                reports[item.key] = ItemReport(key=item.key, line=item.line, model=validated.request.model, status="not_submitted", estimated_cost_usd=validated.estimated_cost_usd, error=f"batch refused: estimate ${estimate:.2f} exceeds budget ${budget:.2f}")
+            report = await _finish(reports, order, estimate, budget)
+            return Failed(
+                message=f"Refused: estimated cost ${estimate:.2f} exceeds the budget ${budget:.2f}; nothing was submitted.",
+                data=BatchIncomplete(report),
+            )
+
+        if concurrency_limit:
+            await _ensure_concurrency_limit(concurrency_limit, concurrency_limit_default)
+        guard = SpendGuard(budget)
+        gate = asyncio.Semaphore(max(1, concurrency))
+        progress = Progress(len(valid))
+        await progress.start(f"{len(valid)} videos from {batch.source}")
+        batch_id = _flow_run_id()
+
+        async def one(item: BatchItem, validated: ValidatedRequest) -> None:
+            skipped = await asyncio.to_thread(already_archived, validated, settings)
+            if skipped is not None:
+                skipped.line = item.line
+                reports[item.key] = skipped
+                await progress.advance()
+                return
+            async with gate:
+                if not guard.reserve(validated.estimated_cost_usd):
+                    reports[item.key] = ItemReport(
+                        key=item.key, line=item.line, model=validated.request.model, status="not_submitted",
+                        estimated_cost_usd=validated.estimated_cost_usd,
+                        error=f"budget ${budget:.2f} reached (spent or committed ${guard.committed:.2f})",
+                    )
+                else:
+                    async with _slot(concurrency_limit):
+                        report, _ = await run_item(validated, creds, settings, line=item.line, archive_extra={"batch": batch.source})
+                    guard.settle(validated.estimated_cost_usd, report.cost_usd)
+                    reports[item.key] = report
+                    emit_item_event(report, batch_id=batch_id)
+            await progress.advance()
+
+        await asyncio.gather(*(one(item, validated) for item, validated in valid))
+        report = await _finish(reports, order, estimate, budget, batch_id=batch_id)
+        if not report.ok:
+            logger.warning("Batch incomplete: %s.", report.summary())
+            return Failed(message=f"Partially failed: {report.summary()}.", data=BatchIncomplete(report))
+        logger.info("Batch complete: %s.", report.summary())
+        return report
+    finally:
+        await close_shared_clients()
+
+
+@contextlib.asynccontextmanager
+async def _slot(limit_name: str | None):
+    if not limit_name:
+        yield
+        return
+    from prefect.concurrency.asyncio import concurrency
+
+    async with concurrency(limit_name, occupy=1, strict=True):
+        yield
+
+
+async def _finish(
+    reports: dict[str, ItemReport], order: list[str], estimate: float, budget: float | None,
+    *, dry_run: bool = False, batch_id: str | None = None,
+) -> BatchReport:
+    report = BatchReport(
+        items=[reports[key] for key in order if key in reports],
+        estimated_cost_usd=estimate, budget_usd=budget, dry_run=dry_run,
+    )
+    await publish_report(report, title="Oxen dry run" if dry_run else "Oxen batch")
+    if not dry_run:
+        emit_batch_event(report, batch_id=batch_id)
+    return report
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else None

@@ -1,0 +1,156 @@
+"""Reading batch input: a list of requests, or a JSONL / CSV file on disk or in S3.
+
+A bad line never sinks the batch: it becomes an `InputProblem` with its line number and the rest
+of the file runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = ["BatchInput", "BatchItem", "InputProblem", "load_batch_items"]
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_CSV_INTS = {"duration", "seed", "num_inference_steps"}
+_CSV_BOOLS = {"generate_audio"}
+_CSV_JSON = {"multi_prompt", "input_image", "elements"}
+
+
+class BatchItem(BaseModel):
+    """One request of a batch, with the id it is reported and archived under."""
+
+    key: str
+    line: int | None = Field(default=None, description="Line (JSONL) or row (CSV) number, 1-based.")
+    request: dict[str, Any]
+
+
+class InputProblem(BaseModel):
+    """A line that could not become a request."""
+
+    key: str
+    line: int | None
+    error: str
+
+
+class BatchInput(BaseModel):
+    items: list[BatchItem] = Field(default_factory=list)
+    problems: list[InputProblem] = Field(default_factory=list)
+    source: str = "parameters"
+
+
+def load_batch_items(source: str | list[dict[str, Any]] | list[BatchItem]) -> BatchInput:
+    """Items from a list of request dicts, or from a ``.jsonl`` / ``.csv`` path or ``s3://`` URI."""
+    if isinstance(source, list):
+        return _from_rows([(i + 1, row) for i, row in enumerate(source)], "parameters")
+    text = _read_text(source)
+    if str(source).lower().endswith(".csv"):
+        return _from_rows(_csv_rows(text), str(source))
+    rows: list[tuple[int, Any]] = []
+    problems: list[InputProblem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            rows.append((number, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            problems.append(InputProblem(key=f"line-{number}", line=number, error=f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})"))
+    batch = _from_rows(rows, str(source))
+    batch.problems = sorted(problems + batch.problems, key=lambda p: p.line or 0)
+    return batch
+
+
+def _read_text(source: str) -> str:
+    if source.startswith("s3://"):
+        import boto3
+
+        from prefect_oxen.storage import parse_s3_uri
+
+        bucket, key = parse_s3_uri(source)
+        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body.decode("utf-8-sig")
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"Batch input {source} does not exist (expected a .jsonl or .csv file).")
+    return path.read_text(encoding="utf-8-sig")
+
+
+def _csv_rows(text: str) -> list[tuple[int, Any]]:
+    reader = csv.DictReader(io.StringIO(text))
+    rows: list[tuple[int, Any]] = []
+    for row in reader:
+        number = reader.line_num
+        if None in row:
+            rows.append((number, ValueError(f"row {number}: more cells than the header has columns")))
+            continue
+        converted: dict[str, Any] = {}
+        try:
+            for name, cell in row.items():
+                name = (name or "").strip()
+                cell = (cell or "").strip()
+                if not name or cell == "":
+                    continue
+                converted[name] = _csv_value(name, cell)
+        except ValueError as exc:
+            rows.append((number, ValueError(f"row {number}: {exc}")))
+            continue
+        rows.append((number, converted))
+    return rows
+
+
+def _csv_value(name: str, cell: str) -> Any:
+    if name in _CSV_INTS:
+        try:
+            return int(cell)
+        except ValueError:
+            raise ValueError(f"{name} must be a whole number, got {cell!r}") from None
+    if name in _CSV_BOOLS:
+        lowered = cell.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ValueError(f"{name} must be true or false, got {cell!r}")
+    if name in _CSV_JSON and cell[:1] in "[{":
+        try:
+            return json.loads(cell)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{name} is not valid JSON ({exc.msg})") from None
+    return cell
+
+
+def _from_rows(rows: list[tuple[int, Any]], source: str) -> BatchInput:
+    batch = BatchInput(source=source)
+    seen: set[str] = set()
+    for number, row in rows:
+        where = f"line {number}" if source != "parameters" else f"item {number}"
+        default_key = f"item-{number:04d}"
+        if isinstance(row, BatchItem):
+            row = {"id": row.key, **row.request}
+        if isinstance(row, Exception):
+            batch.problems.append(InputProblem(key=default_key, line=number, error=str(row)))
+            continue
+        if not isinstance(row, dict):
+            batch.problems.append(InputProblem(key=default_key, line=number, error=f"{where}: expected a JSON object, got {type(row).__name__}"))
+            continue
+        row = dict(row)
+        raw_id = row.pop("id", None)
+        key = default_key if raw_id in (None, "") else str(raw_id)
+        if not _SAFE_ID.match(key):
+            batch.problems.append(InputProblem(
+                key=default_key, line=number,
+                error=f"{where}: id {key!r} may only contain letters, digits, '.', '_' and '-' (at most 128, not starting with a symbol)",
+            ))
+            continue
+        if key in seen:
+            batch.problems.append(InputProblem(key=key, line=number, error=f"{where}: duplicate id {key!r}"))
+            continue
+        seen.add(key)
+        batch.items.append(BatchItem(key=key, line=number, request=row))
+    return batch
