@@ -174,6 +174,7 @@ def _count_bytes(emu: Emulator) -> Callable[[int], None]:
 
 
 async def enqueue(request: Request, emu: Emulator) -> ASGIApp:
+    """POST /api/ai/queue: accept 1-4 generations and answer their ids."""
     records = emu.enqueue(await _json_body(request))
     return JSONResponse(
         {"generations": [{"generation_id": r.id, "status": r.status} for r in records]}
@@ -205,12 +206,14 @@ def _filtered(request: Request, emu: Emulator, default_active: bool) -> list[Gen
 
 
 async def list_queue(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/ai/queue: active rows by default, filtered by the query."""
     base = _base_url(request)
     rows = [emu.row(r, base) for r in _filtered(request, emu, default_active=True)]
     return JSONResponse({"count": len(rows), "generations": rows})
 
 
 async def get_queue(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/ai/queue/{id}: one queue row with a freshly signed result_url."""
     record = emu.queue_record(request.path_params["generation_id"])
     if record is None:
         return not_found_response()
@@ -218,6 +221,7 @@ async def get_queue(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def cancel_queue(request: Request, emu: Emulator) -> ASGIApp:
+    """DELETE /api/ai/queue/{id}: cancel if active; terminal rows are unchanged."""
     record = emu.cancel(request.path_params["generation_id"])
     if record is None:
         return not_found_response()
@@ -225,6 +229,7 @@ async def cancel_queue(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def retry_queue(request: Request, emu: Emulator) -> ASGIApp:
+    """POST /api/ai/queue/{id}/retry: a fresh paid copy linked by retried_from_id."""
     record = emu.retry(request.path_params["generation_id"])
     if record is None:
         return not_found_response()
@@ -248,6 +253,7 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 async def list_generations(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/ai/generations: paginated history with costs, newest first."""
     page = _int_param(request, "page", 1, 1, 10**9)
     page_size = _int_param(request, "page_size", 50, 1, 1000)
     records = sorted(_filtered(request, emu, default_active=False), key=lambda r: -r.seq)
@@ -268,6 +274,7 @@ async def list_generations(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def get_generation(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/ai/generations/{id}: one history row."""
     record = emu.store.get(request.path_params["generation_id"])
     if record is None:
         return not_found_response()
@@ -281,6 +288,7 @@ async def get_generation(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def events(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/events: the SSE stream of completions."""
     base = _base_url(request)
 
     def render(generation_id: str) -> dict[str, Any] | None:
@@ -307,6 +315,7 @@ async def events(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def list_models(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/ai/models: the catalogue, filtered by developer_name and action."""
     developer = request.query_params.get("developer_name", "").lower()
     action = request.query_params.get("action")
     data = [
@@ -319,6 +328,7 @@ async def list_models(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def search_models(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/ai/models/search: models whose names or summary match `search`."""
     needle = request.query_params.get("search", "").lower()
     data = [
         m.as_model_object()
@@ -329,6 +339,7 @@ async def search_models(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def get_model(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/ai/models/{id}: one model object with its request_schema."""
     model = find_model(request.path_params["model_id"])
     if model is None:
         return model_not_found_response(request.path_params["model_id"])
@@ -336,10 +347,12 @@ async def get_model(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def list_evaluation_models(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/evaluations/models: the older catalogue view, keyed by name."""
     return JSONResponse({"models": [m.as_evaluation_model() for m in CATALOGUE]})
 
 
 async def get_evaluation_model(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/evaluations/models/{id}: one model in the older view."""
     model = find_model(request.path_params["model_id"])
     if model is None:
         return model_not_found_response(request.path_params["model_id"])
@@ -350,6 +363,7 @@ async def get_evaluation_model(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def download(request: Request, emu: Emulator) -> ASGIApp:
+    """GET|HEAD of a signed result file, with Range support and download faults."""
     head_only = request.method == "HEAD"
     fault = None if head_only else emu.faults.draw_download(emu.config.faults)
     verdict = emu.signer.verify(
@@ -407,25 +421,30 @@ async def download(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def stats(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /_emulator/stats."""
     return JSONResponse(emu.snapshot())
 
 
 async def reset(request: Request, emu: Emulator) -> ASGIApp:
+    """POST /_emulator/reset[?generations=true]."""
     forget = request.query_params.get("generations", "").lower() in ("1", "true", "yes")
     emu.reset(forget_generations=forget)
     return JSONResponse({"status": "success", "generations_forgotten": forget})
 
 
 async def generation_log(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /_emulator/generations."""
     log = emu.generation_log()
     return JSONResponse({"count": len(log), "generations": log})
 
 
 async def get_config(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /_emulator/config."""
     return JSONResponse(emu.config.model_dump(mode="json"))
 
 
 async def patch_config(request: Request, emu: Emulator) -> ASGIApp:
+    """PATCH /_emulator/config: change settings at run time (faults merge)."""
     config = emu.update_config(await _json_body(request))
     return JSONResponse(config.model_dump(mode="json"))
 

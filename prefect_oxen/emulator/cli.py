@@ -29,6 +29,7 @@ def emulator_command(
         typer.Option(help="Accepted API key (repeatable); default accepts any token."),
     ] = None,
     credits_usd: Optional[float] = None,  # noqa: UP045
+    insufficient_credits_status: int = _DEFAULTS.insufficient_credits_status,
     video_padding_bytes: int = 0,
     keepalive_interval: float = _DEFAULTS.keepalive_interval,
     noise_events: bool = True,
@@ -41,6 +42,7 @@ def emulator_command(
     connection_reset: _Rate = 0.0,
     truncated_download: _Rate = 0.0,
     slow_body: _Rate = 0.0,
+    slow_body_bytes_per_second: int = _FAULTS.slow_body_bytes_per_second,
     expired_url: _Rate = 0.0,
     generation_failure: _Rate = 0.0,
 ) -> None:
@@ -56,6 +58,7 @@ def emulator_command(
         state_dir=state_dir,
         api_keys=api_key or None,
         credits_usd=credits_usd,
+        insufficient_credits_status=insufficient_credits_status,
         video_padding_bytes=video_padding_bytes,
         keepalive_interval=keepalive_interval,
         noise_events=noise_events,
@@ -69,6 +72,7 @@ def emulator_command(
             connection_reset=connection_reset,
             truncated_download=truncated_download,
             slow_body=slow_body,
+            slow_body_bytes_per_second=slow_body_bytes_per_second,
             expired_url=expired_url,
             generation_failure=generation_failure,
         ),

@@ -31,6 +31,9 @@ class Stats:
 
     def reset(self) -> None:
         """Zero every counter except requests still in flight."""
-        in_flight = self.in_flight_requests
-        self.__init__()  # type: ignore[misc]
-        self.in_flight_requests = in_flight
+        self.requests.clear()
+        self.bytes_served = 0
+        self.billed_generations = 0
+        self.billed_cost = Decimal(0)
+        self.max_in_flight = 0
+        self.max_in_flight_requests = self.in_flight_requests

@@ -262,8 +262,7 @@ def test_cli_command_exposes_every_fault_flag() -> None:
     result = CliRunner().invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     for name in FaultConfig.model_fields:
-        if name != "slow_body_bytes_per_second":
-            assert f"--{name.replace('_', '-')}" in result.output, name
+        assert f"--{name.replace('_', '-')}" in result.output, name
     for flag in (
         "--port",
         "--host",
@@ -292,3 +291,23 @@ def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
                 assert line.startswith(
                     ("from prefect_oxen.emulator", "import prefect_oxen.emulator")
                 ), line
+
+
+def test_generation_ids_and_latency_jitter_replay_from_the_seed() -> None:
+    def run() -> tuple[list[str], list[float]]:
+        config = EmulatorConfig(seed=7, latency=0.2, latency_jitter=0.15)
+        with (
+            EmulatorServer(config) as emu,
+            httpx.Client(base_url=emu.base_url, headers=AUTH) as http,
+        ):
+            ids = enqueue(http, model=FAST, prompt="j", duration=1, num_generations=4)
+            for gid in ids:
+                wait_terminal(http, gid)
+            log = emu.generations()
+        return ids, [g["completed_at"] - g["started_at"] for g in log]
+
+    first_ids, durations = run()
+    second_ids, _ = run()
+    assert first_ids == second_ids
+    assert min(durations) >= 0.05  # latency - jitter
+    assert max(durations) - min(durations) >= 0.03  # the jitter really varies the latency

@@ -200,3 +200,27 @@ def test_insufficient_credits(client: httpx.Client) -> None:
     s = stats(client)
     assert s["billed_cost_usd"] == pytest.approx(0.05)
     assert s["credits_remaining_usd"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": I2V, "prompt": "animate", "input_image": "https://example.com/cat.png"},
+        {
+            "model": O3,
+            "prompt": "ref",
+            "duration": 3,
+            "input_image": ["a.png", "b.png"],
+            "negative_prompt": "blur",
+            "start_image_url": "s.png",
+            "elements": [{"id": 1}],
+        },
+        {
+            "model": O3,
+            "multi_prompt": [{"prompt": "a", "duration": 1}, {"prompt": "b", "duration": 2}],
+        },
+    ],
+)
+def test_model_specific_parameters_are_accepted(client: httpx.Client, body: dict) -> None:
+    response = client.post("/api/ai/videos/generate", json=body)
+    assert response.status_code == 200, response.text
