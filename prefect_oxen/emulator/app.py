@@ -83,9 +83,11 @@ def _authorised(request: Request, emu: Emulator) -> bool:
     return keys is None or token in keys
 
 
-async def _api_fault(request: Request, emu: Emulator, paid: bool) -> tuple[ASGIApp | None, bool]:
+async def _api_fault(
+    request: Request, emu: Emulator, route: str, paid: bool
+) -> tuple[ASGIApp | None, bool]:
     """An immediate fault response, and whether to drop the connection after the work."""
-    fault = emu.faults.draw_api(emu.config.faults)
+    fault = emu.faults.draw_api(emu.config.faults, route)
     if fault == "rate_limit":
         retry_after = str(int(emu.config.faults.retry_after))
         detail = "Rate limit exceeded, retry later"
@@ -123,7 +125,7 @@ def _wrap(endpoint: Endpoint) -> Callable[[Request], Awaitable[ASGIApp]]:
                 return not_found_response()
             drop_after = False
             if endpoint.api:
-                immediate, drop_after = await _api_fault(request, emu, endpoint.paid)
+                immediate, drop_after = await _api_fault(request, emu, route_key, endpoint.paid)
                 if immediate is not None:
                     return immediate
                 if not _authorised(request, emu):
@@ -365,7 +367,7 @@ async def get_evaluation_model(request: Request, emu: Emulator) -> ASGIApp:
 async def download(request: Request, emu: Emulator) -> ASGIApp:
     """GET|HEAD of a signed result file, with Range support and download faults."""
     head_only = request.method == "HEAD"
-    fault = None if head_only else emu.faults.draw_download(emu.config.faults)
+    fault = None if head_only else emu.faults.draw_download(emu.config.faults, f"GET {_DOWNLOAD}")
     verdict = emu.signer.verify(
         request.url.path,
         request.query_params.get("expires"),

@@ -45,6 +45,14 @@ def emulator_command(
     slow_body_bytes_per_second: int = _FAULTS.slow_body_bytes_per_second,
     expired_url: _Rate = 0.0,
     generation_failure: _Rate = 0.0,
+    fault_route: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(help='Only fault this route, e.g. "POST /api/ai/queue" (repeatable).'),
+    ] = None,
+    fault_limit: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(help="Inject at most this many faults in total."),
+    ] = None,
 ) -> None:
     """Run an Oxen-compatible emulator (real mp4s, queue, SSE, faults) until Ctrl-C."""
     config = EmulatorConfig(
@@ -75,6 +83,8 @@ def emulator_command(
             slow_body_bytes_per_second=slow_body_bytes_per_second,
             expired_url=expired_url,
             generation_failure=generation_failure,
+            routes=fault_route or None,
+            limit=fault_limit,
         ),
     )
     server = EmulatorServer(config)

@@ -59,6 +59,18 @@ class FaultConfig(BaseModel):
         le=1.0,
         description="Share of downloads answered 403 as if the fresh signed URL had expired.",
     )
+    routes: list[str] | None = Field(
+        default=None,
+        description="Limit API and download faults to these routes, written as in the stats "
+        '("POST /api/ai/queue", "GET /api/ai/queue/{generation_id}"); None means every route.',
+    )
+    limit: int | None = Field(
+        default=None,
+        ge=0,
+        description="Inject at most this many faults (all kinds together) after the fault "
+        "settings were last changed or the counters reset; None is unlimited. A run-time "
+        "faults change that omits it clears it.",
+    )
     generation_failure: float = Field(
         default=0.0,
         ge=0.0,

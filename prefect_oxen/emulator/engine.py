@@ -472,19 +472,24 @@ class Emulator:
             self.store.clear()
 
     def update_config(self, changes: dict[str, Any]) -> EmulatorConfig:
-        """Apply a partial config (faults merge field by field); raises InvalidRequest."""
+        """Apply a partial config (fault rates merge field by field); raises InvalidRequest."""
         frozen = sorted(set(changes) & FROZEN_AT_RUNTIME)
         if frozen:
             raise InvalidRequest(f"Cannot change {', '.join(frozen)} while running")
         data = self.config.model_dump()
         if isinstance(changes.get("faults"), dict):
-            changes = {**changes, "faults": {**data["faults"], **changes["faults"]}}
+            # Rates merge field by field; `routes` and `limit` scope the fault settings they
+            # arrive with, so a faults change that omits them clears them.
+            scoped = {"routes": None, "limit": None}
+            changes = {**changes, "faults": {**data["faults"], **scoped, **changes["faults"]}}
         try:
             config = EmulatorConfig.model_validate({**data, **changes})
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
             raise InvalidRequest(f"{where}: {first['msg']}") from exc
+        if "faults" in changes:
+            self.faults.restart_budget()
         if "credits_usd" in changes:
             self._credits_spent = Decimal(0)  # a new budget starts now
         self.config = config

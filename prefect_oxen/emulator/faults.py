@@ -17,35 +17,46 @@ ALL_FAULTS = (*API_FAULTS, *DOWNLOAD_FAULTS, "generation_failure")
 class FaultInjector:
     """Draws faults from per-kind generators seeded from `seed`, and counts what it injected.
 
-    Every request of a class draws from *every* generator of that class, fired or not, so the
-    sequence of one fault kind does not depend on the rates of the others.
+    Every eligible request of a class draws from *every* generator of that class, fired or
+    not, so the sequence of one fault kind does not depend on the rates of the others.
     """
 
     def __init__(self, seed: int) -> None:
         self._seed = seed
         self.injected: Counter[str] = Counter()
+        self._budget_used = 0
         self.reseed()
 
     def reseed(self) -> None:
         """Restart every generator from the seed and zero the counters (replays a run)."""
         self._rngs = {name: random.Random(f"{self._seed}:{name}") for name in ALL_FAULTS}
         self.injected.clear()
+        self._budget_used = 0
+
+    def restart_budget(self) -> None:
+        """Start counting toward `FaultConfig.limit` afresh (the fault settings changed)."""
+        self._budget_used = 0
 
     def _draw(self, names: tuple[str, ...], faults: FaultConfig) -> str | None:
         fired = [name for name in names if self._rngs[name].random() < getattr(faults, name)]
-        if not fired:
+        if not fired or (faults.limit is not None and self._budget_used >= faults.limit):
             return None
+        self._budget_used += 1
         self.injected[fired[0]] += 1
         return fired[0]
 
-    def draw_api(self, faults: FaultConfig) -> str | None:
-        """The API fault to inject into this /api/* request, if any."""
-        return self._draw(API_FAULTS, faults)
+    @staticmethod
+    def _eligible(faults: FaultConfig, route: str) -> bool:
+        return faults.routes is None or route in faults.routes
 
-    def draw_download(self, faults: FaultConfig) -> str | None:
+    def draw_api(self, faults: FaultConfig, route: str) -> str | None:
+        """The API fault to inject into this request to `route` ("METHOD /template"), if any."""
+        return self._draw(API_FAULTS, faults) if self._eligible(faults, route) else None
+
+    def draw_download(self, faults: FaultConfig, route: str) -> str | None:
         """The download fault to inject into this file download, if any."""
-        return self._draw(DOWNLOAD_FAULTS, faults)
+        return self._draw(DOWNLOAD_FAULTS, faults) if self._eligible(faults, route) else None
 
     def draw_generation_failure(self, faults: FaultConfig) -> bool:
-        """Whether a newly accepted generation is doomed to fail."""
+        """Whether a newly accepted generation is doomed to fail (not limited by `routes`)."""
         return self._draw(("generation_failure",), faults) is not None

@@ -246,3 +246,28 @@ def test_generation_failure(client: httpx.Client) -> None:
     assert sync.status_code == 500
     assert error_detail(sync) == "Generation failed: upstream provider error"
     assert stats(client)["billed_generations"] == 200 - len(failed)
+
+
+def test_fault_routes_and_limit(client: httpx.Client, plain: httpx.Client) -> None:
+    configure(client, faults={"unavailable": 1.0, "routes": ["POST /api/ai/queue"], "limit": 2})
+    assert client.get("/api/ai/queue").status_code == 200  # not a listed route
+    statuses = [
+        client.post("/api/ai/queue", json={"model": FAST, "prompt": "x", "duration": 1}).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [503, 503, 200, 200]
+    assert stats(client)["faults_injected"]["unavailable"] == 2
+    # A faults change without routes/limit clears them; rates merge.
+    body = configure(client, faults={"expired_url": 1.0})
+    assert (body["faults"]["routes"], body["faults"]["limit"], body["faults"]["unavailable"]) == (
+        None,
+        None,
+        1.0,
+    )
+    configure(
+        client,
+        faults={"unavailable": 0.0, "expired_url": 0.0, "truncated_download": 1.0, "limit": 1},
+    )
+    url = _signed_url(client)
+    assert _outcome(plain, url) == "RemoteProtocolError"
+    assert _outcome(plain, url) == "200"
