@@ -17,6 +17,7 @@ os.environ["DO_NOT_TRACK"] = "1"
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -133,3 +134,25 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def credentials(emulator):
+    """An OxenCredentials block for the emulator (backoff off, fast polling)."""
+    from prefect_oxen import OxenCredentials
+
+    return OxenCredentials(api_key=API_KEY, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    """Output, archive and journal directories of one test."""
+    for name in ("videos", "archive", "journal", "staging"):
+        (tmp_path / name).mkdir()
+    yield tmp_path
+
+
+@pytest.fixture
+def unique(request: pytest.FixtureRequest) -> str:
+    """A prompt suffix unique to the test, so cached results never cross tests."""
+    return request.node.nodeid

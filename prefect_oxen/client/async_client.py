@@ -326,7 +326,7 @@ class AsyncOxenClient:
                                 raise _core.paid_post_error(response, model=request.model)
                             part.parent.mkdir(parents=True, exist_ok=True)
                             with open(part, "wb") as sink:
-                                async for chunk in response.aiter_raw(_CHUNK):
+                                async for chunk in response.aiter_bytes(_CHUNK):
                                     decoded = extractor.feed(chunk)
                                     if decoded:
                                         # Small blocking writes to the page cache: cheaper than a thread hop per chunk.
@@ -581,7 +581,8 @@ class AsyncOxenClient:
         headers_base = self._auth_headers() if _core.same_origin(url, self.base_url) else {}
         for attempt in range(1, attempts + 1):
             offset = part.stat().st_size if part.exists() else 0
-            headers = dict(headers_base)
+            # Raw bytes on disk, so Range offsets are byte offsets of the file itself.
+            headers = {**headers_base, "Accept-Encoding": "identity"}
             if offset:
                 headers["Range"] = f"bytes={offset}-"
             try:

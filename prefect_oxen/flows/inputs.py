@@ -60,7 +60,7 @@ def load_batch_items(source: str | list[dict[str, Any]] | list[BatchItem]) -> Ba
         try:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
-            problems.append(InputProblem(key=f"line-{number}", line=number, error=f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})"))
+            problems.append(InputProblem(key=f"item-{number:04d}", line=number, error=f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})"))
     batch = _from_rows(rows, str(source))
     batch.problems = sorted(problems + batch.problems, key=lambda p: p.line or 0)
     return batch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from pathlib import Path
 from typing import Any, Literal
@@ -98,14 +99,18 @@ class Progress:
         self.total = max(total, 1)
         self.done = 0
         self._id: Any = None
+        # Updates race when items finish together; serialise them so the last one written is
+        # the highest figure.
+        self._lock = asyncio.Lock()
 
     async def start(self, description: str) -> None:
         self._id = await acreate_progress_artifact(progress=0.0, key="oxen-batch-progress", description=description)
 
     async def advance(self) -> None:
-        self.done += 1
-        if self._id is not None:
-            await aupdate_progress_artifact(self._id, progress=round(100.0 * self.done / self.total, 1))
+        async with self._lock:
+            self.done += 1
+            if self._id is not None:
+                await aupdate_progress_artifact(self._id, progress=round(100.0 * self.done / self.total, 1))
 
 
 def emit_item_event(item: ItemReport, *, batch_id: str | None) -> None:

@@ -1,0 +1,79 @@
+"""Quiet, self-contained Prefect settings for the CLI, applied before Prefect is imported.
+
+A newcomer running `prefect-oxen` should not get a database in their home directory, telemetry
+errors when offline, a start-up timeout on a slow machine or a page of INFO logs over the progress
+bar. Anything the user configured explicitly wins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+__all__ = ["default_prefect_home", "prepare_environment", "quiet_handlers", "user_configured_prefect"]
+
+# A fresh ephemeral server has taken 45 s to start on a 2-core machine; Prefect's default is 20.
+_STARTUP_TIMEOUT = "120"
+
+
+def user_configured_prefect() -> bool:
+    """True when the user chose where Prefect lives (env vars or a profiles file in ~/.prefect)."""
+    if os.environ.get("PREFECT_HOME") or os.environ.get("PREFECT_API_URL"):
+        return True
+    return (Path.home() / ".prefect" / "profiles.toml").is_file()
+
+
+def default_prefect_home() -> Path:
+    """Project-local Prefect home used when the user has none: ``./.prefect``."""
+    return Path.cwd() / ".prefect"
+
+
+def prepare_environment(*, verbose: bool = False) -> None:
+    """Set Prefect's environment for this process (and its subprocesses) unless already set."""
+    if not user_configured_prefect():
+        os.environ["PREFECT_HOME"] = str(default_prefect_home())
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", _STARTUP_TIMEOUT)
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "prefect_oxen")
+    # Run logs still reach the API (and the UI); only the terminal copy is quieted, because the
+    # CLI prints its own progress and summary. --verbose restores Prefect's console logs.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING" if verbose else "CRITICAL")
+    _hide_shutdown_noise()
+
+
+class _ShutdownNoiseFilter(logging.Filter):
+    """Drops the `CancelledError` traceback Prefect 3.9.1's event services may log at exit."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        text = record.getMessage()
+        if "task_run_recorder" in text or "task_run_recorder" in record.name:
+            return exc is None and "CancelledError" not in text
+        return not (exc is not None and type(exc).__name__ == "CancelledError")
+
+
+def _hide_shutdown_noise() -> None:
+    noise = _ShutdownNoiseFilter()
+    for name in ("prefect", "prefect.server", "prefect.server.services", "asyncio"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _ShutdownNoiseFilter) for f in logger.filters):
+            logger.addFilter(noise)
+
+
+def quiet_handlers() -> None:
+    """Attach the shutdown-noise filter to every configured handler (after Prefect is imported).
+
+    A logger's filters do not see records logged by its children; its handlers' filters do.
+    """
+    noise = _ShutdownNoiseFilter()
+    seen: set[int] = set()
+    for logger in [logging.getLogger(), *[logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]]:
+        for handler in getattr(logger, "handlers", []):
+            if id(handler) in seen:
+                continue
+            seen.add(id(handler))
+            if not any(isinstance(f, _ShutdownNoiseFilter) for f in handler.filters):
+                handler.addFilter(noise)

@@ -1,0 +1,115 @@
+"""Running the package's flows from the terminal: progress while they run, a report after."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from prefect_oxen.cli._common import BadInput, ExitCode, err_console
+from prefect_oxen.cli._env import quiet_handlers
+from prefect_oxen.cli._progress import item_progress
+
+if TYPE_CHECKING:
+    from prefect_oxen.blocks import OxenCredentials
+    from prefect_oxen.flows import BatchReport
+
+__all__ = ["batch_exit_code", "run_batch", "run_flow"]
+
+
+def run_flow(flow: Any, /, **parameters: Any) -> Any:
+    """Run an (async) flow here and return its result, or raise what it raised."""
+    state = asyncio.run(flow(**parameters, return_state=True))
+    quiet_handlers()
+    return state.result(raise_on_failure=False)
+
+
+def run_batch(
+    source: str,
+    credentials: OxenCredentials,
+    *,
+    archive: str,
+    concurrency: int,
+    budget: float | None,
+    on_budget: str,
+    dry_run: bool,
+    mode: str,
+    **options: Any,
+) -> BatchReport:
+    """`batch_flow` on `source` with a progress bar; the report, even when the batch failed."""
+    from prefect_oxen.flows import BatchIncomplete, BatchReport, batch_flow, load_batch_items
+
+    batch = load_batch_items(source)
+    if not batch.items and not batch.problems:
+        raise BadInput(f"{source} has no requests (one JSON object per line, or a CSV with a header).")
+    keys = {item.key for item in batch.items}
+    columns = (
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+    )
+    label = "Validating and pricing" if dry_run else "Generating"
+    with Progress(*columns, console=err_console(), transient=False) as progress:
+        bar = progress.add_task(
+            f"{label} {len(keys)} valid-looking item(s)", total=None if dry_run else len(keys), failed=0
+        )
+
+        def done(_key: str, ok: bool) -> None:
+            progress.advance(bar)
+            if not ok:
+                progress.update(bar, failed=progress.tasks[0].fields["failed"] + 1)
+
+        with item_progress(keys, done):
+            outcome = run_flow(
+                batch_flow, items=source, credentials=credentials, archive=archive,
+                concurrency=concurrency, budget=budget, on_budget=on_budget, dry_run=dry_run,
+                mode=mode, **options,
+            )
+        progress.update(bar, total=progress.tasks[0].completed or 1, completed=progress.tasks[0].completed or 1)
+    if isinstance(outcome, BatchIncomplete):
+        return outcome.report
+    if isinstance(outcome, BatchReport):
+        return outcome
+    if isinstance(outcome, BaseException):
+        raise outcome
+    raise RuntimeError(f"batch_flow returned {type(outcome).__name__}, not a BatchReport")
+
+
+def batch_exit_code(report: BatchReport) -> ExitCode:
+    """0 when every item succeeded (or validated, for a dry run); 2 when the input itself was
+    the problem (every item rejected, or the budget refused the batch); 1 otherwise."""
+    if report.ok:
+        return ExitCode.OK
+    statuses = {item.status for item in report.items}
+    if statuses <= {"rejected"}:
+        return ExitCode.BAD_INPUT
+    if refused(report):
+        return ExitCode.BAD_INPUT
+    return ExitCode.ITEMS_FAILED
+
+
+def refused(report: BatchReport) -> bool:
+    """True when the budget refused the whole batch (nothing was submitted)."""
+    waiting = [item for item in report.items if item.status == "not_submitted"]
+    return bool(waiting) and all((item.error or "").startswith("batch refused") for item in waiting) and not any(
+        item.status in ("archived", "failed") for item in report.items
+    )
+
+
+def report_problems(report: BatchReport) -> None:
+    """Rejected and failed items on stderr, one line each, so scripts see them without the table."""
+    out = err_console()
+    for item in report.items:
+        if item.status in ("rejected", "failed"):
+            where = f"line {item.line}" if item.line else item.key
+            reason = item.error or item.status
+            if item.line and reason.startswith(f"line {item.line}: "):
+                reason = reason[len(f"line {item.line}: "):]
+            out.print(f"[yellow]{item.status}[/] {where} ({item.key}): {reason}")
