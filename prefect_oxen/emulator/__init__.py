@@ -19,6 +19,14 @@ Emulator-only routes (no auth, never faulted): `GET /_emulator/stats`,
 `POST /_emulator/reset[?generations=true]`, `GET /_emulator/generations`,
 `GET|PATCH /_emulator/config`.
 
+Knobs: see `EmulatorConfig` and `FaultConfig` (every field is documented there); all but host,
+port, seed and state_dir can change at run time through `PATCH /_emulator/config` or
+`EmulatorServer.configure()`. Faults are drawn per eligible request from one generator per
+fault kind seeded from `seed`; `POST /_emulator/reset` restarts those generators, so a run can
+be replayed. `FaultConfig.routes` ("METHOD /template", as in the stats) and `FaultConfig.limit`
+scope the fault settings they are sent with. The stats count client traffic only (`/api/*`
+routes and downloads, HEAD counted as GET), never `/_emulator/*`.
+
 Assumptions where the reference leaves the hub's behaviour open (each is a knob or is noted
 so a client can be written defensively against it):
 

@@ -183,19 +183,21 @@ async def enqueue(request: Request, emu: Emulator) -> ASGIApp:
     )
 
 
-def _filtered(request: Request, emu: Emulator, default_active: bool) -> list[Generation]:
+def _filtered(request: Request, emu: Emulator, *, queue_view: bool) -> list[Generation]:
+    """Records matching the query filters; the queue view hides sync renders and, unless a
+    status is asked for, terminal rows."""
     query = request.query_params
     status = query.get("status")
     if status and status not in STATUSES:
         raise InvalidRequest(f"status must be one of: {', '.join(STATUSES)}")
     rows = []
     for record in emu.store:
-        if request.url.path.startswith("/api/ai/queue") and record.source != "queue":
+        if queue_view and record.source != "queue":
             continue
         if status:
             if record.status != status:
                 continue
-        elif default_active and record.status not in ACTIVE:
+        elif queue_view and record.status not in ACTIVE:
             continue
         if query.get("model") and record.model != query["model"]:
             continue
@@ -210,7 +212,7 @@ def _filtered(request: Request, emu: Emulator, default_active: bool) -> list[Gen
 async def list_queue(request: Request, emu: Emulator) -> ASGIApp:
     """GET /api/ai/queue: active rows by default, filtered by the query."""
     base = _base_url(request)
-    rows = [emu.row(r, base) for r in _filtered(request, emu, default_active=True)]
+    rows = [emu.row(r, base) for r in _filtered(request, emu, queue_view=True)]
     return JSONResponse({"count": len(rows), "generations": rows})
 
 
@@ -258,7 +260,7 @@ async def list_generations(request: Request, emu: Emulator) -> ASGIApp:
     """GET /api/ai/generations: paginated history with costs, newest first."""
     page = _int_param(request, "page", 1, 1, 10**9)
     page_size = _int_param(request, "page_size", 50, 1, 1000)
-    records = sorted(_filtered(request, emu, default_active=False), key=lambda r: -r.seq)
+    records = sorted(_filtered(request, emu, queue_view=False), key=lambda r: -r.seq)
     total_cost = sum((Decimal(r.cost) for r in records), Decimal(0))
     chunk = records[(page - 1) * page_size : page * page_size]
     base = _base_url(request)
