@@ -57,9 +57,7 @@ def run_batch(
     )
     label = "Validating and pricing" if dry_run else "Generating"
     with Progress(*columns, console=err_console(), transient=False) as progress:
-        bar = progress.add_task(
-            f"{label} {len(keys)} valid-looking item(s)", total=None if dry_run else len(keys), failed=0
-        )
+        bar = progress.add_task(f"{label} {len(keys)} item(s)", total=None if dry_run else len(keys), failed=0)
 
         def done(_key: str, ok: bool) -> None:
             progress.advance(bar)
@@ -72,7 +70,9 @@ def run_batch(
                 concurrency=concurrency, budget=budget, on_budget=on_budget, dry_run=dry_run,
                 mode=mode, **options,
             )
-        progress.update(bar, total=progress.tasks[0].completed or 1, completed=progress.tasks[0].completed or 1)
+        # Items rejected by validation or skipped as already archived run no tasks: count them
+        # as done once the flow has finished.
+        progress.update(bar, total=len(keys) or 1, completed=len(keys) or 1)
     if isinstance(outcome, BatchIncomplete):
         return outcome.report
     if isinstance(outcome, BatchReport):

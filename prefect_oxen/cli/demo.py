@@ -53,7 +53,7 @@ def _fresh_output(output: Path) -> None:
 def demo_command(
     output: Annotated[Path, typer.Option(help="Where the sample batch and the archive go.")] = Path("demo-output"),
     latency: Annotated[float, typer.Option(min=0.0, help="Emulated seconds per generation.")] = 0.6,
-    rate_limit: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of API calls answered 429.")] = 0.05,
+    rate_limit: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of API calls answered 429.")] = 0.1,
     concurrency: Annotated[int, typer.Option(min=1, help="Items in flight at once.")] = 8,
     verbose: VerboseOption = False,
 ) -> None:
@@ -114,7 +114,11 @@ def demo_command(
         f"           PREFECT_HOME={home} prefect artifact ls\n"
         f"           PREFECT_HOME={home} prefect artifact inspect oxen-batch-report\n"
         f"UI:        PREFECT_HOME={home} prefect server start  -> http://127.0.0.1:4200/runs\n"
-        f"Retries:   the emulator answered {injected} call(s) with 429; the client waited and retried",
+        + (
+            f"Retries:   the emulator answered {injected} call(s) with 429; the client honoured "
+            "Retry-After and retried them"
+            if injected else "Retries:   no 429 was drawn this run"
+        ),
         title="Where things are",
     ))
     elapsed = time.monotonic() - started
