@@ -9,9 +9,10 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from prefect_oxen.flows import BatchIncomplete, BatchReport, batch_flow
+from prefect_oxen.flows import BatchReport, batch_flow
 
 from ..conftest import API_KEY
+from .reports import report_of
 
 FAST = "oxen-emu-fast-video"
 O3 = "kling-video-o3-pro-reference-to-video"
@@ -26,12 +27,7 @@ async def _run(workdir: Path, items, credentials, **options) -> tuple[object, Ba
         items, credentials, archive=str(workdir / "archive"), concurrency_limit=None,
         return_state=True, **options,
     )
-    value = await state.result(raise_on_failure=False) if hasattr(state.result, "__await__") else state.result(raise_on_failure=False)
-    if hasattr(value, "__await__"):
-        value = await value
-    report = value.report if isinstance(value, BatchIncomplete) else value
-    assert isinstance(report, BatchReport), value
-    return state, report
+    return state, await report_of(state)
 
 
 async def _artifacts(state) -> dict[str, object]:
