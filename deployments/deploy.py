@@ -1,0 +1,65 @@
+"""The deployments of prefect.yaml, in Python, for people who prefer code to YAML.
+
+    python deploy.py deploy    # register both deployments on the oxen-process work pool
+    python deploy.py serve     # or: no work pool, no worker, this process runs them
+
+`deploy` needs `prefect server start` (or Cloud), the pool (`prefect work-pool create
+oxen-process --type process`) and a worker (`prefect worker start --pool oxen-process`). `serve`
+needs only the server: it polls for runs itself and fires the schedule, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from prefect import serve
+from prefect.schedules import Cron
+
+from prefect_oxen.flows import batch_flow, generate_video_flow
+
+HERE = Path(__file__).resolve().parent
+POOL = "oxen-process"
+# A reference to the saved OxenCredentials block "oxen", resolved when a run starts, so the key
+# is never copied into deployment parameters (create it with `prefect-oxen blocks create`).
+CREDENTIALS = {"$ref": {"block_document_slug": "oxen-credentials/oxen"}}
+
+NIGHTLY = {
+    "name": "nightly-batch",
+    "description": "Generate, verify and archive every request of the nightly batch file.",
+    "tags": ["oxen", "nightly"],
+    "schedule": Cron("30 2 * * *", timezone="Europe/London"),
+    "parameters": {
+        "items": str(HERE / "sample_batch.jsonl"),  # or "s3://my-bucket/prompts/tonight.jsonl"
+        "credentials": CREDENTIALS,
+        "archive": str(HERE / "oxen-archive"),  # or "s3://bucket/prefix", or archive_block=...
+        "concurrency": 8,
+        "budget": 25.0,
+    },
+}
+ON_DEMAND = {
+    "name": "generate-video",
+    "description": "Generate, verify and archive one video on demand.",
+    "tags": ["oxen", "on-demand"],
+    "parameters": {"credentials": CREDENTIALS, "archive": str(HERE / "oxen-archive")},
+}
+
+
+def deploy() -> None:
+    """Both deployments on the process work pool, loading the flows from this directory."""
+    for flow, spec in ((batch_flow, NIGHTLY), (generate_video_flow, ON_DEMAND)):
+        source = flow.from_source(source=str(HERE), entrypoint=f"flows.py:{flow.fn.__name__}")
+        source.deploy(work_pool_name=POOL, enforce_parameter_schema=False, **spec)
+
+
+def serve_here() -> None:
+    """Both deployments served by this process (schedules fire while it runs)."""
+    serve(
+        batch_flow.to_deployment(enforce_parameter_schema=False, **NIGHTLY),
+        generate_video_flow.to_deployment(enforce_parameter_schema=False, **ON_DEMAND),
+        limit=4,
+    )
+
+
+if __name__ == "__main__":
+    {"deploy": deploy, "serve": serve_here}[sys.argv[1] if len(sys.argv) > 1 else "deploy"]()
