@@ -83,7 +83,7 @@ async def test_fifty_items_under_faults_are_all_accounted_for(credentials, emula
         "rate_limit": 0.1, "retry_after": 0, "unavailable": 0.05, "connection_reset": 0.02,
         "truncated_download": 0.02, "expired_url": 0.01, "generation_failure": 0.02,
     })
-    state, report = await _run(workdir, _items(50, unique), credentials, concurrency=8)
+    _state, report = await _run(workdir, _items(50, unique), credentials, concurrency=8)
     assert len(report.items) == 50
     archived = [item for item in report.items if item.status == "archived"]
     failed = [item for item in report.items if item.status == "failed"]
@@ -118,7 +118,7 @@ async def test_a_batch_over_budget_is_refused_before_spending(credentials, emula
 
 
 async def test_a_partial_budget_stops_submitting_before_crossing_it(credentials, emulator, workdir: Path, unique: str) -> None:
-    state, report = await _run(workdir, _items(6, unique, duration=5), credentials, budget=0.16, on_budget="partial", concurrency=1)
+    _state, report = await _run(workdir, _items(6, unique, duration=5), credentials, budget=0.16, on_budget="partial", concurrency=1)
     assert report.count("archived") == 3 and report.count("not_submitted") == 3
     assert report.total_cost_usd == pytest.approx(0.15)
     assert emulator.stats()["billed_generations"] == 3

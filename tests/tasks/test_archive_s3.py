@@ -13,7 +13,6 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from prefect import flow
 from prefect_aws import AwsCredentials, S3Bucket
-from prefect_aws.client_parameters import AwsClientParameters
 
 from prefect_oxen.tasks import archive_video, close_shared_clients, generate_video, persist_video
 

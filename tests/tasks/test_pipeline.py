@@ -167,7 +167,7 @@ async def test_a_file_that_is_not_the_video_is_rejected_and_removed(credentials,
 
 async def test_a_video_of_the_wrong_length_is_rejected(credentials, emulator, workdir: Path, unique: str) -> None:
     request = {"model": FAST, "prompt": f"length {unique}", "duration": 2, "response_format": "b64_json"}
-    _, result, persisted, _ = await _pipeline(workdir)(request, credentials, "len")
+    _, result, _persisted, _ = await _pipeline(workdir)(request, credentials, "len")
     lying = result.model_copy(update={"request": {**result.request, "duration": 6}, "key": "len2"})
 
     @flow
