@@ -84,10 +84,13 @@ def run_batch(
 
 def batch_exit_code(report: BatchReport) -> ExitCode:
     """0 when every item succeeded (or validated, for a dry run); 2 when the input itself was
-    the problem (every item rejected, or the budget refused the batch); 1 otherwise."""
+    the problem (every item rejected, a dry run with rejected lines, or the budget refused the
+    batch); 1 otherwise."""
     if report.ok:
         return ExitCode.OK
     statuses = {item.status for item in report.items}
+    if report.dry_run:
+        return ExitCode.BAD_INPUT  # a dry run checks the input and nothing else
     if statuses <= {"rejected"}:
         return ExitCode.BAD_INPUT
     if refused(report):

@@ -598,7 +598,7 @@ class AsyncOxenClient:
                                 "again. Download results promptly, or use the queue.",
                                 url=redact_url(url),
                             )
-                        url = await self._fresh_result_url(generation_id)
+                        url = await self.fresh_result_url(generation_id)
                         headers_base = self._auth_headers() if _core.same_origin(url, self.base_url) else {}
                         refreshed = True
                         continue
@@ -642,7 +642,8 @@ class AsyncOxenClient:
             path=destination, size_bytes=size, sha256=digest, attempts=attempt, refreshed_url=refreshed
         )
 
-    async def _fresh_result_url(self, generation_id: str) -> str:
+    async def fresh_result_url(self, generation_id: str) -> str:
+        """A newly signed result URL for a succeeded generation (the API re-signs on every read)."""
         row = await self.get_generation(generation_id)
         if row.status != GenerationStatus.SUCCEEDED or not row.result_url:
             raise ResultExpired(
