@@ -79,7 +79,7 @@ async def persist_video(
         if not result.result_url and not result.generation_id:
             raise DownloadError(f"The result of {label} has neither a URL nor a generation id.")
         client = shared_async_client(credentials)
-        url = result.result_url or await client._fresh_result_url(result.generation_id)
+        url = result.result_url or await client.fresh_result_url(result.generation_id)
         download = await client.download(url, path, generation_id=result.generation_id)
         digest = download.sha256
         if download.attempts > 1 or download.refreshed_url:
