@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
-__all__ = ["default_prefect_home", "prepare_environment", "quiet_handlers", "user_configured_prefect"]
+__all__ = [
+    "default_prefect_home",
+    "prefect_console_on_stderr",
+    "prepare_environment",
+    "quiet_handlers",
+    "user_configured_prefect",
+]
 
 # A fresh ephemeral server has taken 45 s to start on a 2-core machine; Prefect's default is 20.
 _STARTUP_TIMEOUT = "120"
@@ -77,3 +87,36 @@ def quiet_handlers() -> None:
             seen.add(id(handler))
             if not any(isinstance(f, _ShutdownNoiseFilter) for f in handler.filters):
                 handler.addFilter(noise)
+
+
+def _all_handlers() -> list[logging.Handler]:
+    loggers = [logging.getLogger(), *[logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]]
+    handlers: dict[int, logging.Handler] = {}
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            handlers[id(handler)] = handler
+    return list(handlers.values())
+
+
+def _point_prefect_console_at(stream: TextIO) -> None:
+    for handler in _all_handlers():
+        if type(handler).__name__ == "PrefectConsoleHandler" and isinstance(handler, logging.StreamHandler):
+            handler.setStream(stream)
+            console = getattr(handler, "console", None)
+            if console is not None:
+                console.file = stream
+
+
+@contextmanager
+def prefect_console_on_stderr() -> Iterator[None]:
+    """Prefect's console handler writes to the current ``sys.stderr`` while a command runs.
+
+    Prefect binds the handler to the stream of the moment it configures logging (which it may
+    redo during a run); when the CLI is invoked in-process with swapped streams (tests,
+    notebooks), that stream can be closed by the next call.
+    """
+    _point_prefect_console_at(sys.stderr)
+    try:
+        yield
+    finally:
+        _point_prefect_console_at(sys.__stderr__ or sys.stderr)

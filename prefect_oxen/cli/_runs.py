@@ -15,7 +15,7 @@ from rich.progress import (
 )
 
 from prefect_oxen.cli._common import BadInput, ExitCode, err_console
-from prefect_oxen.cli._env import quiet_handlers
+from prefect_oxen.cli._env import prefect_console_on_stderr, quiet_handlers
 from prefect_oxen.cli._progress import item_progress
 
 if TYPE_CHECKING:
@@ -27,9 +27,10 @@ __all__ = ["batch_exit_code", "run_batch", "run_flow"]
 
 def run_flow(flow: Any, /, **parameters: Any) -> Any:
     """Run an (async) flow here and return its result, or raise what it raised."""
-    state = asyncio.run(flow(**parameters, return_state=True))
-    quiet_handlers()
-    return state.result(raise_on_failure=False)
+    with prefect_console_on_stderr():
+        state = asyncio.run(flow(**parameters, return_state=True))
+        quiet_handlers()
+        return state.result(raise_on_failure=False)
 
 
 def run_batch(

@@ -477,6 +477,34 @@ class AsyncOxenClient:
             raise UnexpectedResponse("The queue list has no 'generations'.", body=body)
         return [_parse_generation(row) for row in rows]
 
+    async def generation_costs(self, generation_ids: list[str], *, page_size: int = 1000) -> dict[str, float]:
+        """Actual costs of `generation_ids` from the billing history (``GET /api/ai/generations``).
+
+        Pages newest first and stops once every id is found, or after as many pages as the ids
+        could fill plus one (older history is not walked). Ids without a cost are left out.
+        """
+        wanted = set(generation_ids)
+        costs: dict[str, float] = {}
+        max_pages = len(wanted) // page_size + 2
+        for page in range(1, max_pages + 1):
+            if not wanted - costs.keys():
+                break
+            response = await self._call("GET", self.paths.generations, params={"page": page, "page_size": page_size})
+            body = self._json(response)
+            rows = body.get("generations") if isinstance(body, dict) else None
+            if not isinstance(rows, list) or not rows:
+                break
+            for row in rows:
+                gid = row.get("generation_id") or row.get("id") if isinstance(row, dict) else None
+                if gid in wanted and row.get("cost") is not None:
+                    try:
+                        costs[gid] = float(row["cost"])
+                    except (TypeError, ValueError):
+                        continue
+            if isinstance(body, dict) and page >= int(body.get("total_pages") or page):
+                break
+        return costs
+
     async def cancel_generation(self, generation_id: str) -> None:
         """Cancel a queued or running generation (no effect on a finished one)."""
         await self._call("DELETE", f"{self.paths.queue}/{generation_id}", generation_id=generation_id)

@@ -174,6 +174,7 @@ async def batch_flow(
             await progress.advance()
 
         await asyncio.gather(*(one(item, validated) for item, validated in valid))
+        await _read_back_costs(reports, creds)
         report = await _finish(reports, order, estimate, budget, batch_id=batch_id)
         if not report.ok:
             logger.warning("Batch incomplete: %s.", report.summary())
@@ -182,6 +183,23 @@ async def batch_flow(
         return report
     finally:
         await close_shared_clients()
+
+
+async def _read_back_costs(reports: dict[str, ItemReport], credentials: OxenCredentials) -> None:
+    """Replace price-list costs with what the API actually billed, where its history says."""
+    from prefect_oxen.tasks import shared_async_client
+
+    ids = [r.generation_id for r in reports.values() if r.generation_id and r.cost_usd is not None]
+    if not ids:
+        return
+    try:
+        billed = await shared_async_client(credentials).generation_costs(ids)
+    except OxenError as exc:  # an older API without history: keep the price-list figures
+        get_run_logger().info("Could not read actual costs back (%s); reporting price-list costs.", type(exc).__name__)
+        return
+    for report in reports.values():
+        if report.generation_id in billed:
+            report.cost_usd = billed[report.generation_id]
 
 
 @contextlib.asynccontextmanager

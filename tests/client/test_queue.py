@@ -135,3 +135,14 @@ async def test_list_queue_shows_active_rows_by_default(oxen: AsyncOxenClient, em
     assert generation.generation_id not in {row.generation_id for row in await oxen.list_queue()}
     cancelled = await oxen.list_queue(status="cancelled")
     assert generation.generation_id in {row.generation_id for row in cancelled}
+
+
+async def test_actual_costs_are_read_back_from_the_history(oxen: AsyncOxenClient, emulator) -> None:
+    generations = []
+    for duration in (1, 3):
+        generations += await oxen.enqueue(VideoRequest(model=FAST, prompt="costed", duration=duration))
+    for g in generations:
+        await oxen.wait_for_generation(g.generation_id, timeout=30)
+    costs = await oxen.generation_costs([g.generation_id for g in generations] + ["unknown-id"])
+    assert costs == {generations[0].generation_id: 0.01, generations[1].generation_id: 0.03}
+    assert sum(costs.values()) == emulator.stats()["billed_cost_usd"]

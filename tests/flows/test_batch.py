@@ -58,6 +58,7 @@ async def test_a_file_batch_archives_good_lines_and_reports_bad_ones(
     assert "duration value '2' is invalid" in by_key["too-short"].error
     assert emulator.stats()["billed_generations"] == 5
     assert report.total_cost_usd == pytest.approx(4 * 0.01 + 4 * 0.224)
+    assert report.total_cost_usd == pytest.approx(emulator.stats()["billed_cost_usd"])
     for item in report.items:
         if item.status == "archived":
             assert Path(item.archive_uri.removeprefix("file://")).exists()
