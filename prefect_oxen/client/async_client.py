@@ -45,6 +45,7 @@ from prefect_oxen.client.models import (
 )
 from prefect_oxen.client.redaction import install_httpx_redaction, redact_url
 from prefect_oxen.client.settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
+from prefect_oxen.client.throttle import SharedThrottle
 from prefect_oxen.client.tracking import COMPLETION_EVENT, GenerationTracker
 from prefect_oxen.client.validation import validate_request
 
@@ -118,6 +119,7 @@ class AsyncOxenClient:
         # The first path form that answered, per route family (current or legacy).
         self._route: dict[str, str] = {}
         self._tracker: GenerationTracker | None = None
+        self.throttle = SharedThrottle()
 
     def __repr__(self) -> str:
         return f"AsyncOxenClient(base_url={self.base_url!r})"
@@ -167,10 +169,15 @@ class AsyncOxenClient:
             headers=self._auth_headers(),
             timeout=self.timeouts.httpx(read=read_timeout),
         )
+        await self.throttle.wait()
         try:
             response = await self._http.send(request)
         except httpx.HTTPError as exc:
             raise _core.transport_error(exc, request, paid=paid) from None
+        if response.status_code == 429:
+            retry_after = _core.parse_retry_after(response.headers.get("retry-after"))
+            if retry_after:
+                self.throttle.pause(min(retry_after, self.retry.max_retry_after))
         if response.status_code >= 400:
             if paid:
                 raise _core.paid_post_error(response, model=model, generation_id=generation_id)

@@ -141,3 +141,25 @@ async def test_enqueue_refused_by_busy_server_is_sent_again(emulator) -> None:
         await oxen.enqueue(VideoRequest(model=FAST, prompt="a fox", duration=1))
     assert _route_count(emulator, QUEUE) == 3
     assert len(emulator.generations()) == 1
+
+
+async def test_one_rate_limit_pauses_every_call_of_the_client(emulator) -> None:
+    import asyncio
+
+    emulator.configure(faults={"rate_limit": 1.0, "retry_after": 2, "limit": 1})
+    policy = RetryPolicy(attempts=3, wait_initial=0, wait_max=0, wait_jitter=0, max_retry_after=5)
+    async with _client(emulator, policy) as oxen:
+        first = asyncio.create_task(oxen.list_models())
+        deadline = asyncio.get_running_loop().time() + 10
+        while oxen.throttle.remaining == 0:  # the 429 has arrived and set the pause
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+        seen = _route_count(emulator, "GET /api/ai/models")
+        second = asyncio.create_task(oxen.get_model(FAST))
+        while oxen.throttle.waiting < 1:  # the new call is held back by the shared pause
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+        assert _route_count(emulator, "GET /api/ai/models") == seen
+        assert "GET /api/ai/models/{model_id}" not in emulator.stats()["requests"]
+        await asyncio.gather(first, second)
+    assert emulator.stats()["faults_injected"]["rate_limit"] == 1
