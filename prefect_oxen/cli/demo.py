@@ -49,6 +49,14 @@ def _fresh_output(output: Path) -> None:
     (output / _MARKER).write_text("created by `prefect-oxen demo`; removed by its next run\n")
 
 
+def _archived(root: Path, pattern: str) -> list[Path]:
+    """Archived files, not the pipeline's hidden journal and work files."""
+    return sorted(
+        path for path in root.rglob(pattern)
+        if not any(part.startswith(".") for part in path.relative_to(root).parts)
+    )
+
+
 @handle_errors
 def demo_command(
     output: Annotated[Path, typer.Option(help="Where the sample batch and the archive go.")] = Path("demo-output"),
@@ -105,8 +113,7 @@ def demo_command(
     )
     home = os.environ.get("PREFECT_HOME", str(Path.home() / ".prefect"))
     injected = stats.get("faults_injected", {}).get("rate_limit", 0)
-    manifests = sorted(archive.rglob("*.json"))
-    videos = sorted(archive.rglob("*.mp4"))
+    manifests, videos = _archived(archive, "*.json"), _archived(archive, "*.mp4")
     out.print(Panel.fit(
         f"Videos:    {len(videos)} mp4 under [bold]{archive}[/]\n"
         f"Manifests: {len(manifests)} JSON files next to them (request, cost, checksum, checks)\n"

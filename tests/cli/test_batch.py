@@ -11,7 +11,12 @@ from .conftest import FAST, KLING, flat, write_jsonl
 
 
 def _archived(root: Path) -> tuple[list[Path], list[Path]]:
-    return sorted(root.rglob("*.mp4")), sorted(root.rglob("*.json"))
+    """Archived videos and manifests (not the pipeline's hidden work files)."""
+
+    def visible(pattern: str) -> list[Path]:
+        return sorted(p for p in root.rglob(pattern) if not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+    return visible("*.mp4"), visible("*.json")
 
 
 def test_all_items_archived_exit_0_and_a_rerun_pays_nothing(cli, oxen_env, tmp_path: Path, request) -> None:
@@ -47,7 +52,7 @@ def test_some_lines_rejected_exit_1_with_line_numbers(cli, oxen_env, tmp_path: P
     result = cli("batch", str(batch), "--archive", "out")
     assert result.exit_code == 1
     errors = flat(result.stderr)
-    assert "rejected line 2 (line-2): not valid JSON" in errors
+    assert "rejected line 2 (item-0002): not valid JSON" in errors
     assert "rejected line 3 (seven):" in errors and "duration value '7' is invalid" in errors
     assert "rejected line 4 (ghost):" in errors and "Model not found: no-such-model" in errors
     assert "succeeded 1 (0 already archived)" in flat(result.stdout)
