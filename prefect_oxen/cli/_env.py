@@ -98,25 +98,37 @@ def _all_handlers() -> list[logging.Handler]:
     return list(handlers.values())
 
 
-def _point_prefect_console_at(stream: TextIO) -> None:
-    for handler in _all_handlers():
-        if type(handler).__name__ == "PrefectConsoleHandler" and isinstance(handler, logging.StreamHandler):
-            handler.setStream(stream)
-            console = getattr(handler, "console", None)
-            if console is not None:
-                console.file = stream
+def _prefect_console_handlers() -> list[logging.StreamHandler]:
+    return [
+        handler for handler in _all_handlers()
+        if type(handler).__name__ == "PrefectConsoleHandler" and isinstance(handler, logging.StreamHandler)
+    ]
+
+
+def _point_at(handler: logging.StreamHandler, stream: TextIO) -> None:
+    handler.setStream(stream)
+    console = getattr(handler, "console", None)
+    if console is not None:
+        console.file = stream
 
 
 @contextmanager
-def prefect_console_on_stderr() -> Iterator[None]:
-    """Prefect's console handler writes to the current ``sys.stderr`` while a command runs.
+def prefect_console_on_stderr(*, verbose: bool = False) -> Iterator[None]:
+    """While a command runs, Prefect's console handler writes to the current ``sys.stderr``, at
+    the CLI's level (CRITICAL unless --verbose or PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL).
 
-    Prefect binds the handler to the stream of the moment it configures logging (which it may
-    redo during a run); when the CLI is invoked in-process with swapped streams (tests,
-    notebooks), that stream can be closed by the next call.
+    Prefect binds the handler to the stream of the moment it configured logging, and takes its
+    level from the environment of that moment: when Prefect was imported before the CLI ran (an
+    in-process call, a notebook, tests) neither is the CLI's.
     """
-    _point_prefect_console_at(sys.stderr)
+    level = "INFO" if verbose else os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    previous = {id(h): h.level for h in _prefect_console_handlers()}
+    for handler in _prefect_console_handlers():
+        _point_at(handler, sys.stderr)
+        handler.setLevel(level)
     try:
         yield
     finally:
-        _point_prefect_console_at(sys.__stderr__ or sys.stderr)
+        for handler in _prefect_console_handlers():
+            _point_at(handler, sys.__stderr__ or sys.stderr)
+            handler.setLevel(previous.get(id(handler), logging.NOTSET))

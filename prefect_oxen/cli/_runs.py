@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["batch_exit_code", "run_batch", "run_flow"]
 
 
-def run_flow(flow: Any, /, **parameters: Any) -> Any:
-    """Run an (async) flow here and return its result, or raise what it raised."""
-    with prefect_console_on_stderr():
+def run_flow(flow: Any, /, *, verbose: bool = False, **parameters: Any) -> Any:
+    """Run an (async) flow here and return its result, or the exception it ended with."""
+    with prefect_console_on_stderr(verbose=verbose):
         state = asyncio.run(flow(**parameters, return_state=True))
         quiet_handlers()
         return state.result(raise_on_failure=False)
@@ -43,6 +43,7 @@ def run_batch(
     on_budget: str,
     dry_run: bool,
     mode: str,
+    verbose: bool = False,
     **options: Any,
 ) -> BatchReport:
     """`batch_flow` on `source` with a progress bar; the report, even when the batch failed."""
@@ -69,7 +70,7 @@ def run_batch(
             outcome = run_flow(
                 batch_flow, items=source, credentials=credentials, archive=archive,
                 concurrency=concurrency, budget=budget, on_budget=on_budget, dry_run=dry_run,
-                mode=mode, **options,
+                mode=mode, verbose=verbose, **options,
             )
         # Items rejected by validation or skipped as already archived run no tasks: count them
         # as done once the flow has finished.

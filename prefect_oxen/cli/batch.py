@@ -76,7 +76,7 @@ def batch_command(
     credentials = cli_credentials(base_url, credentials_block)
     report = run_batch(
         source, credentials, archive=archive, concurrency=concurrency, budget=budget,
-        on_budget=on_budget.value, dry_run=dry_run, mode=mode.value,
+        on_budget=on_budget.value, dry_run=dry_run, mode=mode.value, verbose=verbose,
     )
     title = f"Dry run of {file}" if dry_run else f"Batch {file}"
     print_batch_summary(report, archive=archive, title=title)

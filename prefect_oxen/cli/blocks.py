@@ -80,11 +80,12 @@ def create_command(
                 f"Saved AwsCredentials block [bold]{aws_block_name}[/] and S3Bucket block "
                 f"[bold]{s3_block_name}[/] (bucket {s3_bucket}{'/' + s3_folder if s3_folder else ''})."
             )
-    except ObjectAlreadyExists as exc:
-        raise BadInput(f"{exc}. Pass --overwrite to replace it.") from None
+    except ObjectAlreadyExists:
+        raise BadInput("A block with that name already exists; pass --overwrite to replace it.") from None
     except ValueError as exc:
-        if "already exists" in str(exc):
-            raise BadInput(f"{exc} Pass --overwrite to replace it.") from None
+        # Prefect says "a name that is already in use for this block type ... overwrite=True".
+        if "already in use" in str(exc) or "already exists" in str(exc):
+            raise BadInput("A block with that name already exists; pass --overwrite to replace it.") from None
         raise
     out.print(
         f"Use it with [bold]--credentials-block {name}[/] or the flows' "

@@ -99,7 +99,7 @@ def demo_command(
         )
         report = run_batch(
             str(batch_file), credentials, archive=str(archive), concurrency=concurrency,
-            budget=None, on_budget="refuse", dry_run=False, mode="auto",
+            budget=None, on_budget="refuse", dry_run=False, mode="auto", verbose=verbose,
         )
         stats = emulator.stats()
 

@@ -101,12 +101,12 @@ def generate_command(
             outcome = run_flow(
                 multi_shot_flow, model=model, shots=request["multi_prompt"], credentials=credentials,
                 archive=archive, key=key or "multi-shot", aspect_ratio=aspect_ratio,
-                generate_audio=True if audio else None,
+                generate_audio=True if audio else None, verbose=verbose,
             )
         else:
             outcome = run_flow(
                 generate_video_flow, request=request, credentials=credentials, archive=archive,
-                key=key, mode=mode.value,
+                key=key, mode=mode.value, verbose=verbose,
             )
     if isinstance(outcome, BaseException):
         err_console().print(f"[bold red]Failed:[/] {type(outcome).__name__}: {outcome}")
