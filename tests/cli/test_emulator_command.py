@@ -1,0 +1,23 @@
+"""`prefect-oxen emulator` serves the emulator in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import signal
+
+import httpx
+
+from ..deployments.processes import BIN, background, free_port, prefect_env, wait_for
+
+
+def test_emulator_command_serves_until_interrupted(tmp_path) -> None:
+    port = free_port()
+    args = [str(BIN / "prefect-oxen"), "emulator", "--port", str(port), "--api-key", "emu-key", "--rate-limit", "0"]
+    with background(args, env=prefect_env(tmp_path / "home"), log=tmp_path / "emulator.log") as emulator:
+        url = f"http://127.0.0.1:{port}/api/ai/models"
+        response = wait_for(lambda: httpx.get(url, headers={"Authorization": "Bearer emu-key"}, timeout=2), timeout=30, what="the emulator")
+        assert response.status_code == 200
+        assert any(model["id"] == "oxen-emu-fast-video" for model in response.json()["data"])
+        assert httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=2).status_code == 401
+        emulator.process.send_signal(signal.SIGINT)
+        assert emulator.process.wait(15) == 0
+    assert "Oxen emulator stopped" in emulator.output()
