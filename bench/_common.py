@@ -86,7 +86,7 @@ class Emulator:
 def emulator_process(*, latency: float, concurrency: int, seed: int = 7, extra: list[str] | None = None) -> Iterator[Emulator]:
     """``python -m prefect_oxen.emulator`` on a free port, stopped (whole process group) on exit."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="bench-emulator-", suffix=".log", delete=False)
+    log = tempfile.NamedTemporaryFile(prefix="bench-emulator-", suffix=".log", delete=False)  # noqa: SIM115 (closed in finally)
     command = [
         sys.executable, "-m", "prefect_oxen.emulator", "--port", str(port), "--latency", str(latency),
         "--concurrency", str(concurrency), "--seed", str(seed), "--api-key", API_KEY,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, items, prefect_env  # noqa: E402
+from _common import API_KEY, items, prefect_env
 
 
 def main() -> None:

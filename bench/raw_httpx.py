@@ -20,7 +20,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, items  # noqa: E402
+from _common import API_KEY, items
 
 
 async def run(base_url: str, jobs: int, concurrency: int, out: Path, tag: str) -> dict:
