@@ -88,6 +88,7 @@ def create_command(
             raise BadInput("A block with that name already exists; pass --overwrite to replace it.") from None
         raise
     out.print(
-        f"Use it with [bold]--credentials-block {name}[/] or the flows' "
-        f"`credentials=\"{name}\"`" + (f" and `archive_block=\"{s3_block_name}\"`." if s3_bucket else ".")
+        f"Use it with [bold]--credentials-block {name}[/], `OxenCredentials.load(\"{name}\")` in "
+        f"code, or `$ref: {{block_document_slug: oxen-credentials/{name}}}` in prefect.yaml"
+        + (f"; the archive with `archive_block=\"{s3_block_name}\"`." if s3_bucket else ".")
     )

@@ -61,7 +61,7 @@ def _archived(root: Path, pattern: str) -> list[Path]:
 def demo_command(
     output: Annotated[Path, typer.Option(help="Where the sample batch and the archive go.")] = Path("demo-output"),
     latency: Annotated[float, typer.Option(min=0.0, help="Emulated seconds per generation.")] = 0.6,
-    rate_limit: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of API calls answered 429.")] = 0.1,
+    rate_limit: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of API calls answered 429.")] = 0.05,
     concurrency: Annotated[int, typer.Option(min=1, help="Items in flight at once.")] = 8,
     verbose: VerboseOption = False,
 ) -> None:
@@ -80,7 +80,7 @@ def demo_command(
     from prefect_oxen.emulator import running_emulator
 
     with running_emulator(
-        latency=latency, latency_jitter=latency / 2, seed=7, concurrency=8,
+        latency=latency, latency_jitter=latency / 2, seed=8, concurrency=8,
         faults={"rate_limit": rate_limit, "retry_after": 1.0},
     ) as emulator:
         out.print(Panel.fit(
