@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from prefect_oxen.flows import BatchReport
 
 __all__ = [
+    "DEFAULT_ARCHIVE",
     "ArchiveOption",
     "BadInput",
     "BaseUrlOption",
@@ -37,11 +38,16 @@ __all__ = [
     "ModeOption",
     "VerboseOption",
     "api_client",
+    "archive_location",
     "cli_credentials",
     "console",
     "err_console",
+    "fail",
     "handle_errors",
+    "load_credentials_block",
+    "money",
     "print_batch_summary",
+    "require_api_key",
 ]
 
 DEFAULT_ARCHIVE = "./oxen-archive"
@@ -138,6 +144,12 @@ def handle_errors(func: F) -> F:
             raise fail(str(exc)) from None
         except OxenError as exc:
             raise fail(f"{type(exc).__name__}: {exc}", ExitCode.ITEMS_FAILED) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            # Anything else ended the run (storage, network, a bug); the run's logs in Prefect
+            # keep the traceback, the terminal gets the reason.
+            raise fail(f"{type(exc).__name__}: {exc} (see the run's logs, or use -v)", ExitCode.ITEMS_FAILED) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -18,7 +18,9 @@ from prefect_oxen.cli._common import (
     ModeOption,
     VerboseOption,
     cli_credentials,
+    err_console,
     handle_errors,
+    money,
     print_batch_summary,
 )
 from prefect_oxen.cli._runs import batch_exit_code, report_problems, run_batch
@@ -83,8 +85,6 @@ def batch_command(
     report_problems(report)
     code = batch_exit_code(report)
     if code and any(item.status == "not_submitted" for item in report.items):
-        from prefect_oxen.cli._common import err_console, money
-
         err_console().print(
             f"[yellow]Budget:[/] estimate {money(report.estimated_cost_usd)} exceeds the budget "
             f"{money(budget)}; {report.count('not_submitted')} item(s) were not submitted."
