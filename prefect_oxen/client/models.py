@@ -60,6 +60,11 @@ def sentence(text: str) -> str:
 
 def _errors_from_pydantic(exc: ValidationError) -> RequestValidationError:
     """Turn pydantic's error list into one `RequestValidationError` naming each field."""
+    for err in exc.errors(include_url=False, include_input=False):
+        # pydantic runs our own __init__ inside model_validate and wraps what it raised.
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, RequestValidationError):
+            return inner
     problems: list[tuple[str, str]] = []
     for err in exc.errors(include_url=False, include_input=False):
         # Whole-request rules (both/neither prompt) are about the prompt fields: name them.

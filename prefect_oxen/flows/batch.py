@@ -127,7 +127,9 @@ async def batch_flow(
             len(batch.items) + len(batch.problems), batch.source, len(valid), len(rejected), estimate,
         )
         reports: dict[str, ItemReport] = {r.key: r for r in rejected}
-        order = [p.key for p in batch.problems] + [item.key for item in batch.items]
+        # The report reads like the input: in line order, bad lines where they were.
+        entries = [(p.line or 0, p.key) for p in batch.problems] + [(i.line or 0, i.key) for i in batch.items]
+        order = [key for _, key in sorted(entries, key=lambda entry: entry[0])]
 
         if dry_run:
             for item, validated in valid:

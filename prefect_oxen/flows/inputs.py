@@ -149,7 +149,8 @@ def _from_rows(rows: list[tuple[int, Any]], source: str) -> BatchInput:
             ))
             continue
         if key in seen:
-            batch.problems.append(InputProblem(key=key, line=number, error=f"{where}: duplicate id {key!r}"))
+            # Reported under its own line's key: under `key` it would overwrite the first line.
+            batch.problems.append(InputProblem(key=default_key, line=number, error=f"{where}: duplicate id {key!r}"))
             continue
         seen.add(key)
         batch.items.append(BatchItem(key=key, line=number, request=row))

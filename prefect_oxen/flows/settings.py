@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from prefect_oxen.blocks import OxenCredentials
-from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
+from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, render_object_key
 
 __all__ = ["PipelineSettings", "resolve_archive", "resolve_credentials"]
 
@@ -59,6 +59,11 @@ class PipelineSettings(BaseModel):
     ) -> PipelineSettings:
         """Defaults: for a local archive, the journal and work files live inside it (hidden);
         for S3, under ``$PREFECT_HOME/oxen`` in a folder named after the destination."""
+        # A bad key template must fail the run now, not after videos were paid for.
+        render_object_key(
+            options.get("key_template", DEFAULT_KEY_TEMPLATE),
+            prefix=options.get("prefix", "oxen"), date="2026-01-01", model="model", key="key",
+        )
         text = str(getattr(destination, "bucket_name", destination))
         if isinstance(destination, (str, Path)) and not text.startswith("s3://"):
             root = Path(text).expanduser()

@@ -24,6 +24,7 @@ from prefect_oxen.storage import (
     scrub_secrets,
 )
 from prefect_oxen.tasks.results import GenerationResult, PersistedVideo
+from prefect_oxen.tasks.retry_conditions import retry_if_storage_may_recover
 
 __all__ = ["ArchiveDestination", "archive_video", "open_archive"]
 
@@ -73,7 +74,13 @@ def archive_key(result: GenerationResult, *, template: str, prefix: str) -> str:
     )
 
 
-@task(name="archive-video", retries=2, retry_delay_seconds=[2, 10], cache_policy=NO_CACHE)
+@task(
+    name="archive-video",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_if_storage_may_recover,
+    cache_policy=NO_CACHE,
+)
 async def archive_video(
     persisted: PersistedVideo,
     result: GenerationResult,

@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect_oxen.client import DownloadError, GenerationFailed, OxenError
 
-__all__ = ["retry_if_transient", "retry_if_transient_or_download"]
+__all__ = ["retry_if_storage_may_recover", "retry_if_transient", "retry_if_transient_or_download"]
 
 
 def _exception(state: Any) -> BaseException | None:
@@ -36,3 +36,11 @@ def retry_if_transient_or_download(task: Any, task_run: Any, state: Any) -> bool
     if isinstance(exc, MediaError):
         return True  # a corrupt download is fetched again; a bad render fails after the retries
     return retry_if_transient(task, task_run, state)
+
+
+def retry_if_storage_may_recover(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry archive failures except those a repeat cannot fix (bad key, conflicting object)."""
+    from prefect_oxen.storage import ArchiveConflict, InvalidObjectKey
+
+    exc = _exception(state)
+    return exc is not None and not isinstance(exc, (InvalidObjectKey, ArchiveConflict, ValueError, TypeError))

@@ -133,10 +133,6 @@ def test_a_key_template_that_escapes_the_archive_is_refused(template, words) -> 
         assert word in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug (issue 7 report): batch_flow checks key_template only in archive_video, after the "
-    "video was generated and paid for, and archive_video retries the deterministic error twice"
-))
 async def test_a_batch_with_an_escaping_key_template_is_refused_before_paying(credentials, emulator, workdir: Path, unique: str) -> None:
     batch = [{"id": "tpl", "model": FAST, "prompt": f"R3 template {unique}", "duration": 1}]
     state = await batch_flow(
@@ -147,10 +143,6 @@ async def test_a_batch_with_an_escaping_key_template_is_refused_before_paying(cr
     assert _paid_calls(emulator) == {}, "a paid request was sent for a batch whose archive keys are invalid"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug (issue 7 report): a duplicate-id line is reported under the id it duplicates, so "
-    "batch_flow's report dict keeps the first line's outcome twice and the duplicate line vanishes"
-))
 async def test_a_duplicate_id_line_is_reported_by_line(credentials, emulator, workdir: Path, unique: str) -> None:
     source = workdir / "dup.jsonl"
     source.write_text(
@@ -223,11 +215,6 @@ def test_any_request_is_either_valid_or_refused_naming_a_field(raw, model_detail
     assert emulator_server.stats()["requests"] == before  # validation itself sent nothing
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug (issue 7 report): VideoRequest.model_validate wraps the RequestValidationError its "
-    "own __init__ raised, so every type error reads 'Invalid video request: Value error, Invalid "
-    "video request: ... Fix the request ... Fix the request ...'"
-))
 def test_a_type_error_is_worded_once() -> None:
     with pytest.raises(ValueError) as caught:
         VideoRequest.model_validate({"model": FAST, "prompt": 42})
