@@ -142,3 +142,34 @@ def prefect_env(home: Path) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.pop("PREFECT_API_URL", None)
+
+
+def run_json(command: list[str], timeout: float = 3600) -> dict[str, Any]:
+    """Run a benchmark helper in a child process and parse the JSON its last stdout line holds."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{command[1]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(lines[-1])
+
+
+def prefect_batch(base_url: str, jobs: int, concurrency: int, *, home: Path | None = None, tag: str = "bench") -> dict[str, Any]:
+    command = [sys.executable, str(ROOT / "bench" / "prefect_batch.py"), base_url, str(jobs), str(concurrency), "--tag", tag]
+    if home is not None:
+        command += ["--home", str(home)]
+    return run_json(command)
+
+
+def raw_httpx(base_url: str, jobs: int, concurrency: int, out: Path, *, tag: str = "raw") -> dict[str, Any]:
+    return run_json([sys.executable, str(ROOT / "bench" / "raw_httpx.py"), base_url, str(jobs), str(concurrency), str(out), "--tag", tag])
+
+
+def naive(base_url: str, jobs: int, variant: str, out: Path) -> dict[str, Any]:
+    return run_json([sys.executable, str(ROOT / "bench" / "naive_script.py"), base_url, str(jobs), variant, str(out), API_KEY])
+
+
+def shared_home() -> Path:
+    """One PREFECT_HOME for every prefect-oxen run of a benchmark session (migrated once)."""
+    home = Path(os.environ.get("BENCH_PREFECT_HOME") or tempfile.mkdtemp(prefix="bench-prefect-home-"))
+    os.environ["BENCH_PREFECT_HOME"] = str(home)
+    return home

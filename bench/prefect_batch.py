@@ -30,11 +30,12 @@ def main() -> None:
     parser.add_argument("--tag", default="bench")
     parser.add_argument("--duration", type=int, default=2)
     parser.add_argument("--concurrency-limit", default=None, help="global concurrency limit name (default: none)")
-    parser.add_argument("--profile", default=None, help="write a pyinstrument HTML/text profile here")
+    parser.add_argument("--profile", default=None, help="write a pyinstrument text profile here")
+    parser.add_argument("--home", default=None, help="PREFECT_HOME to (re)use (a warm one starts faster)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-prefect-"))
-    prefect_env(work / "prefect-home")
+    prefect_env(Path(args.home) if args.home else work / "prefect-home")
 
     started = time.perf_counter()
     from prefect import flow
