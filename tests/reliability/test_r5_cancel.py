@@ -160,3 +160,21 @@ def test_the_cancellation_hook_resolves_a_credentials_block_reference(api_key, e
     finally:
         with OxenClient(api_key=api_key, base_url=emulator.base_url) as oxen:
             oxen.cancel_generation(generation.generation_id)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug (issue 7 report): resolve_credentials calls OxenCredentials.load(name) inside the "
+    "async batch flow, where Prefect's load returns a coroutine, so a batch given its credentials "
+    "block by name fails in validate-batch with AttributeError"
+))
+async def test_a_batch_can_name_its_saved_credentials_block(api_key, emulator, workdir: Path, unique: str) -> None:
+    from prefect_oxen.flows import batch_flow
+
+    from .helpers import report_of
+
+    block = f"r5-{uuid.uuid4().hex[:8]}"
+    await OxenCredentials(api_key=api_key, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL).save(block)
+    items = [{"id": "named", "model": FAST, "prompt": f"R5 named {unique}", "duration": 1}]
+    state = await batch_flow(items, block, archive=str(workdir / "archive"), concurrency_limit=None, return_state=True)
+    assert state.is_completed(), state.message
+    assert (await report_of(state)).count("archived") == 1
