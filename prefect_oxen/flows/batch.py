@@ -24,7 +24,7 @@ from prefect_oxen.flows.report import (
     emit_item_event,
     publish_report,
 )
-from prefect_oxen.flows.settings import PipelineSettings, resolve_archive, resolve_credentials
+from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.flows.spend import SpendGuard
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
 from prefect_oxen.tasks import close_shared_clients
@@ -112,8 +112,8 @@ async def batch_flow(
     in the ``oxen-batch-report`` artifact and in the raised `BatchIncomplete`.
     """
     logger = get_run_logger()
-    creds = resolve_credentials(credentials)
-    destination = resolve_archive(archive, archive_block)
+    creds = await aresolve_credentials(credentials)
+    destination = await aresolve_archive(archive, archive_block)
     settings = PipelineSettings.build(
         destination, journal=journal, work_dir=work_dir, mode=mode, key_template=key_template,
         prefix=prefix, timeout=timeout_per_item,

@@ -15,7 +15,7 @@ from prefect_oxen.client import Shot, VideoRequest
 from prefect_oxen.flows.hooks import cancel_remote_generations
 from prefect_oxen.flows.pipeline import run_item
 from prefect_oxen.flows.report import ItemReport, emit_item_event
-from prefect_oxen.flows.settings import PipelineSettings, resolve_archive, resolve_credentials
+from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.media import stitch_videos, verify_video
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveManifest, ArchiveRecord, sha256_file
 from prefect_oxen.tasks import close_shared_clients, open_archive, shared_async_client
@@ -55,6 +55,7 @@ async def multi_shot_flow(
     generate_audio: bool | None = None,
     seed: int | None = None,
     strategy: Literal["auto", "native", "stitch"] = "auto",
+    mode: Literal["auto", "sync", "queue"] = "auto",
     key_template: str = DEFAULT_KEY_TEMPLATE,
     prefix: str = "oxen",
     journal: str | None = None,
@@ -68,9 +69,11 @@ async def multi_shot_flow(
     too.
     """
     logger = get_run_logger()
-    creds = resolve_credentials(credentials)
-    destination = resolve_archive(archive, archive_block)
-    settings = PipelineSettings.build(destination, journal=journal, work_dir=work_dir, key_template=key_template, prefix=prefix)
+    creds = await aresolve_credentials(credentials)
+    destination = await aresolve_archive(archive, archive_block)
+    settings = PipelineSettings.build(
+        destination, journal=journal, work_dir=work_dir, mode=mode, key_template=key_template, prefix=prefix
+    )
     parsed = [Shot.model_validate(shot) for shot in shots]
     common = {k: v for k, v in {"aspect_ratio": aspect_ratio, "generate_audio": generate_audio, "seed": seed}.items() if v is not None}
     try:

@@ -6,31 +6,76 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, ConfigDict
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, render_object_key
 
-__all__ = ["PipelineSettings", "resolve_archive", "resolve_credentials"]
+__all__ = [
+    "PipelineSettings",
+    "aresolve_archive",
+    "aresolve_credentials",
+    "resolve_archive",
+    "resolve_credentials",
+]
 
 
-def resolve_credentials(credentials: OxenCredentials | str | None) -> OxenCredentials:
-    """A block as given, a saved block by name, or one built from OXEN_API_KEY / OXEN_BASE_URL."""
+def _block_reference(value: Any) -> dict[str, Any] | None:
+    """The ``{"block_document_slug"|"block_document_id": ...}`` of a ``{"$ref": ...}`` parameter.
+
+    Deployment runs hand flow hooks the stored, unhydrated parameters, so a block given by
+    reference arrives in this form.
+    """
+    if isinstance(value, dict) and isinstance(value.get("$ref"), dict):
+        return value["$ref"]
+    return None
+
+
+async def aresolve_credentials(credentials: OxenCredentials | str | dict[str, Any] | None) -> OxenCredentials:
+    """A block as given, a saved block by name or ``$ref``, or one from OXEN_API_KEY / OXEN_BASE_URL."""
     if isinstance(credentials, OxenCredentials):
         return credentials
+    if (reference := _block_reference(credentials)) is not None:
+        return await _load_reference(reference, OxenCredentials)
+    if isinstance(credentials, dict):
+        return OxenCredentials.model_validate(credentials)
     if isinstance(credentials, str) and credentials:
-        return OxenCredentials.load(credentials)
+        return await OxenCredentials.aload(credentials)
     return OxenCredentials()
 
 
-def resolve_archive(archive: Any, archive_block: str | None = None) -> Any:
-    """The archive destination: a saved prefect-aws S3Bucket by name, or `archive` as given
-    (a directory, an ``s3://bucket/prefix`` URI or an S3Bucket block)."""
-    if archive_block:
+async def aresolve_archive(archive: Any, archive_block: str | None = None) -> Any:
+    """The archive destination: a saved prefect-aws S3Bucket (by name or ``$ref``), or `archive`
+    as given (a directory, an ``s3://bucket/prefix`` URI or an S3Bucket block)."""
+    reference = _block_reference(archive)
+    if archive_block or reference is not None:
         from prefect_aws import S3Bucket
 
-        return S3Bucket.load(archive_block)
+        if archive_block:
+            return await S3Bucket.aload(archive_block)
+        return await _load_reference(reference, S3Bucket)
     return archive
+
+
+async def _load_reference(reference: dict[str, Any], expected: type) -> Any:
+    # Block (not the subclass) understands "type-slug/name" slugs as references carry them.
+    from prefect.blocks.core import Block
+
+    block = await Block.aload_from_ref(reference)
+    if not isinstance(block, expected):
+        raise TypeError(f"block reference {reference} is a {type(block).__name__}, not a {expected.__name__}")
+    return block
+
+
+def resolve_credentials(credentials: Any) -> OxenCredentials:
+    """`aresolve_credentials` for synchronous callers (flow hooks)."""
+    return run_coro_as_sync(aresolve_credentials(credentials))
+
+
+def resolve_archive(archive: Any, archive_block: str | None = None) -> Any:
+    """`aresolve_archive` for synchronous callers (flow hooks)."""
+    return run_coro_as_sync(aresolve_archive(archive, archive_block))
 
 
 class PipelineSettings(BaseModel):

@@ -10,7 +10,7 @@ from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.flows.hooks import cancel_remote_generations
 from prefect_oxen.flows.pipeline import run_item
 from prefect_oxen.flows.report import emit_item_event
-from prefect_oxen.flows.settings import PipelineSettings, resolve_archive, resolve_credentials
+from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord
 from prefect_oxen.tasks import close_shared_clients, validate_video_request
 
@@ -36,9 +36,9 @@ async def generate_video_flow(
     Returns the archive record; raises the item's error (after nothing was lost: a paid
     generation stays in the journal for the next run to collect).
     """
-    creds = resolve_credentials(credentials)
+    creds = await aresolve_credentials(credentials)
     settings = PipelineSettings.build(
-        resolve_archive(archive, archive_block), journal=journal, work_dir=work_dir, mode=mode,
+        await aresolve_archive(archive, archive_block), journal=journal, work_dir=work_dir, mode=mode,
         key_template=key_template, prefix=prefix, timeout=timeout,
     )
     try:

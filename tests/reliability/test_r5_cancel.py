@@ -136,12 +136,6 @@ async def _wait_async(condition, timeout: float, what: str, runner) -> None:
         await _sleep_a_tick()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug (issue 7 report): the Runner calls on_cancellation hooks with the stored, "
-    "unhydrated parameters, so a credentials block reference arrives as {'$ref': ...}; "
-    "resolve_credentials ignores it, falls back to OxenCredentials() from the environment and the "
-    "hook fails with AuthenticationError, leaving the generations running (and billed)"
-))
 def test_the_cancellation_hook_resolves_a_credentials_block_reference(api_key, emulator, workdir: Path, unique: str, monkeypatch) -> None:
     monkeypatch.delenv("OXEN_API_KEY", raising=False)
     block = f"r5-{uuid.uuid4().hex[:8]}"
@@ -162,11 +156,6 @@ def test_the_cancellation_hook_resolves_a_credentials_block_reference(api_key, e
             oxen.cancel_generation(generation.generation_id)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug (issue 7 report): resolve_credentials calls OxenCredentials.load(name) inside the "
-    "async batch flow, where Prefect's load returns a coroutine, so a batch given its credentials "
-    "block by name fails in validate-batch with AttributeError"
-))
 async def test_a_batch_can_name_its_saved_credentials_block(api_key, emulator, workdir: Path, unique: str) -> None:
     from prefect_oxen.flows import batch_flow
 
