@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL
