@@ -14,7 +14,7 @@ from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import OxenError
 from prefect_oxen.flows.hooks import cancel_remote_generations
 from prefect_oxen.flows.inputs import BatchInput, BatchItem, load_batch_items
-from prefect_oxen.flows.pipeline import already_archived, describe_error, run_item
+from prefect_oxen.flows.pipeline import ItemRun, already_archived, describe_error
 from prefect_oxen.flows.report import (
     BatchIncomplete,
     BatchReport,
@@ -160,19 +160,23 @@ async def batch_flow(
                 reports[item.key] = skipped
                 await progress.advance()
                 return
-            async with gate:
-                if not guard.reserve(validated.estimated_cost_usd):
-                    reports[item.key] = ItemReport(
-                        key=item.key, line=item.line, model=validated.request.model, status="not_submitted",
-                        estimated_cost_usd=validated.estimated_cost_usd,
-                        error=f"budget ${budget:.2f} reached (spent or committed ${guard.committed:.2f})",
-                    )
-                else:
-                    async with _slot(concurrency_limit):
-                        report, _ = await run_item(validated, creds, settings, line=item.line, archive_extra={"batch": batch.source})
-                    guard.settle(validated.estimated_cost_usd, report.cost_usd)
-                    reports[item.key] = report
-                    emit_item_event(report, batch_id=batch_id)
+            run = ItemRun(validated, creds, settings, line=item.line)
+            async with _admitted(gate, concurrency_limit):
+                # Reserved once admitted, so a failure's refund is there for the items still waiting.
+                admitted = guard.reserve(validated.estimated_cost_usd)
+                generated = admitted and await run.generate()
+            if not admitted:
+                reports[item.key] = ItemReport(
+                    key=item.key, line=item.line, model=validated.request.model, status="not_submitted",
+                    estimated_cost_usd=validated.estimated_cost_usd,
+                    error=f"budget ${budget:.2f} reached (spent or committed ${guard.committed:.2f})",
+                )
+            else:
+                if generated:
+                    await run.deliver(archive_extra={"batch": batch.source})
+                guard.settle(validated.estimated_cost_usd, run.report.cost_usd)
+                reports[item.key] = run.report
+                emit_item_event(run.report, batch_id=batch_id)
             await progress.advance()
 
         await asyncio.gather(*(one(item, validated) for item, validated in valid))
@@ -205,14 +209,16 @@ async def _read_back_costs(reports: dict[str, ItemReport], credentials: OxenCred
 
 
 @contextlib.asynccontextmanager
-async def _slot(limit_name: str | None):
-    if not limit_name:
-        yield
-        return
-    from prefect.concurrency.asyncio import concurrency
+async def _admitted(gate: asyncio.Semaphore, limit_name: str | None):
+    """A place among this run's `concurrency` and, when named, the global limit's slots."""
+    async with gate:
+        if not limit_name:
+            yield
+            return
+        from prefect.concurrency.asyncio import concurrency
 
-    async with concurrency(limit_name, occupy=1, strict=True):
-        yield
+        async with concurrency(limit_name, occupy=1, strict=True):
+            yield
 
 
 async def _finish(

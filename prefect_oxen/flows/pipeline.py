@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
+
+from prefect.cache_policies import NO_CACHE
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import OxenError
 from prefect_oxen.client.redaction import redact_text
 from prefect_oxen.flows.report import ItemReport
 from prefect_oxen.flows.settings import PipelineSettings
-from prefect_oxen.tasks import archive_video, generate_video, open_archive, persist_video
-from prefect_oxen.tasks.journal import GenerationJournal, JournalEntry
-from prefect_oxen.tasks.results import ValidatedRequest
+from prefect_oxen.storage import ArchiveRecord
+from prefect_oxen.tasks import deliver_video, generate_video, open_archive
+from prefect_oxen.tasks.journal import JournalEntry, journal_at
+from prefect_oxen.tasks.results import GenerationResult, ValidatedRequest
 
-__all__ = ["already_archived", "describe_error", "run_item"]
+__all__ = ["ItemRun", "already_archived", "describe_error", "run_item"]
 
 
 def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
@@ -28,7 +30,7 @@ def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
 
 def already_archived(validated: ValidatedRequest, settings: PipelineSettings) -> ItemReport | None:
     """The report of an item a previous run archived (journal says so and the object is there)."""
-    entry = GenerationJournal(settings.journal_path).lookup(validated.identity)
+    entry = journal_at(settings.journal_path).lookup(validated.identity)
     if entry is None or entry.state != "archived":
         return None
     key, sha256 = entry.detail.get("archive_key"), entry.detail.get("sha256")
@@ -48,6 +50,11 @@ def already_archived(validated: ValidatedRequest, settings: PipelineSettings) ->
     )
 
 
+# In the flows the journal already makes generation idempotent across runs, so the task's result
+# cache (a result file written per item) is pure overhead here; the standalone task keeps it.
+_generate = generate_video.with_options(cache_policy=NO_CACHE, persist_result=False)
+
+
 async def run_item(
     validated: ValidatedRequest,
     credentials: OxenCredentials,
@@ -55,61 +62,92 @@ async def run_item(
     *,
     line: int | None = None,
     archive_extra: dict | None = None,
-) -> tuple[ItemReport, object | None]:
-    """Generate, persist and archive one validated request; failures become a failed report."""
-    key = validated.key or validated.fingerprint[:12]
-    started = time.time()
-    report = ItemReport(key=key, line=line, model=validated.request.model, status="failed", estimated_cost_usd=validated.estimated_cost_usd)
-    result = None
-    try:
-        result = await generate_video.with_options(task_run_name=f"generate-{key}")(
-            validated,
-            credentials,
-            mode=settings.mode,
-            journal_path=str(settings.journal_path),
-            staging_dir=str(settings.work_dir / "staging"),
-            timeout=settings.timeout,
-            start_timeout=settings.start_timeout,
-        )
-        report.generation_id = result.generation_id
-        report.reattached = result.reattached
-        persisted = await persist_video.with_options(task_run_name=f"persist-{key}")(
-            result, credentials, settings.work_dir / "videos"
-        )
-        record = await archive_video.with_options(task_run_name=f"archive-{key}")(
-            persisted, result, settings.destination, credentials,
-            key_template=settings.key_template, prefix=settings.prefix, extra=archive_extra,
-        )
-    except BaseException as exc:
-        if not isinstance(exc, Exception):
-            raise  # cancellation and interpreter exits propagate
-        report.error = describe_error(exc, credentials.secret_values())
-        report.latency_seconds = round(time.time() - started, 3)
-        if report.generation_id and result is not None:
-            report.cost_usd = validated.estimated_cost_usd  # generated (paid) but not archived
-        return report, result
-    GenerationJournal(settings.journal_path).record(
-        JournalEntry(
-            identity=validated.identity,
-            state="archived",
-            mode=result.mode,
-            model=result.model,
-            generation_ids=[result.generation_id] if result.generation_id else [],
-            archive_uri=record.uri,
-            detail={"archive_key": record.key, "sha256": record.sha256, "key": validated.key},
-        )
-    )
-    if not settings.keep_local_copies:
-        # The archive holds the video now; the poster stays for the contact sheet.
-        Path(persisted.path).unlink(missing_ok=True)
-    report.status = "archived"
-    report.video_seconds = persisted.duration_seconds
-    report.latency_seconds = round(time.time() - started, 3)
-    # Video cost is seconds x rate (the API's documented formula); a reattached generation was
-    # paid once, by whichever run enqueued it, and is counted once here.
-    report.cost_usd = result.cost_usd
-    report.archive_uri = record.uri
-    report.view_url = record.view_url
-    report.poster_path = persisted.poster_path
-    return report, record
+) -> tuple[ItemReport, ArchiveRecord | None]:
+    """Generate, then deliver (persist + archive) one validated request; failures become a
+    failed report."""
+    item = ItemRun(validated, credentials, settings, line=line)
+    if await item.generate():
+        await item.deliver(archive_extra=archive_extra)
+    return item.report, item.record
 
+
+class ItemRun:
+    """One item's way through the pipeline, in two steps a batch schedules separately: only
+    `generate` needs an API slot, so the next item is submitted while this one downloads."""
+
+    def __init__(
+        self, validated: ValidatedRequest, credentials: OxenCredentials, settings: PipelineSettings, *, line: int | None = None
+    ) -> None:
+        self.validated = validated
+        self.credentials = credentials
+        self.settings = settings
+        self.started = time.time()
+        self.result: GenerationResult | None = None
+        self.record: ArchiveRecord | None = None
+        self.report = ItemReport(
+            key=validated.key or validated.fingerprint[:12], line=line, model=validated.request.model,
+            status="failed", estimated_cost_usd=validated.estimated_cost_usd,
+        )
+
+    def _failed(self, exc: Exception) -> bool:
+        self.report.error = describe_error(exc, self.credentials.secret_values())
+        self.report.latency_seconds = round(time.time() - self.started, 3)
+        if self.result is not None:
+            self.report.cost_usd = self.result.cost_usd  # generated (paid) but not archived
+        return False
+
+    async def generate(self) -> bool:
+        """Pay for (or reattach to) the video; False, with the reason reported, if that failed."""
+        settings = self.settings
+        try:
+            self.result = await _generate(
+                self.validated,
+                self.credentials,
+                mode=settings.mode,
+                journal_path=str(settings.journal_path),
+                staging_dir=str(settings.work_dir / "staging"),
+                timeout=settings.timeout,
+                start_timeout=settings.start_timeout,
+            )
+        except Exception as exc:  # one item's failure must not sink the batch (cancellation still does)
+            return self._failed(exc)
+        self.report.generation_id = self.result.generation_id
+        self.report.reattached = self.result.reattached
+        return True
+
+    async def deliver(self, *, archive_extra: dict | None = None) -> bool:
+        """Download, verify and archive the generated video, then journal it as archived."""
+        assert self.result is not None, "generate() first"
+        result, settings = self.result, self.settings
+        try:
+            delivered = await deliver_video(
+                result, self.credentials, settings.work_dir / "videos", settings.destination,
+                key_template=settings.key_template, prefix=settings.prefix, extra=archive_extra,
+                keep_local_copy=settings.keep_local_copies,
+            )
+        except Exception as exc:
+            return self._failed(exc)
+        persisted, record = delivered.persisted, delivered.record
+        await journal_at(settings.journal_path).arecord(
+            JournalEntry(
+                identity=self.validated.identity,
+                state="archived",
+                mode=result.mode,
+                model=result.model,
+                generation_ids=[result.generation_id] if result.generation_id else [],
+                archive_uri=record.uri,
+                detail={"archive_key": record.key, "sha256": record.sha256, "key": self.validated.key},
+            )
+        )
+        self.record = record
+        report = self.report
+        report.status = "archived"
+        report.video_seconds = persisted.duration_seconds
+        report.latency_seconds = round(time.time() - self.started, 3)
+        # Video cost is seconds x rate (the API's documented formula); a reattached generation
+        # was paid once, by whichever run enqueued it, and is counted once here.
+        report.cost_usd = result.cost_usd
+        report.archive_uri = record.uri
+        report.view_url = record.view_url
+        report.poster_path = persisted.poster_path
+        return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,11 +94,14 @@ class BatchIncomplete(Exception):
 
 
 class Progress:
-    """A progress artifact updated as items finish."""
+    """A progress artifact updated as items finish, at most every `interval` seconds (each update
+    is an API call) and always at the end."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, *, interval: float = 1.0) -> None:
         self.total = max(total, 1)
         self.done = 0
+        self.interval = interval
+        self._last = 0.0
         self._id: Any = None
         # Updates race when items finish together; serialise them so the last one written is
         # the highest figure.
@@ -107,10 +111,13 @@ class Progress:
         self._id = await acreate_progress_artifact(progress=0.0, key="oxen-batch-progress", description=description)
 
     async def advance(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if self._id is None or (now - self._last < self.interval and self.done < self.total):
+            return
         async with self._lock:
-            self.done += 1
-            if self._id is not None:
-                await aupdate_progress_artifact(self._id, progress=round(100.0 * self.done / self.total, 1))
+            self._last = now
+            await aupdate_progress_artifact(self._id, progress=round(100.0 * min(self.done, self.total) / self.total, 1))
 
 
 def emit_item_event(item: ItemReport, *, batch_id: str | None) -> None:

@@ -25,8 +25,9 @@ from prefect_oxen.storage import (
 )
 from prefect_oxen.tasks.results import GenerationResult, PersistedVideo
 from prefect_oxen.tasks.retry_conditions import retry_if_storage_may_recover
+from prefect_oxen.tasks.run_names import named_after
 
-__all__ = ["ArchiveDestination", "archive_video", "open_archive"]
+__all__ = ["ArchiveDestination", "archive_persisted", "archive_video", "open_archive"]
 
 #: Where videos go: a local directory, an ``s3://bucket/prefix`` URI, or a prefect-aws S3Bucket.
 ArchiveDestination = Any
@@ -76,6 +77,7 @@ def archive_key(result: GenerationResult, *, template: str, prefix: str) -> str:
 
 @task(
     name="archive-video",
+    task_run_name=named_after("archive", "result"),
     retries=2,
     retry_delay_seconds=[2, 10],
     retry_condition_fn=retry_if_storage_may_recover,
@@ -106,6 +108,24 @@ async def archive_video(
         print(record.uri, record.view_url)
         ```
     """
+    return await archive_persisted(
+        persisted, result, destination, credentials, key_template=key_template, prefix=prefix,
+        server_side_encryption=server_side_encryption, extra=extra,
+    )
+
+
+async def archive_persisted(
+    persisted: PersistedVideo,
+    result: GenerationResult,
+    destination: ArchiveDestination,
+    credentials: OxenCredentials | None = None,
+    *,
+    key_template: str = DEFAULT_KEY_TEMPLATE,
+    prefix: str = "oxen",
+    server_side_encryption: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> ArchiveRecord:
+    """What `archive_video` does, callable inside another task (see `deliver_video`)."""
     logger = get_run_logger()
     target = open_archive(destination, server_side_encryption=server_side_encryption)
     key = archive_key(result, template=key_template, prefix=prefix)

@@ -25,9 +25,15 @@ from prefect_oxen.client import (
 )
 from prefect_oxen.storage import sanitize_key_component
 from prefect_oxen.tasks.clients import shared_async_client
-from prefect_oxen.tasks.journal import GenerationJournal, JournalEntry, default_journal_path
+from prefect_oxen.tasks.journal import (
+    GenerationJournal,
+    JournalEntry,
+    default_journal_path,
+    journal_at,
+)
 from prefect_oxen.tasks.results import GenerationResult, ValidatedRequest
 from prefect_oxen.tasks.retry_conditions import retry_if_transient
+from prefect_oxen.tasks.run_names import named_after
 from prefect_oxen.tasks.validate import check_request
 
 __all__ = ["GenerationMode", "generate_video"]
@@ -84,6 +90,7 @@ def _flow_run_id() -> str | None:
 
 @task(
     name="generate-video",
+    task_run_name=named_after("generate", "key", "request"),
     retries=2,
     retry_delay_seconds=[2, 15],
     retry_condition_fn=retry_if_transient,
@@ -135,7 +142,7 @@ async def generate_video(
         validated = validated.model_copy(update={"key": key})
     label = validated.key or validated.fingerprint[:12]
     client = shared_async_client(credentials)
-    journal = GenerationJournal(journal_path or default_journal_path())
+    journal = journal_at(journal_path or default_journal_path())
     chosen = _choose_mode(mode, validated.request)
     run = _Generation(client, journal, validated, chosen, logger, label, staging_dir)
 
@@ -171,8 +178,8 @@ class _Generation:
         self.staging_dir = staging_dir
         self.run_id = _flow_run_id()
 
-    def _record(self, state: str, *, mode: str | None = None, ids: list[str] | None = None, **detail: Any) -> None:
-        self.journal.record(
+    async def _record(self, state: str, *, mode: str | None = None, ids: list[str] | None = None, **detail: Any) -> None:
+        await self.journal.arecord(
             JournalEntry(
                 identity=self.validated.identity,
                 state=state,  # type: ignore[arg-type]
@@ -218,7 +225,7 @@ class _Generation:
                 return None
             ids = [found[0].generation_id]
             self.logger.info("Found generation %s from an interrupted submission of %s.", ids[0], self.label)
-            self._record("enqueued", mode="queue", ids=ids)
+            await self._record("enqueued", mode="queue", ids=ids)
         if previous.state == "failed" or not ids:
             return None
         generation_id = ids[0]
@@ -243,11 +250,11 @@ class _Generation:
     async def queued(self, *, timeout: float, start_timeout: float | None, cancel_on_timeout: bool) -> GenerationResult:
         # Announce before sending: if this process dies between the POST and its answer, the next
         # run finds the generation in the queue instead of paying again.
-        self._record("submitting", mode="queue")
+        await self._record("submitting", mode="queue")
         submitted = time.time()
         [generation, *_] = await self.client.enqueue(self.validated.request, validate=False)
-        self._record("enqueued", mode="queue", ids=[generation.generation_id])
-        self.logger.info("Enqueued generation %s for %s.", generation.generation_id, self.label)
+        await self._record("enqueued", mode="queue", ids=[generation.generation_id])
+        self.logger.debug("Enqueued generation %s for %s.", generation.generation_id, self.label)
         return await self._wait(
             generation.generation_id, submitted, timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout
         )
@@ -260,15 +267,15 @@ class _Generation:
         except DeadlineExceeded:
             if cancel_on_timeout:
                 await self.client.cancel_generation(generation_id)
-                self._record("failed", ids=[generation_id], reason="deadline, cancelled")
+                await self._record("failed", ids=[generation_id], reason="deadline, cancelled")
                 self.logger.warning("Cancelled generation %s of %s after its deadline.", generation_id, self.label)
             raise
         except (GenerationFailed, GenerationCancelled) as exc:
             # Not billed: a later attempt may submit anew.
-            self._record("failed", ids=[generation_id], reason=type(exc).__name__)
+            await self._record("failed", ids=[generation_id], reason=type(exc).__name__)
             raise
         completed = time.time()
-        self._record("succeeded", ids=[generation_id])
+        await self._record("succeeded", ids=[generation_id])
         self.logger.info("Generation %s of %s succeeded in %.1f s.", generation_id, self.label, completed - submitted)
         return self._result(
             mode="queue",
@@ -281,14 +288,14 @@ class _Generation:
 
     async def synchronous(self) -> GenerationResult:
         staged = _staging_path(self.staging_dir, self.validated)
-        self._record("submitting", mode="sync")
+        await self._record("submitting", mode="sync")
         submitted = time.time()
         try:
             outcome = await self.client.generate_video_to_file(self.validated.request, staged, validate=False)
         except asyncio.CancelledError:
             raise
         completed = time.time()
-        self._record("succeeded", mode="sync", staged_path=str(staged))
+        await self._record("succeeded", mode="sync", staged_path=str(staged))
         self.logger.info(
             "Generated %s on the synchronous endpoint in %.1f s (%d bytes, %s).",
             self.label, completed - submitted, outcome.download.size_bytes, outcome.delivered_as,

@@ -9,6 +9,8 @@ paying again. It holds ids and states only: no keys, no signed URLs.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
 import threading
@@ -18,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["GenerationJournal", "JournalEntry", "default_journal_path"]
+__all__ = ["GenerationJournal", "JournalEntry", "default_journal_path", "journal_at"]
 
 State = Literal["submitting", "enqueued", "succeeded", "persisted", "archived", "failed"]
 
@@ -37,11 +39,19 @@ class JournalEntry(BaseModel):
 
 
 class GenerationJournal:
-    """Append-only JSONL journal at `path`; safe for concurrent tasks of one or several processes."""
+    """Append-only JSONL journal at `path`; safe for concurrent tasks of one or several processes.
+
+    The current state of every identity is kept in memory and brought up to date by reading only
+    the bytes appended since the last read (by this process or another), so a lookup in a batch
+    of thousands costs a `stat`, not a re-read of the whole file.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._state: dict[str, JournalEntry] = {}
+        self._entries: list[JournalEntry] = []
+        self._offset = 0
 
     def __repr__(self) -> str:
         return f"GenerationJournal({str(self.path)!r})"
@@ -57,37 +67,68 @@ class GenerationJournal:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            self._refresh()
+
+    async def arecord(self, entry: JournalEntry) -> None:
+        """`record` off the event loop (fsync takes milliseconds)."""
+        await asyncio.to_thread(self.record, entry)
+
+    def _refresh(self) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size < self._offset:  # replaced or truncated by hand: start over
+            self._state, self._entries, self._offset = {}, [], 0
+        if size == self._offset:
+            return
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read(size - self._offset)
+        complete = chunk.rfind(b"\n") + 1  # a torn last line waits until it is whole
+        for raw in chunk[:complete].splitlines():
+            try:
+                entry = JournalEntry.model_validate(json.loads(raw))
+            except ValueError:
+                continue  # a line torn by a crash mid-write
+            self._entries.append(entry)
+            previous = self._state.get(entry.identity)
+            if previous is not None and not entry.generation_ids and previous.generation_ids:
+                entry = entry.model_copy(update={"generation_ids": previous.generation_ids})
+            self._state[entry.identity] = entry
+        self._offset += complete
 
     def entries(self) -> list[JournalEntry]:
         """Every readable entry in order; a torn last line (crash mid-write) is skipped."""
-        if not self.path.exists():
-            return []
-        found = []
-        with open(self.path, "rb") as handle:
-            for raw in handle:
-                try:
-                    found.append(JournalEntry.model_validate(json.loads(raw)))
-                except ValueError:
-                    continue
-        return found
+        with self._lock:
+            self._refresh()
+            return list(self._entries)
 
     def latest(self) -> dict[str, JournalEntry]:
         """The current state of each identity, with generation ids carried forward."""
-        current: dict[str, JournalEntry] = {}
-        for entry in self.entries():
-            previous = current.get(entry.identity)
-            if previous is not None and not entry.generation_ids and previous.generation_ids:
-                entry = entry.model_copy(update={"generation_ids": previous.generation_ids})
-            current[entry.identity] = entry
-        return current
+        with self._lock:
+            self._refresh()
+            return dict(self._state)
 
     def lookup(self, identity: str) -> JournalEntry | None:
         """The current state of one identity, if the journal knows it."""
-        return self.latest().get(identity)
+        with self._lock:
+            self._refresh()
+            return self._state.get(identity)
 
     def unfinished(self) -> list[JournalEntry]:
         """Paid or possibly paid generations whose video is not archived yet."""
         return [e for e in self.latest().values() if e.state in ("submitting", "enqueued", "succeeded", "persisted")]
+
+
+@functools.lru_cache(maxsize=64)
+def _journal_at(path: str) -> GenerationJournal:
+    return GenerationJournal(path)
+
+
+def journal_at(path: str | os.PathLike[str]) -> GenerationJournal:
+    """The process's shared `GenerationJournal` for `path` (so its in-memory index is shared)."""
+    return _journal_at(str(Path(path).resolve()))
 
 
 def default_journal_path() -> Path:

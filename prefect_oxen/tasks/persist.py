@@ -16,8 +16,9 @@ from prefect_oxen.storage import sanitize_key_component, sha256_file
 from prefect_oxen.tasks.clients import shared_async_client
 from prefect_oxen.tasks.results import GenerationResult, PersistedVideo
 from prefect_oxen.tasks.retry_conditions import retry_if_transient_or_download
+from prefect_oxen.tasks.run_names import named_after
 
-__all__ = ["persist_video"]
+__all__ = ["persist_result", "persist_video"]
 
 
 def _video_path(output_dir: Path, result: GenerationResult, filename: str | None) -> Path:
@@ -30,6 +31,7 @@ def _video_path(output_dir: Path, result: GenerationResult, filename: str | None
 
 @task(
     name="persist-video",
+    task_run_name=named_after("persist", "result"),
     retries=2,
     retry_delay_seconds=[1, 5],
     retry_condition_fn=retry_if_transient_or_download,
@@ -59,6 +61,23 @@ async def persist_video(
         print(persisted.path, persisted.sha256)
         ```
     """
+    return await persist_result(
+        result, credentials, output_dir, filename=filename, verify=verify, poster=poster,
+        duration_tolerance=duration_tolerance,
+    )
+
+
+async def persist_result(
+    result: GenerationResult,
+    credentials: OxenCredentials,
+    output_dir: str | os.PathLike[str],
+    *,
+    filename: str | None = None,
+    verify: bool = True,
+    poster: bool = True,
+    duration_tolerance: float = 0.5,
+) -> PersistedVideo:
+    """What `persist_video` does, callable inside another task (see `deliver_video`)."""
     logger = get_run_logger()
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,12 @@ from typing import Any
 
 from prefect_oxen.client import DownloadError, GenerationFailed, OxenError
 
-__all__ = ["retry_if_storage_may_recover", "retry_if_transient", "retry_if_transient_or_download"]
+__all__ = [
+    "retry_if_delivery_may_recover",
+    "retry_if_storage_may_recover",
+    "retry_if_transient",
+    "retry_if_transient_or_download",
+]
 
 
 def _exception(state: Any) -> BaseException | None:
@@ -44,3 +49,17 @@ def retry_if_storage_may_recover(task: Any, task_run: Any, state: Any) -> bool:
 
     exc = _exception(state)
     return exc is not None and not isinstance(exc, (InvalidObjectKey, ArchiveConflict, ValueError, TypeError))
+
+
+def retry_if_delivery_may_recover(task: Any, task_run: Any, state: Any) -> bool:
+    """For persist + archive in one task: fetching again is free, archiving is idempotent."""
+    from prefect_oxen.storage import ArchiveConflict, InvalidObjectKey
+
+    exc = _exception(state)
+    if exc is None or isinstance(exc, (InvalidObjectKey, ArchiveConflict)):
+        return False
+    if isinstance(exc, (OxenError, DownloadError)):
+        return retry_if_transient_or_download(task, task_run, state)
+    from prefect_oxen.media import MediaError
+
+    return isinstance(exc, (MediaError, OSError)) or not isinstance(exc, (ValueError, TypeError))
