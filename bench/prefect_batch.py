@@ -75,7 +75,7 @@ def main() -> None:
     t1 = time.perf_counter()
     if profiler is not None:
         profiler.stop()
-        Path(args.profile).write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+        Path(args.profile).write_text(profiler.output_text(unicode=False, color=False, show_all=bool(__import__("os").environ.get("PROFILE_ALL")), flat=bool(__import__("os").environ.get("PROFILE_FLAT"))))
     value = state.result(raise_on_failure=False)
     report = value.report if isinstance(value, BatchIncomplete) else value
     statuses: dict[str, int] = {}

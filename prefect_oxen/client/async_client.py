@@ -614,6 +614,9 @@ class AsyncOxenClient:
         refreshed = False
         expected_total: int | None = None
         headers_base = self._auth_headers() if _core.same_origin(url, self.base_url) else {}
+        # Hashed while written, so the file is not read again; `hashed` tracks what is covered.
+        digest = hashlib.sha256()
+        hashed = 0
         for attempt in range(1, attempts + 1):
             offset = part.stat().st_size if part.exists() else 0
             # Raw bytes on disk, so Range offsets are byte offsets of the file itself.
@@ -648,12 +651,19 @@ class AsyncOxenClient:
                         continue
                     if response.status_code == 200 and offset:
                         offset = 0  # the server ignored Range: start over
+                    if offset != hashed:
+                        digest, hashed = None, -1  # cannot continue the running hash
+                    elif offset == 0:
+                        digest, hashed = hashlib.sha256(), 0
                     expected_total = _expected_total(response, offset) or expected_total
                     with open(part, "ab" if offset else "wb") as sink:
                         async for chunk in response.aiter_raw(_CHUNK):
                             sink.write(chunk)
+                            if digest is not None:
+                                digest.update(chunk)
+                                hashed += len(chunk)
                         sink.flush()
-                        os.fsync(sink.fileno())
+                        await asyncio.to_thread(os.fsync, sink.fileno())
             except httpx.HTTPError as exc:
                 logger.info("Download of %s interrupted (%s); resuming.", redact_url(url), type(exc).__name__)
                 await _pause(self.retry, attempt, exc)
@@ -670,11 +680,11 @@ class AsyncOxenClient:
                 f"(got {size} of {expected_total or '?'} bytes).",
                 url=redact_url(url),
             )
-        digest = await asyncio.to_thread(_sha256_file, part)
         size = part.stat().st_size
+        sha256 = digest.hexdigest() if digest is not None and hashed == size else await asyncio.to_thread(_sha256_file, part)
         os.replace(part, destination)
         return DownloadResult(
-            path=destination, size_bytes=size, sha256=digest, attempts=attempt, refreshed_url=refreshed
+            path=destination, size_bytes=size, sha256=sha256, attempts=attempt, refreshed_url=refreshed
         )
 
     async def fresh_result_url(self, generation_id: str) -> str:

@@ -9,15 +9,20 @@ with `jsonschema`, and failures are phrased the way the API phrases them.
 from __future__ import annotations
 
 import difflib
+import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
+from jsonschema.validators import validator_for
 
 from prefect_oxen.client.errors import RequestValidationError
 from prefect_oxen.client.models import ModelInfo, VideoRequest, sentence
 
 __all__ = ["validate_request"]
+
+# A cache of compiled validators keyed by schema text (models have a handful of schemas).
+_VALIDATORS: dict[str, Any] = {}
 
 # Request fields the API handles itself rather than the model: never checked against the schema
 # unless the schema declares them.
@@ -82,13 +87,18 @@ def _unknown_fields(request: VideoRequest, schema: dict[str, Any]) -> list[tuple
     return problems
 
 
-def _schema_problems(request: VideoRequest, schema: dict[str, Any]) -> list[tuple[str, str]]:
-    validator_cls = Draft202012Validator
-    if "$schema" in schema:
-        from jsonschema.validators import validator_for
-
+def _validator(schema: dict[str, Any]) -> Any:
+    """A compiled validator per schema: building one costs more than validating with it."""
+    key = json.dumps(schema, sort_keys=True, default=str)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
         validator_cls = validator_for(schema, default=Draft202012Validator)
-    validator = validator_cls(schema)
+        validator = _VALIDATORS[key] = validator_cls(schema)
+    return validator
+
+
+def _schema_problems(request: VideoRequest, schema: dict[str, Any]) -> list[tuple[str, str]]:
+    validator = _validator(schema)
     instance = _instance(request, schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
     return [_phrase(error) for error in errors]

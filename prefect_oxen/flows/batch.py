@@ -96,6 +96,7 @@ async def batch_flow(
     concurrency_limit: str | None = DEFAULT_CONCURRENCY_LIMIT,
     concurrency_limit_default: int = 16,
     timeout_per_item: float = 3600.0,
+    contact_sheet_size: int = 24,
 ) -> BatchReport:
     """Generate, verify and archive every request of a batch, and report what happened.
 
@@ -106,7 +107,8 @@ async def batch_flow(
     is created with `concurrency_limit_default` slots if missing). Re-running the same batch
     skips what is archived and reattaches to generations already paid for. With `budget`, a
     batch whose estimate exceeds it is refused (`on_budget="refuse"`) or run until the next item
-    would cross it (`"partial"`). `dry_run` validates and prices only.
+    would cross it (`"partial"`). `dry_run` validates and prices only. Poster frames are made for
+    the first `contact_sheet_size` items, for the contact sheet in the summary artifact.
 
     Ends Completed when every item is archived (or skipped), Failed otherwise, with the report
     in the ``oxen-batch-report`` artifact and in the raised `BatchIncomplete`.
@@ -153,7 +155,7 @@ async def batch_flow(
         await progress.start(f"{len(valid)} videos from {batch.source}")
         batch_id = _flow_run_id()
 
-        async def one(item: BatchItem, validated: ValidatedRequest) -> None:
+        async def one(index: int, item: BatchItem, validated: ValidatedRequest) -> None:
             skipped = await asyncio.to_thread(already_archived, validated, settings)
             if skipped is not None:
                 skipped.line = item.line
@@ -164,7 +166,8 @@ async def batch_flow(
             async with _admitted(gate, concurrency_limit):
                 # Reserved once admitted, so a failure's refund is there for the items still waiting.
                 admitted = guard.reserve(validated.estimated_cost_usd)
-                generated = admitted and await run.generate()
+                if admitted:
+                    await run.produce(archive_extra={"batch": batch.source}, poster=index < contact_sheet_size)
             if not admitted:
                 reports[item.key] = ItemReport(
                     key=item.key, line=item.line, model=validated.request.model, status="not_submitted",
@@ -172,16 +175,14 @@ async def batch_flow(
                     error=f"budget ${budget:.2f} reached (spent or committed ${guard.committed:.2f})",
                 )
             else:
-                if generated:
-                    await run.deliver(archive_extra={"batch": batch.source})
                 guard.settle(validated.estimated_cost_usd, run.report.cost_usd)
                 reports[item.key] = run.report
                 emit_item_event(run.report, batch_id=batch_id)
             await progress.advance()
 
-        await asyncio.gather(*(one(item, validated) for item, validated in valid))
+        await asyncio.gather(*(one(i, item, validated) for i, (item, validated) in enumerate(valid)))
         await _read_back_costs(reports, creds)
-        report = await _finish(reports, order, estimate, budget, batch_id=batch_id)
+        report = await _finish(reports, order, estimate, budget, batch_id=batch_id, sheet=contact_sheet_size)
         if not report.ok:
             logger.warning("Batch incomplete: %s.", report.summary())
             return Failed(message=f"Partially failed: {report.summary()}.", data=BatchIncomplete(report))
@@ -195,7 +196,7 @@ async def _read_back_costs(reports: dict[str, ItemReport], credentials: OxenCred
     """Replace price-list costs with what the API actually billed, where its history says."""
     from prefect_oxen.tasks import shared_async_client
 
-    ids = [r.generation_id for r in reports.values() if r.generation_id and r.cost_usd is not None]
+    ids = [r.generation_id for r in reports.values() if r.generation_id]
     if not ids:
         return
     try:
@@ -223,13 +224,13 @@ async def _admitted(gate: asyncio.Semaphore, limit_name: str | None):
 
 async def _finish(
     reports: dict[str, ItemReport], order: list[str], estimate: float, budget: float | None,
-    *, dry_run: bool = False, batch_id: str | None = None,
+    *, dry_run: bool = False, batch_id: str | None = None, sheet: int = 24,
 ) -> BatchReport:
     report = BatchReport(
         items=[reports[key] for key in order if key in reports],
         estimated_cost_usd=estimate, budget_usd=budget, dry_run=dry_run,
     )
-    await publish_report(report, title="Oxen dry run" if dry_run else "Oxen batch")
+    await publish_report(report, title="Oxen dry run" if dry_run else "Oxen batch", contact_sheet_limit=sheet)
     if not dry_run:
         emit_batch_event(report, batch_id=batch_id)
     return report

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import time
 
-from prefect.cache_policies import NO_CACHE
-
 from prefect_oxen.blocks import OxenCredentials
-from prefect_oxen.client import OxenError
+from prefect_oxen.client import GenerationError, OxenError
 from prefect_oxen.client.redaction import redact_text
 from prefect_oxen.flows.report import ItemReport
 from prefect_oxen.flows.settings import PipelineSettings
 from prefect_oxen.storage import ArchiveRecord
-from prefect_oxen.tasks import deliver_video, generate_video, open_archive
-from prefect_oxen.tasks.journal import JournalEntry, journal_at
-from prefect_oxen.tasks.results import GenerationResult, ValidatedRequest
+from prefect_oxen.tasks import open_archive
+from prefect_oxen.tasks.journal import journal_at
+from prefect_oxen.tasks.produce import produce_video
+from prefect_oxen.tasks.results import ValidatedRequest
 
 __all__ = ["ItemRun", "already_archived", "describe_error", "run_item"]
 
@@ -50,11 +49,6 @@ def already_archived(validated: ValidatedRequest, settings: PipelineSettings) ->
     )
 
 
-# In the flows the journal already makes generation idempotent across runs, so the task's result
-# cache (a result file written per item) is pure overhead here; the standalone task keeps it.
-_generate = generate_video.with_options(cache_policy=NO_CACHE, persist_result=False)
-
-
 async def run_item(
     validated: ValidatedRequest,
     credentials: OxenCredentials,
@@ -63,17 +57,14 @@ async def run_item(
     line: int | None = None,
     archive_extra: dict | None = None,
 ) -> tuple[ItemReport, ArchiveRecord | None]:
-    """Generate, then deliver (persist + archive) one validated request; failures become a
-    failed report."""
+    """Generate, verify and archive one validated request; failures become a failed report."""
     item = ItemRun(validated, credentials, settings, line=line)
-    if await item.generate():
-        await item.deliver(archive_extra=archive_extra)
+    await item.produce(archive_extra=archive_extra)
     return item.report, item.record
 
 
 class ItemRun:
-    """One item's way through the pipeline, in two steps a batch schedules separately: only
-    `generate` needs an API slot, so the next item is submitted while this one downloads."""
+    """One item's way through the pipeline, as one `produce_video` task run."""
 
     def __init__(
         self, validated: ValidatedRequest, credentials: OxenCredentials, settings: PipelineSettings, *, line: int | None = None
@@ -82,7 +73,6 @@ class ItemRun:
         self.credentials = credentials
         self.settings = settings
         self.started = time.time()
-        self.result: GenerationResult | None = None
         self.record: ArchiveRecord | None = None
         self.report = ItemReport(
             key=validated.key or validated.fingerprint[:12], line=line, model=validated.request.model,
@@ -90,58 +80,45 @@ class ItemRun:
         )
 
     def _failed(self, exc: Exception) -> bool:
-        self.report.error = describe_error(exc, self.credentials.secret_values())
-        self.report.latency_seconds = round(time.time() - self.started, 3)
-        if self.result is not None:
-            self.report.cost_usd = self.result.cost_usd  # generated (paid) but not archived
+        report = self.report
+        report.error = describe_error(exc, self.credentials.secret_values())
+        report.latency_seconds = round(time.time() - self.started, 3)
+        # The journal knows whether the failure came after the money was spent.
+        entry = journal_at(self.settings.journal_path).lookup(self.validated.identity)
+        if entry is not None and entry.generation_ids:
+            report.generation_id = entry.generation_ids[0]
+            # Generated, then lost on the way to the archive: paid for (the history may correct it).
+            if entry.state in ("enqueued", "succeeded", "persisted") and not isinstance(exc, GenerationError):
+                report.cost_usd = self.validated.estimated_cost_usd
         return False
 
-    async def generate(self) -> bool:
-        """Pay for (or reattach to) the video; False, with the reason reported, if that failed."""
+    async def produce(self, *, archive_extra: dict | None = None, poster: bool = True) -> bool:
+        """Run the item; False, with the reason in the report, if it was not archived."""
         settings = self.settings
         try:
-            self.result = await _generate(
+            produced = await produce_video(
                 self.validated,
                 self.credentials,
+                settings.work_dir,
+                settings.destination,
                 mode=settings.mode,
                 journal_path=str(settings.journal_path),
-                staging_dir=str(settings.work_dir / "staging"),
+                key_template=settings.key_template,
+                prefix=settings.prefix,
                 timeout=settings.timeout,
                 start_timeout=settings.start_timeout,
+                extra=archive_extra,
+                keep_local_copy=settings.keep_local_copies,
+                poster=poster,
             )
         except Exception as exc:  # one item's failure must not sink the batch (cancellation still does)
             return self._failed(exc)
-        self.report.generation_id = self.result.generation_id
-        self.report.reattached = self.result.reattached
-        return True
-
-    async def deliver(self, *, archive_extra: dict | None = None) -> bool:
-        """Download, verify and archive the generated video, then journal it as archived."""
-        assert self.result is not None, "generate() first"
-        result, settings = self.result, self.settings
-        try:
-            delivered = await deliver_video(
-                result, self.credentials, settings.work_dir / "videos", settings.destination,
-                key_template=settings.key_template, prefix=settings.prefix, extra=archive_extra,
-                keep_local_copy=settings.keep_local_copies,
-            )
-        except Exception as exc:
-            return self._failed(exc)
-        persisted, record = delivered.persisted, delivered.record
-        await journal_at(settings.journal_path).arecord(
-            JournalEntry(
-                identity=self.validated.identity,
-                state="archived",
-                mode=result.mode,
-                model=result.model,
-                generation_ids=[result.generation_id] if result.generation_id else [],
-                archive_uri=record.uri,
-                detail={"archive_key": record.key, "sha256": record.sha256, "key": self.validated.key},
-            )
-        )
+        result, persisted, record = produced.result, produced.persisted, produced.record
         self.record = record
         report = self.report
         report.status = "archived"
+        report.generation_id = result.generation_id
+        report.reattached = result.reattached
         report.video_seconds = persisted.duration_seconds
         report.latency_seconds = round(time.time() - self.started, 3)
         # Video cost is seconds x rate (the API's documented formula); a reattached generation

@@ -35,18 +35,18 @@ ArchiveDestination = Any
 
 def open_archive(destination: ArchiveDestination, *, server_side_encryption: str | None = None) -> ArchiveTarget:
     """An archive target for `destination` (directory path, ``s3://`` URI or prefect-aws S3Bucket)."""
-    try:
+    # prefect_aws takes a second to import: only for what can only be one of its blocks.
+    if type(destination).__module__.startswith("prefect_aws"):
         from prefect_aws import S3Bucket
-    except ImportError:  # pragma: no cover - prefect-aws is a dependency
-        S3Bucket = ()  # type: ignore[assignment]
-    if S3Bucket and isinstance(destination, S3Bucket):
-        client = destination.credentials.get_s3_client()
-        return S3Archive(
-            client,
-            destination.bucket_name,
-            prefix=destination.bucket_folder or "",
-            server_side_encryption=server_side_encryption,
-        )
+
+        if isinstance(destination, S3Bucket):
+            client = destination.credentials.get_s3_client()
+            return S3Archive(
+                client,
+                destination.bucket_name,
+                prefix=destination.bucket_folder or "",
+                server_side_encryption=server_side_encryption,
+            )
     text = str(destination)
     if text.startswith("s3://"):
         import boto3
@@ -108,10 +108,15 @@ async def archive_video(
         print(record.uri, record.view_url)
         ```
     """
-    return await archive_persisted(
+    record = await archive_persisted(
         persisted, result, destination, credentials, key_template=key_template, prefix=prefix,
         server_side_encryption=server_side_encryption, extra=extra,
     )
+    get_run_logger().info(
+        "%s %s (%d bytes) to %s.", "Archived" if record.uploaded else "Already archived",
+        result.key or result.fingerprint[:12], record.size_bytes, record.uri,
+    )
+    return record
 
 
 async def archive_persisted(
@@ -154,7 +159,7 @@ async def archive_persisted(
         ),
     )
     record = await asyncio.to_thread(target.put, persisted.path, key, manifest, sha256=persisted.sha256)
-    logger.info(
+    logger.debug(
         "%s %s (%d bytes) to %s.", "Archived" if record.uploaded else "Already archived",
         result.key or result.fingerprint[:12], record.size_bytes, record.uri,
     )

@@ -128,7 +128,8 @@ def _journal_at(path: str) -> GenerationJournal:
 
 def journal_at(path: str | os.PathLike[str]) -> GenerationJournal:
     """The process's shared `GenerationJournal` for `path` (so its in-memory index is shared)."""
-    return _journal_at(str(Path(path).resolve()))
+    # abspath, not resolve(): this runs several times per item and must not touch the disk.
+    return _journal_at(os.path.abspath(path))
 
 
 def default_journal_path() -> Path:

@@ -23,8 +23,10 @@ __all__ = ["persist_result", "persist_video"]
 
 def _video_path(output_dir: Path, result: GenerationResult, filename: str | None) -> Path:
     name = filename or f"{sanitize_key_component(result.key) if result.key else result.fingerprint[:16]}.mp4"
-    path = (output_dir / name).resolve()
-    if output_dir.resolve() not in path.parents:
+    # Lexical checks (abspath/normpath): resolve() would lstat every component, per item.
+    root = Path(os.path.abspath(output_dir))
+    path = Path(os.path.normpath(root / name))
+    if path.parent != root:
         raise ValueError(f"filename {filename!r} would leave the output directory {output_dir}")
     return path
 
@@ -61,10 +63,15 @@ async def persist_video(
         print(persisted.path, persisted.sha256)
         ```
     """
-    return await persist_result(
+    persisted = await persist_result(
         result, credentials, output_dir, filename=filename, verify=verify, poster=poster,
         duration_tolerance=duration_tolerance,
     )
+    get_run_logger().info(
+        "Persisted %s: %d bytes, %.2f s, %dx%d.", result.key or result.fingerprint[:12],
+        persisted.size_bytes, persisted.duration_seconds, persisted.width, persisted.height,
+    )
+    return persisted
 
 
 async def persist_result(
@@ -91,7 +98,7 @@ async def persist_result(
                 f"The synchronously generated video of {label} is no longer at {staged}; sync results "
                 "cannot be fetched again. Re-run with refresh_cache to generate it anew.",
             )
-        if staged.resolve() != path:
+        if os.path.abspath(staged) != str(path):
             await asyncio.to_thread(_link_or_copy, staged, path)
         digest = await asyncio.to_thread(sha256_file, path)
     else:
@@ -123,7 +130,8 @@ async def persist_result(
     poster_path = None
     if poster:
         poster_path = str(await asyncio.to_thread(write_poster_frame, path, path.with_suffix(".png")))
-    logger.info(
+    # DEBUG here: the task (or the composite task) calling this logs one line per video.
+    logger.debug(
         "Persisted %s: %d bytes, %.2f s, %dx%d, sha256 %s.",
         label, probe.size_bytes, probe.duration_seconds, probe.width, probe.height, digest[:12],
     )
