@@ -58,6 +58,15 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
+def _field_named_in(message: str) -> str:
+    """The field a whole-request rule is about: the prompt fields for both/neither, else the
+    parameter the message names."""
+    if "'prompt'" in message:
+        return "prompt"
+    named = re.search(r"(?:parameter |^Value error, |^)'?([A-Za-z_][A-Za-z0-9_]*)'? (?:is|must)", message)
+    return named.group(1) if named else "request"
+
+
 def _errors_from_pydantic(exc: ValidationError) -> RequestValidationError:
     """Turn pydantic's error list into one `RequestValidationError` naming each field."""
     for err in exc.errors(include_url=False, include_input=False):
@@ -67,13 +76,12 @@ def _errors_from_pydantic(exc: ValidationError) -> RequestValidationError:
             return inner
     problems: list[tuple[str, str]] = []
     for err in exc.errors(include_url=False, include_input=False):
-        # Whole-request rules (both/neither prompt) are about the prompt fields: name them.
-        field = ".".join(str(part) for part in err["loc"]) or "prompt"
+        field = ".".join(str(part) for part in err["loc"]) or _field_named_in(err["msg"])
         message = err["msg"]
         if err["type"] == "value_error" and not message.startswith("Value error, "):
             message = f"Value error, {message}"
         problems.append((field, message))
-    text = "; ".join(msg if msg.startswith("Value error, ") and field == "prompt" else f"{field}: {msg}" for field, msg in problems)
+    text = "; ".join(msg if msg.startswith("Value error, ") and field in ("prompt", "request") else f"{field}: {msg}" for field, msg in problems)
     return RequestValidationError(
         f"Invalid video request: {sentence(text)} Fix the request; nothing was sent or billed.",
         field=problems[0][0] if problems else None,
@@ -197,8 +205,13 @@ class VideoRequest(_RaisesRequestValidationError):
         for name, value in (self.model_extra or {}).items():
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
                 raise ValueError(f"{name!r} is not a valid parameter name")
+            if name == "num_generations":
+                raise ValueError(
+                    "num_generations is an option of the queue call, not of the request: "
+                    "use enqueue(request, num_generations=N)"
+                )
             try:
-                json.dumps(value)
+                json.dumps(value, allow_nan=False)  # NaN and Infinity are not JSON
             except (TypeError, ValueError):
                 raise ValueError(f"parameter {name!r} is not JSON-serialisable") from None
         return self

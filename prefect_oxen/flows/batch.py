@@ -1,6 +1,5 @@
 """`batch_flow`: many requests, bounded concurrency, one report, resumable, within budget."""
 
-from __future__ import annotations
 
 import asyncio
 import contextlib

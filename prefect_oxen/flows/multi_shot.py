@@ -1,6 +1,5 @@
 """`multi_shot_flow`: several shots as one video, natively or stitched."""
 
-from __future__ import annotations
 
 import asyncio
 from pathlib import Path

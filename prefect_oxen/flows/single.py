@@ -1,6 +1,5 @@
 """`generate_video_flow`: one request, validated, generated, verified and archived."""
 
-from __future__ import annotations
 
 from typing import Any, Literal
 

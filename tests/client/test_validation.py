@@ -54,8 +54,10 @@ LOCALLY_INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("multi_prompt not a list", {"model": O3, "multi_prompt": "shot one"}, "multi_prompt", "valid list"),
     ("second shot bad", {"model": O3, "multi_prompt": [{"prompt": "a"}, {"prompt": "b", "duration": "x"}]}, "multi_prompt.1.duration", "valid integer"),
     ("namespace traversal", {"model": T2V, "prompt": "a", "target_namespace": "../billing"}, "target_namespace", "organisation name"),
-    ("extra not JSON", {"model": T2V, "prompt": "a", "negative_prompt": object()}, "prompt", "not JSON-serialisable"),
-    ("extra with bad name", {"model": T2V, "prompt": "a", "bad name": 1}, "prompt", "not a valid parameter name"),
+    ("extra not JSON", {"model": T2V, "prompt": "a", "negative_prompt": object()}, "negative_prompt", "not JSON-serialisable"),
+    ("extra NaN", {"model": T2V, "prompt": "a", "cfg_scale": float("nan")}, "cfg_scale", "not JSON-serialisable"),
+    ("extra with bad name", {"model": T2V, "prompt": "a", "bad name": 1}, "request", "not a valid parameter name"),
+    ("num_generations in the request", {"model": T2V, "prompt": "a", "num_generations": 2}, "num_generations", "option of the queue call"),
 ]
 
 # Valid in general, refused by the model's own request schema (fetched once, no paid call made).
