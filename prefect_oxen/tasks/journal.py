@@ -52,6 +52,7 @@ class GenerationJournal:
         self._state: dict[str, JournalEntry] = {}
         self._entries: list[JournalEntry] = []
         self._offset = 0
+        self._file: tuple[int, int] | None = None
 
     def __repr__(self) -> str:
         return f"GenerationJournal({str(self.path)!r})"
@@ -75,13 +76,16 @@ class GenerationJournal:
 
     def _refresh(self) -> None:
         try:
-            size = self.path.stat().st_size
+            stat = self.path.stat()
         except FileNotFoundError:
+            stat = None
+        identity = (stat.st_dev, stat.st_ino) if stat else None
+        if identity != self._file or (stat and stat.st_size < self._offset):
+            # Deleted, replaced or truncated: what was read belongs to another file.
+            self._state, self._entries, self._offset, self._file = {}, [], 0, identity
+        if stat is None or stat.st_size == self._offset:
             return
-        if size < self._offset:  # replaced or truncated by hand: start over
-            self._state, self._entries, self._offset = {}, [], 0
-        if size == self._offset:
-            return
+        size = stat.st_size
         with open(self.path, "rb") as handle:
             handle.seek(self._offset)
             chunk = handle.read(size - self._offset)
