@@ -8,6 +8,8 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PREFECT_LOGGING_EXTRA_LOGGERS := prefect_oxen
+# prefect_oxen's client also logs outside flow runs (CLI estimate, models): no warning for that.
+export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
 .PHONY: demo test bench lint clean
 

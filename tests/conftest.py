@@ -15,6 +15,8 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="prefect-oxen-tests-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["DO_NOT_TRACK"] = "1"
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# The client logs outside flow runs too (plain-client tests); that is not a reason to warn.
+os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] = "ignore"
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path

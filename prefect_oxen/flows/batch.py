@@ -13,7 +13,12 @@ from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import OxenError
 from prefect_oxen.flows.hooks import cancel_remote_generations
 from prefect_oxen.flows.inputs import BatchInput, BatchItem, load_batch_items
-from prefect_oxen.flows.pipeline import ItemRun, already_archived, describe_error
+from prefect_oxen.flows.pipeline import (
+    ItemRun,
+    already_archived,
+    archived_in_journal,
+    describe_error,
+)
 from prefect_oxen.flows.report import (
     BatchIncomplete,
     BatchReport,
@@ -155,7 +160,12 @@ async def batch_flow(
         batch_id = _flow_run_id()
 
         async def one(index: int, item: BatchItem, validated: ValidatedRequest) -> None:
-            skipped = await asyncio.to_thread(already_archived, validated, settings)
+            # Only a journaled item costs a look at the archive (an S3 HEAD, off the loop).
+            skipped = (
+                await asyncio.to_thread(already_archived, validated, settings)
+                if archived_in_journal(validated, settings)
+                else None
+            )
             if skipped is not None:
                 skipped.line = item.line
                 reports[item.key] = skipped

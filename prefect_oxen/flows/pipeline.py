@@ -15,7 +15,7 @@ from prefect_oxen.tasks.journal import journal_at
 from prefect_oxen.tasks.produce import produce_video
 from prefect_oxen.tasks.results import ValidatedRequest
 
-__all__ = ["ItemRun", "already_archived", "describe_error", "run_item"]
+__all__ = ["ItemRun", "already_archived", "archived_in_journal", "describe_error", "run_item"]
 
 
 def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
@@ -33,10 +33,7 @@ def already_archived(validated: ValidatedRequest, settings: PipelineSettings) ->
     if entry is None or entry.state != "archived":
         return None
     key, sha256 = entry.detail.get("archive_key"), entry.detail.get("sha256")
-    if not key or not sha256:
-        return None
-    target = open_archive(settings.destination)
-    if not target.exists(key, sha256):
+    if not key or not sha256 or not open_archive(settings.destination).exists(key, sha256):
         return None
     return ItemReport(
         key=validated.key or validated.fingerprint[:12],
@@ -45,8 +42,13 @@ def already_archived(validated: ValidatedRequest, settings: PipelineSettings) ->
         generation_id=(entry.generation_ids or [None])[0],
         estimated_cost_usd=validated.estimated_cost_usd,
         archive_uri=entry.archive_uri,
-        error=None,
     )
+
+
+def archived_in_journal(validated: ValidatedRequest, settings: PipelineSettings) -> bool:
+    """Cheap first check (in memory): whether the journal says this item was archived."""
+    entry = journal_at(settings.journal_path).lookup(validated.identity)
+    return entry is not None and entry.state == "archived"
 
 
 async def run_item(

@@ -132,10 +132,16 @@ async def generate_video(
             return await persist_video(result, creds, "videos/")
         ```
     """
-    return await generate_result(
+    result = await generate_result(
         request, credentials, mode=mode, key=key, journal_path=journal_path, staging_dir=staging_dir,
         timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout,
     )
+    get_run_logger().info(
+        "Generated %s (%s%s).", result.key or result.fingerprint[:12],
+        f"generation {result.generation_id}" if result.generation_id else "synchronous",
+        ", reattached: no new charge" if result.reattached else f", {result.wall_seconds or 0:.1f} s",
+    )
+    return result
 
 
 async def generate_result(
@@ -296,7 +302,7 @@ class _Generation:
         completed = time.time()
         # No "succeeded" line for queued work: "enqueued" already lets any run reattach, and the
         # next line is "archived"; one fsync less per video.
-        self.logger.info("Generation %s of %s succeeded in %.1f s.", generation_id, self.label, completed - submitted)
+        self.logger.debug("Generation %s of %s succeeded in %.1f s.", generation_id, self.label, completed - submitted)
         return self._result(
             mode="queue",
             generation_id=generation_id,

@@ -99,8 +99,11 @@ async def produce_video(
         )
     )
     get_run_logger().info(
-        "%s %s (%.1f s of video%s) to %s.", "Archived" if record.uploaded else "Already archived",
-        request.key or request.fingerprint[:12], persisted.duration_seconds,
-        ", reattached: no new charge" if result.reattached else "", record.uri,
+        "%s %s (generation %s, %.1f s of video, %s) to %s.",
+        "Archived" if record.uploaded else "Already archived",
+        request.key or request.fingerprint[:12], result.generation_id or "synchronous",
+        persisted.duration_seconds,
+        "reattached: no new charge" if result.reattached else f"generated in {result.wall_seconds or 0:.1f} s",
+        record.uri,
     )
     return ProducedVideo(result=result, persisted=persisted, record=record)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prefect_oxen.flows import BatchIncomplete, BatchReport
 from prefect_oxen.tasks import GenerationJournal
+
+from ..flows.reports import report_of  # noqa: F401 - shared with the flow tests
 
 FAST = "oxen-emu-fast-video"
 
@@ -24,16 +24,6 @@ def wait_for(condition: Callable[[], object], *, timeout: float, what: str, inte
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
-
-
-async def report_of(state) -> BatchReport:
-    """The `BatchReport` of a finished batch run, whether it completed or partially failed."""
-    value = state.result(raise_on_failure=False)
-    if inspect.isawaitable(value):
-        value = await value
-    report = value.report if isinstance(value, BatchIncomplete) else value
-    assert isinstance(report, BatchReport), value
-    return report
 
 
 def journal_states(path: Path) -> dict[str, str]:
