@@ -176,3 +176,24 @@ async def test_a_video_of_the_wrong_length_is_rejected(credentials, emulator, wo
 
     with pytest.raises(VideoVerificationError, match="duration"):
         await persist_only()
+
+
+async def test_deliver_video_persists_and_archives_in_one_task_run(credentials, emulator, workdir: Path, unique: str) -> None:
+    from prefect_oxen.tasks import deliver_video
+
+    @flow
+    async def generate_then_deliver():
+        try:
+            result = await generate_video(
+                {"model": FAST, "prompt": f"deliver {unique}", "duration": 2}, credentials, key="delivered",
+                journal_path=str(workdir / "journal" / "j.jsonl"),
+            )
+            return await deliver_video(result, credentials, workdir / "videos", str(workdir / "archive"))
+        finally:
+            await close_shared_clients()
+
+    delivered = await generate_then_deliver()
+    archived = Path(delivered.record.uri.removeprefix("file://"))
+    assert archived.exists() and delivered.record.sha256 == emulator.generations()[0]["sha256"]
+    assert not Path(delivered.persisted.path).exists()  # the local copy went once archived
+    assert Path(delivered.persisted.poster_path).exists()
