@@ -32,6 +32,7 @@ from prefect_oxen.client.errors import (
     NotFound,
     OutcomeUnknown,
     OxenError,
+    RequestValidationError,
     ResultExpired,
     UnexpectedResponse,
 )
@@ -193,12 +194,15 @@ class AsyncOxenClient:
                 return await self._send_once(method, path, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _route_order(self, family: str, candidates: tuple[str, ...]) -> list[str]:
+        """The path forms to try: the one that answered before, else every form in order."""
+        known = self._route.get(family)
+        return [known] if known else list(candidates)
+
     async def _call_route(self, family: str, candidates: tuple[str, ...], suffix: str, method: str, **kwargs: Any) -> httpx.Response:
         """Call the first path form that exists; a route-level 404 moves on to the next form."""
-        known = self._route.get(family)
-        order = [known] if known else list(candidates)
         last: NotFound | None = None
-        for base in order:
+        for base in self._route_order(family, candidates):
             try:
                 response = await self._call(method, base + suffix, **kwargs)
             except ModelNotFound:
@@ -307,7 +311,7 @@ class AsyncOxenClient:
         part = _part_path(destination)
         payload = request.to_payload()
         last: NotFound | None = None
-        for base in [self._route["video_generate"]] if "video_generate" in self._route else list(self.paths.video_generate):
+        for base in self._route_order("video_generate", self.paths.video_generate):
             extractor = Base64VideoExtractor()
             digest = hashlib.sha256()
             size = 0
@@ -392,8 +396,6 @@ class AsyncOxenClient:
         queue is searched for the generations this call created before anything is re-sent.
         """
         if not isinstance(num_generations, int) or not 1 <= num_generations <= 4:
-            from prefect_oxen.client.errors import RequestValidationError
-
             raise RequestValidationError(
                 "num_generations must be an integer between 1 and 4. Call enqueue again to queue more.",
                 field="num_generations",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -25,9 +25,6 @@ from prefect_oxen.client.models import (
 from prefect_oxen.client.settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
 
 __all__ = ["OxenClient"]
-
-T = TypeVar("T")
-
 
 class OxenClient:
     """Blocking client for the Oxen video API.

@@ -16,7 +16,7 @@ from prefect_oxen.flows.inputs import BatchInput, BatchItem, load_batch_items
 from prefect_oxen.flows.pipeline import (
     ItemRun,
     already_archived,
-    archived_in_journal,
+    archived_entry,
     describe_error,
 )
 from prefect_oxen.flows.report import (
@@ -161,11 +161,8 @@ async def batch_flow(
 
         async def one(index: int, item: BatchItem, validated: ValidatedRequest) -> None:
             # Only a journaled item costs a look at the archive (an S3 HEAD, off the loop).
-            skipped = (
-                await asyncio.to_thread(already_archived, validated, settings)
-                if archived_in_journal(validated, settings)
-                else None
-            )
+            entry = archived_entry(validated, settings)
+            skipped = await asyncio.to_thread(already_archived, validated, settings, entry) if entry else None
             if skipped is not None:
                 skipped.line = item.line
                 reports[item.key] = skipped

@@ -11,11 +11,11 @@ from prefect_oxen.flows.report import ItemReport
 from prefect_oxen.flows.settings import PipelineSettings
 from prefect_oxen.storage import ArchiveRecord
 from prefect_oxen.tasks import open_archive
-from prefect_oxen.tasks.journal import journal_at
+from prefect_oxen.tasks.journal import JournalEntry, journal_at
 from prefect_oxen.tasks.produce import produce_video
 from prefect_oxen.tasks.results import ValidatedRequest
 
-__all__ = ["ItemRun", "already_archived", "archived_in_journal", "describe_error", "run_item"]
+__all__ = ["ItemRun", "already_archived", "archived_entry", "describe_error", "run_item"]
 
 
 def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
@@ -27,11 +27,15 @@ def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
     return redact_text(text, secrets)[:500]
 
 
-def already_archived(validated: ValidatedRequest, settings: PipelineSettings) -> ItemReport | None:
-    """The report of an item a previous run archived (journal says so and the object is there)."""
+def archived_entry(validated: ValidatedRequest, settings: PipelineSettings) -> JournalEntry | None:
+    """The journal's "archived" entry for this item, if any (an in-memory look-up)."""
     entry = journal_at(settings.journal_path).lookup(validated.identity)
-    if entry is None or entry.state != "archived":
-        return None
+    return entry if entry is not None and entry.state == "archived" else None
+
+
+def already_archived(validated: ValidatedRequest, settings: PipelineSettings, entry: JournalEntry) -> ItemReport | None:
+    """The report of an item a previous run archived, if the archive still holds it (for S3 a
+    HEAD request: call off the event loop)."""
     key, sha256 = entry.detail.get("archive_key"), entry.detail.get("sha256")
     if not key or not sha256 or not open_archive(settings.destination).exists(key, sha256):
         return None
@@ -43,12 +47,6 @@ def already_archived(validated: ValidatedRequest, settings: PipelineSettings) ->
         estimated_cost_usd=validated.estimated_cost_usd,
         archive_uri=entry.archive_uri,
     )
-
-
-def archived_in_journal(validated: ValidatedRequest, settings: PipelineSettings) -> bool:
-    """Cheap first check (in memory): whether the journal says this item was archived."""
-    entry = journal_at(settings.journal_path).lookup(validated.identity)
-    return entry is not None and entry.state == "archived"
 
 
 async def run_item(

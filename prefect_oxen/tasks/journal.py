@@ -120,10 +120,6 @@ class GenerationJournal:
             self._refresh()
             return self._state.get(identity)
 
-    def unfinished(self) -> list[JournalEntry]:
-        """Paid or possibly paid generations whose video is not archived yet."""
-        return [e for e in self.latest().values() if e.state in ("submitting", "enqueued", "succeeded", "persisted")]
-
 
 @functools.lru_cache(maxsize=64)
 def _journal_at(path: str) -> GenerationJournal:
