@@ -38,7 +38,7 @@ def run_batch(
     credentials: OxenCredentials,
     *,
     archive: str,
-    concurrency: int,
+    concurrency: int | None,
     budget: float | None,
     on_budget: str,
     dry_run: bool,
@@ -66,10 +66,12 @@ def run_batch(
             if not ok:
                 progress.update(bar, failed=progress.tasks[0].fields["failed"] + 1)
 
+        if concurrency is not None:  # else the flow's default: one source of truth
+            options["concurrency"] = concurrency
         with item_progress(keys, done):
             outcome = run_flow(
                 batch_flow, items=source, credentials=credentials, archive=archive,
-                concurrency=concurrency, budget=budget, on_budget=on_budget, dry_run=dry_run,
+                budget=budget, on_budget=on_budget, dry_run=dry_run,
                 mode=mode, verbose=verbose, **options,
             )
         # Items rejected by validation or skipped as already archived run no tasks: count them

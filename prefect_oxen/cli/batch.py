@@ -53,7 +53,13 @@ def check_source(file: str) -> str:
 @handle_errors
 def batch_command(
     file: Annotated[str, typer.Argument(help="JSONL or CSV of requests (optional `id`), or s3:// URI.")],
-    concurrency: Annotated[int, typer.Option(min=1, help="Items in flight at once in this run.")] = 8,
+    concurrency: Annotated[
+        Optional[int],  # noqa: UP045 (typer needs Optional on 3.10)
+        typer.Option(
+            min=1,
+            help="Generations this run keeps unfinished on the API at once [default: the flow's].",
+        ),
+    ] = None,
     budget: Annotated[
         Optional[float],  # noqa: UP045 (typer needs Optional on 3.10)
         typer.Option(min=0.0, help="Spend limit in USD, checked against the estimate before paying."),
