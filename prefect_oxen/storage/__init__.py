@@ -7,6 +7,7 @@ from prefect_oxen.storage.archive import ArchiveRecord, ArchiveTarget, manifest_
 from prefect_oxen.storage.atomic import atomic_write, sha256_file
 from prefect_oxen.storage.errors import (
     ArchiveConflict,
+    ArchiveUnavailable,
     ChecksumMismatch,
     InvalidObjectKey,
     InvalidS3Uri,
@@ -20,7 +21,20 @@ from prefect_oxen.storage.keys import (
 )
 from prefect_oxen.storage.local import LocalArchive
 from prefect_oxen.storage.manifest import REDACTED, ArchiveManifest, is_secret_key, scrub_secrets
-from prefect_oxen.storage.s3 import S3Archive, composite_sha256, parse_s3_uri, sha256_parts
+from prefect_oxen.storage.preflight import (
+    acheck_destination,
+    check_destination,
+    check_local_directory,
+    check_s3_bucket,
+)
+from prefect_oxen.storage.s3 import (
+    S3Archive,
+    composite_sha256,
+    default_s3_client,
+    parse_s3_prefix,
+    parse_s3_uri,
+    sha256_parts,
+)
 
 __all__ = [
     "DEFAULT_KEY_TEMPLATE",
@@ -29,16 +43,23 @@ __all__ = [
     "ArchiveManifest",
     "ArchiveRecord",
     "ArchiveTarget",
+    "ArchiveUnavailable",
     "ChecksumMismatch",
     "InvalidObjectKey",
     "InvalidS3Uri",
     "LocalArchive",
     "S3Archive",
     "StorageError",
+    "acheck_destination",
     "atomic_write",
+    "check_destination",
+    "check_local_directory",
+    "check_s3_bucket",
     "composite_sha256",
+    "default_s3_client",
     "is_secret_key",
     "manifest_key",
+    "parse_s3_prefix",
     "parse_s3_uri",
     "render_object_key",
     "sanitize_key_component",

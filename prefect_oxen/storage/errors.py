@@ -51,3 +51,14 @@ class InvalidS3Uri(StorageError, ValueError):
     def __init__(self, uri: str, problem: str) -> None:
         super().__init__(f"{uri!r} is not an S3 URI ({problem}); expected s3://bucket/key")
         self.uri = uri
+
+
+class ArchiveUnavailable(StorageError):
+    """The archive destination cannot take videos (unwritable, no credentials, no such bucket).
+
+    Raised by the preflight check, before anything is paid for.
+    """
+
+    def __init__(self, message: str, *, destination: str) -> None:
+        super().__init__(message)
+        self.destination = destination

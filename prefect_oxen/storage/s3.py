@@ -38,6 +38,17 @@ _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
 _READ_BLOCK = 4 * MiB
 
 
+def default_s3_client() -> Any:
+    """A boto3 S3 client from the environment (credential chain, ``AWS_ENDPOINT_URL``), SigV4.
+
+    SigV4 so presigned viewing links work in every region.
+    """
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", config=Config(signature_version="s3v4"))
+
+
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """Split ``s3://bucket/some/key`` into ``("bucket", "some/key")``."""
     parsed = urllib.parse.urlsplit(uri)
@@ -49,6 +60,19 @@ def parse_s3_uri(uri: str) -> tuple[str, str]:
     if not key:
         raise InvalidS3Uri(uri, "the key is missing")
     return parsed.netloc, key
+
+
+def parse_s3_prefix(uri: str) -> tuple[str, str]:
+    """Split an archive destination ``s3://bucket[/prefix]`` into ``("bucket", "prefix")``.
+
+    Unlike an object URI, the prefix may be empty: ``s3://bucket`` archives at the bucket's root.
+    """
+    parsed = urllib.parse.urlsplit(uri)
+    if parsed.scheme != "s3":
+        raise InvalidS3Uri(uri, "the scheme is not s3://")
+    if not parsed.netloc:
+        raise InvalidS3Uri(uri, "the bucket is missing")
+    return parsed.netloc, parsed.path.strip("/")
 
 
 def sha256_parts(path: str | os.PathLike[str], part_size: int) -> list[bytes]:

@@ -19,7 +19,8 @@ from prefect_oxen.storage import (
     ArchiveTarget,
     LocalArchive,
     S3Archive,
-    parse_s3_uri,
+    default_s3_client,
+    parse_s3_prefix,
     render_object_key,
     scrub_secrets,
 )
@@ -49,14 +50,10 @@ def open_archive(destination: ArchiveDestination, *, server_side_encryption: str
             )
     text = str(destination)
     if text.startswith("s3://"):
-        import boto3
-        from botocore.config import Config
-
-        bucket, prefix = parse_s3_uri(text if "/" in text[5:] else text + "/")
-        # boto3 honours AWS_ENDPOINT_URL(_S3) and the usual credential chain; SigV4 so the
-        # presigned viewing links work on every region.
-        client = boto3.client("s3", config=Config(signature_version="s3v4"))
-        return S3Archive(client, bucket, prefix=prefix, server_side_encryption=server_side_encryption)
+        bucket, prefix = parse_s3_prefix(text)
+        return S3Archive(
+            default_s3_client(), bucket, prefix=prefix, server_side_encryption=server_side_encryption
+        )
     # Hard links where possible: the archive copy costs no extra disk or time.
     return LocalArchive(Path(os.path.expanduser(text)), link=True)
 

@@ -1,0 +1,145 @@
+"""Checking an archive destination before anything is paid for.
+
+A video is paid for minutes before it is archived, so a destination that cannot take it (a
+read-only directory, missing AWS credentials, a misspelt bucket) must be found first. The checks
+do what the archive will do, cheaply: a local directory gets a real write (permission bits say
+nothing for root or on network filesystems), an S3 bucket one ``HeadBucket`` call, which needs
+the credentials to resolve and the bucket to exist and be readable, as archiving does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+
+from prefect_oxen.storage.errors import ArchiveUnavailable
+from prefect_oxen.storage.s3 import default_s3_client, parse_s3_prefix
+
+__all__ = ["acheck_destination", "check_destination", "check_local_directory", "check_s3_bucket"]
+
+_MISSING_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
+_DENIED = frozenset({"403", "AccessDenied", "Forbidden", "AllAccessDisabled"})
+_BAD_CREDENTIALS = frozenset({"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"})
+
+
+def check_destination(destination: Any) -> None:
+    """Raise `ArchiveUnavailable` unless `destination` can take videos now.
+
+    Args:
+        destination: A local directory (created if missing), an ``s3://bucket/prefix`` URI
+            (credentials from boto3's usual chain) or a prefect-aws ``S3Bucket`` block.
+    """
+    if hasattr(destination, "bucket_name") and hasattr(destination, "credentials"):
+        # A prefect-aws S3Bucket (duck-typed: this package does not import Prefect).
+        folder = (getattr(destination, "bucket_folder", "") or "").strip("/")
+        uri = f"s3://{destination.bucket_name}/{folder}".rstrip("/")
+        try:
+            client = destination.credentials.get_s3_client()
+        except (BotoCoreError, ValueError) as exc:
+            raise _no_credentials(uri, exc) from None
+        check_s3_bucket(client, destination.bucket_name, uri=uri)
+        return
+    text = os.fspath(destination) if isinstance(destination, os.PathLike) else str(destination)
+    if text.startswith("s3://"):
+        bucket, _ = parse_s3_prefix(text)
+        try:
+            client = default_s3_client()
+        except BotoCoreError as exc:
+            raise _no_credentials(text, exc) from None
+        check_s3_bucket(client, bucket, uri=text)
+        return
+    check_local_directory(text)
+
+
+async def acheck_destination(destination: Any) -> None:
+    """`check_destination` off the event loop (it touches the disk or the network)."""
+    await asyncio.to_thread(check_destination, destination)
+
+
+def check_local_directory(directory: str | os.PathLike[str]) -> Path:
+    """Create `directory` if missing and prove it takes a file: create, write, remove one.
+
+    Returns the directory; raises `ArchiveUnavailable` saying why it cannot be written.
+    """
+    root = Path(os.path.expanduser(os.fspath(directory)))
+    if root.exists() and not root.is_dir():
+        raise ArchiveUnavailable(
+            f"Cannot write to archive {root}: it is a file, not a directory. Give a directory.",
+            destination=str(root),
+        )
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # A real write: permission bits do not tell (root ignores them, read-only mounts and
+        # network filesystems have their own rules).
+        fd, probe = tempfile.mkstemp(dir=root, prefix=".oxen-write-check-", suffix=".tmp")
+        try:
+            os.write(fd, b"ok")
+        finally:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(probe)
+    except OSError as exc:
+        raise ArchiveUnavailable(
+            f"Cannot write to archive {root}: {exc.strerror or exc}. Choose a directory this "
+            "user can write to (--archive).",
+            destination=str(root),
+        ) from None
+    return root
+
+
+def check_s3_bucket(client: Any, bucket: str, *, uri: str | None = None) -> None:
+    """One ``HeadBucket`` call: credentials resolve, the bucket exists and may be used.
+
+    Args:
+        client: A boto3 S3 client (its credentials are the ones archiving will use).
+        bucket: The bucket name.
+        uri: How to name the destination in messages (default ``s3://<bucket>``).
+    """
+    where = uri or f"s3://{bucket}"
+    try:
+        client.head_bucket(Bucket=bucket)
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise _no_credentials(where, exc) from None
+    except EndpointConnectionError as exc:
+        raise ArchiveUnavailable(
+            f"Cannot reach S3 for {where}: {exc}. Check the network, the region and "
+            "AWS_ENDPOINT_URL.",
+            destination=where,
+        ) from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+        if code in _MISSING_BUCKET:
+            message = f"Bucket not found: {bucket} (for {where}). Create it or fix the name."
+        elif code in _BAD_CREDENTIALS:
+            message = f"The AWS credentials for {where} were rejected ({code}). Check them."
+        elif code in _DENIED:
+            message = (
+                f"Access denied to bucket {bucket} (for {where}): these AWS credentials may not "
+                "use it (archiving needs s3:ListBucket, s3:GetObject and s3:PutObject)."
+            )
+        else:
+            message = f"Cannot use bucket {bucket} (for {where}): {code} {error.get('Message', '')}"
+        raise ArchiveUnavailable(message.strip(), destination=where) from None
+    except BotoCoreError as exc:
+        raise ArchiveUnavailable(f"Cannot use {where}: {exc}", destination=where) from None
+
+
+def _no_credentials(where: str, exc: Exception) -> ArchiveUnavailable:
+    return ArchiveUnavailable(
+        f"No AWS credentials for {where}: {exc}. Set AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or archive to a local directory.",
+        destination=where,
+    )
