@@ -9,15 +9,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from prefect_oxen.storage import InvalidItemId, validate_item_id
+
 __all__ = ["BatchInput", "BatchItem", "InputProblem", "load_batch_items"]
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _CSV_INTS = {"duration", "seed", "num_inference_steps"}
 _CSV_BOOLS = {"generate_audio"}
 _CSV_JSON = {"multi_prompt", "input_image", "elements"}
@@ -142,11 +142,10 @@ def _from_rows(rows: list[tuple[int, Any]], source: str) -> BatchInput:
         row = dict(row)
         raw_id = row.pop("id", None)
         key = default_key if raw_id in (None, "") else str(raw_id)
-        if not _SAFE_ID.match(key):
-            batch.problems.append(InputProblem(
-                key=default_key, line=number,
-                error=f"{where}: id {key!r} may only contain letters, digits, '.', '_' and '-' (at most 128, not starting with a symbol)",
-            ))
+        try:
+            validate_item_id(key)  # the rule `generate --id` follows too
+        except InvalidItemId as exc:
+            batch.problems.append(InputProblem(key=default_key, line=number, error=f"{where}: {exc}"))
             continue
         if key in seen:
             # Reported under its own line's key: under `key` it would overwrite the first line.

@@ -9,6 +9,7 @@ from prefect_oxen.storage.errors import (
     ArchiveConflict,
     ArchiveUnavailable,
     ChecksumMismatch,
+    InvalidItemId,
     InvalidObjectKey,
     InvalidS3Uri,
     StorageError,
@@ -17,6 +18,7 @@ from prefect_oxen.storage.keys import (
     DEFAULT_KEY_TEMPLATE,
     render_object_key,
     sanitize_key_component,
+    validate_item_id,
     validate_object_key,
 )
 from prefect_oxen.storage.local import LocalArchive
@@ -45,6 +47,7 @@ __all__ = [
     "ArchiveTarget",
     "ArchiveUnavailable",
     "ChecksumMismatch",
+    "InvalidItemId",
     "InvalidObjectKey",
     "InvalidS3Uri",
     "LocalArchive",
@@ -66,5 +69,6 @@ __all__ = [
     "scrub_secrets",
     "sha256_file",
     "sha256_parts",
+    "validate_item_id",
     "validate_object_key",
 ]

@@ -15,6 +15,14 @@ class InvalidObjectKey(StorageError, ValueError):
         self.key_or_template = key_or_template
 
 
+class InvalidItemId(StorageError, ValueError):
+    """An item id (``--id``, a batch line's ``id``) that cannot name files and object keys."""
+
+    def __init__(self, message: str, *, item_id: str) -> None:
+        super().__init__(message)
+        self.item_id = item_id
+
+
 class ArchiveConflict(StorageError):
     """Different content already exists at the key an archive was asked to write."""
 

@@ -15,7 +15,7 @@ import re
 import string
 import unicodedata
 
-from prefect_oxen.storage.errors import InvalidObjectKey
+from prefect_oxen.storage.errors import InvalidItemId, InvalidObjectKey
 
 DEFAULT_KEY_TEMPLATE = "{prefix}/{date}/{model}/{key}.mp4"
 MAX_COMPONENT_LENGTH = 100
@@ -24,6 +24,7 @@ MAX_KEY_LENGTH = 1024  # S3's limit, in UTF-8 bytes (keys here are ASCII, so cha
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._/-]+")
 _HASH_LENGTH = 8
+_ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _MULTI_SEGMENT_FIELDS = frozenset({"prefix"})
 
 
@@ -44,6 +45,22 @@ def sanitize_key_component(value: object, *, max_length: int = MAX_COMPONENT_LEN
     suffix = "-" + hashlib.sha256(original.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     head = cleaned[: max_length - len(suffix)].rstrip("._-")
     return (head or "_") + suffix
+
+
+def validate_item_id(item_id: str) -> str:
+    """Return `item_id` if it may name an item's files and keys as it is, else raise.
+
+    One rule for every command and flow: letters, digits, ``.``, ``_`` and ``-``, at most 128,
+    starting with a letter or digit. Ids are refused rather than sanitised, because a silently
+    renamed id would archive a paid video where its owner does not look for it.
+    """
+    if not isinstance(item_id, str) or not _ITEM_ID.fullmatch(item_id):
+        raise InvalidItemId(
+            f"id {item_id!r} may only contain letters, digits, '.', '_' and '-' (at most 128, "
+            "not starting with a symbol)",
+            item_id=str(item_id),
+        )
+    return item_id
 
 
 def render_object_key(template: str = DEFAULT_KEY_TEMPLATE, **fields: object) -> str:

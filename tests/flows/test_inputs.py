@@ -61,3 +61,16 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_lists_of_requests_are_accepted() -> None:
     batch = load_batch_items([{"id": "x", "model": "m", "prompt": "p"}, {"model": "m", "prompt": "q"}])
     assert [i.key for i in batch.items] == ["x", "item-0002"]
+
+
+def test_batch_ids_follow_the_one_item_id_rule() -> None:
+    """The rule `generate --id` uses: a trailing newline or a path is refused, not renamed."""
+    from prefect_oxen.storage import InvalidItemId, validate_item_id
+
+    ids = ["fox\n", "../../etc/x", "ok-1"]
+    batch = load_batch_items([{"id": item_id, "model": "m", "prompt": "p"} for item_id in ids])
+    assert [item.key for item in batch.items] == ["ok-1"]
+    for problem, item_id in zip(batch.problems, ids[:2], strict=True):
+        with pytest.raises(InvalidItemId) as caught:
+            validate_item_id(item_id)
+        assert problem.error == f"item {problem.line}: {caught.value}"

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from prefect_oxen.storage import (
     DEFAULT_KEY_TEMPLATE,
+    InvalidItemId,
     InvalidObjectKey,
     render_object_key,
     sanitize_key_component,
+    validate_item_id,
     validate_object_key,
 )
 
@@ -122,3 +124,19 @@ def test_components_are_single_safe_segments(value: str) -> None:
     cleaned = sanitize_key_component(value)
     assert re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", cleaned)
     assert 1 <= len(cleaned) <= 100
+
+
+@pytest.mark.parametrize("item_id", ["fox", "clip-01", "a.b_c", "7", "A" * 128])
+def test_item_ids_that_name_files_as_they_are(item_id: str) -> None:
+    assert validate_item_id(item_id) == item_id
+
+
+@pytest.mark.parametrize(
+    "item_id",
+    ["../../etc/x", "a/b", "", ".hidden", "-flag", "with space", "é", "A" * 129, "fox\n", "fox\x00"],
+)
+def test_item_ids_that_would_be_renamed_are_refused(item_id: str) -> None:
+    with pytest.raises(InvalidItemId, match="may only contain letters, digits") as caught:
+        validate_item_id(item_id)
+    assert caught.value.item_id == item_id
+    assert isinstance(caught.value, ValueError)
