@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.panel import Panel
@@ -30,8 +30,9 @@ from prefect_oxen.cli.sample import INVALID_ITEM_ID, SAMPLE_BATCH, write_sample_
 __all__ = ["demo_command"]
 
 _MARKER = ".prefect-oxen-demo"
-# Not a secret: the embedded emulator accepts any token. The user's own OXEN_API_KEY is never
-# sent to it.
+# Not a secret: the embedded emulator accepts this key only, as the API accepts only yours, so a
+# lost or masked key fails the demo instead of passing unnoticed. The user's own OXEN_API_KEY is
+# never sent to it.
 _DEMO_KEY = "demo-key-for-the-local-emulator"
 
 
@@ -62,7 +63,13 @@ def demo_command(
     output: Annotated[Path, typer.Option(help="Where the sample batch and the archive go.")] = Path("demo-output"),
     latency: Annotated[float, typer.Option(min=0.0, help="Emulated seconds per generation.")] = 0.6,
     rate_limit: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of API calls answered 429.")] = 0.05,
-    concurrency: Annotated[int, typer.Option(min=1, help="Items in flight at once.")] = 8,
+    concurrency: Annotated[
+        Optional[int],  # noqa: UP045 (typer needs Optional on 3.10)
+        typer.Option(
+            min=1,
+            help="Generations this run keeps unfinished on the API at once [default: the flow's].",
+        ),
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run a sample batch (8 items, one multi-shot, one deliberately invalid) end to end.
@@ -80,7 +87,7 @@ def demo_command(
     from prefect_oxen.emulator import running_emulator
 
     with running_emulator(
-        latency=latency, latency_jitter=latency / 2, seed=8, concurrency=8,
+        latency=latency, latency_jitter=latency / 2, seed=8, concurrency=8, api_keys=[_DEMO_KEY],
         faults={"rate_limit": rate_limit, "retry_after": 1.0},
     ) as emulator:
         out.print(Panel.fit(

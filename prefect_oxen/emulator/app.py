@@ -77,7 +77,9 @@ async def _json_body(request: Request) -> dict[str, Any]:
 def _authorised(request: Request, emu: Emulator) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    # A key masked by a logger or by Prefect's parameter store (`**********`) is never a key:
+    # the hub answers 401 to it, and so must the emulator, whatever it accepts otherwise.
+    if scheme.lower() != "bearer" or not token or set(token) == {"*"}:
         return False
     keys = emu.config.api_keys
     return keys is None or token in keys

@@ -26,7 +26,11 @@ def emulator_command(
     state_dir: Optional[Path] = None,  # noqa: UP045 (typer needs Optional on 3.10)
     api_key: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option(help="Accepted API key (repeatable); default accepts any token."),
+        typer.Option(
+            envvar="OXEN_API_KEY",
+            help="Accepted API key (repeatable; default $OXEN_API_KEY); with none, any token "
+            "but a masked one (all `*`) is accepted.",
+        ),
     ] = None,
     credits_usd: Optional[float] = None,  # noqa: UP045
     insufficient_credits_status: int = _DEFAULTS.insufficient_credits_status,

@@ -88,8 +88,8 @@ class EmulatorConfig(BaseModel):
     port: int = Field(default=0, ge=0, le=65535, description="TCP port; 0 picks a free one.")
     api_keys: list[str] | None = Field(
         default=None,
-        description="Accepted Bearer tokens; None accepts any non-empty token. A missing, empty "
-        "or unknown token gets 401 unauthenticated.",
+        description="Accepted Bearer tokens; None accepts any non-empty token that is not a "
+        "mask (all `*`). A missing, empty, masked or unknown token gets 401 unauthenticated.",
     )
     latency: float = Field(
         default=0.0, ge=0.0, description="Seconds one generation takes once it holds a slot."

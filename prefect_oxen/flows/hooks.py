@@ -1,57 +1,279 @@
-"""Flow hooks: when a run is cancelled or crashes, stop paying for what it left running."""
+"""Flow hooks: when a run is cancelled or crashes, stop paying for what it left running.
+
+The hook needs the run's real API key, which the flow run's stored parameters do not hold:
+Prefect masks a secret (``**********``) when it records them. So the flow bodies call
+`remember_run` once they have resolved their credentials, and the hook of that flow run (in the
+same process: the CLI, a direct call, `serve`, a worker's flow subprocess) uses what was
+remembered. Only when nothing was remembered does it resolve the credentials from the
+parameters (a saved block name, a ``$ref``, or OXEN_API_KEY), and it never sends a masked key.
+
+A generation is journaled ``failed`` only when the API confirms it is cancelled (or failed):
+one whose cancel did not go through stays ``enqueued``, so the next run reattaches to it and
+pays nothing more.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prefect.logging import get_logger
 
-from prefect_oxen.client import OxenError
+from prefect_oxen.blocks import OxenCredentials
+from prefect_oxen.client import GenerationStatus, OxenError
 from prefect_oxen.flows.settings import PipelineSettings, resolve_archive, resolve_credentials
-from prefect_oxen.tasks.journal import GenerationJournal, JournalEntry
+from prefect_oxen.tasks.journal import GenerationJournal, JournalEntry, journal_at
 
-__all__ = ["cancel_remote_generations"]
+__all__ = [
+    "CancellationOutcome",
+    "GenerationCancel",
+    "cancel_remote_generations",
+    "cancel_unfinished",
+    "cancellation_outcome",
+    "cancellation_outcomes",
+    "remember_run",
+    "usable_api_key",
+]
 
 logger = get_logger("prefect_oxen.flows")
 
+# A long-lived process (serve, a notebook) runs many flows; only the latest few need remembering.
+_REMEMBERED_RUNS = 512
 
-def _journal_for(parameters: dict[str, Any]) -> GenerationJournal:
-    destination = resolve_archive(parameters.get("archive", "oxen-archive"), parameters.get("archive_block"))
-    settings = PipelineSettings.build(destination, journal=parameters.get("journal"), work_dir=parameters.get("work_dir"))
-    return GenerationJournal(settings.journal_path)
+
+@dataclass(frozen=True)
+class GenerationCancel:
+    """What happened to one unfinished generation when its run stopped."""
+
+    generation_id: str
+    key: str | None
+    cancelled: bool
+    detail: str
+
+
+@dataclass
+class CancellationOutcome:
+    """What a stop did about the generations a flow run left unfinished on the API."""
+
+    flow_run_id: str | None
+    journal_path: Path
+    generations: list[GenerationCancel] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def cancelled(self) -> list[GenerationCancel]:
+        """Generations the API confirmed cancelled (not billed)."""
+        return [g for g in self.generations if g.cancelled]
+
+    @property
+    def not_cancelled(self) -> list[GenerationCancel]:
+        """Generations that may still run and be billed; the journal keeps them ``enqueued``."""
+        return [g for g in self.generations if not g.cancelled]
+
+
+@dataclass(frozen=True)
+class _RememberedRun:
+    credentials: OxenCredentials
+    journal_path: Path
+
+
+class _RunRegistry:
+    """Process-local memory of each flow run's resolved credentials and of its hook's outcome."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: OrderedDict[str, _RememberedRun] = OrderedDict()
+        self._outcomes: OrderedDict[str, CancellationOutcome] = OrderedDict()
+
+    def remember(self, run_id: str, run: _RememberedRun) -> None:
+        with self._lock:
+            self._runs[run_id] = run
+            self._runs.move_to_end(run_id)
+            while len(self._runs) > _REMEMBERED_RUNS:
+                self._runs.popitem(last=False)
+
+    def run(self, run_id: str) -> _RememberedRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def record(self, outcome: CancellationOutcome) -> None:
+        with self._lock:
+            self._outcomes[str(outcome.flow_run_id)] = outcome
+            while len(self._outcomes) > _REMEMBERED_RUNS:
+                self._outcomes.popitem(last=False)
+
+    def outcomes(self) -> dict[str, CancellationOutcome]:
+        with self._lock:
+            return dict(self._outcomes)
+
+
+_registry = _RunRegistry()
+
+
+def remember_run(credentials: OxenCredentials, journal_path: Path) -> None:
+    """Remember the current flow run's resolved credentials and journal for its stop hooks.
+
+    Args:
+        credentials: The credentials the run pays with (holding the real key).
+        journal_path: The journal the run records its generations in.
+    """
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    if run_id:
+        _registry.remember(str(run_id), _RememberedRun(credentials, Path(journal_path)))
+
+
+def cancellation_outcome(flow_run_id: str) -> CancellationOutcome | None:
+    """What this process's stop hook did for `flow_run_id`, if it ran here."""
+    return _registry.outcomes().get(str(flow_run_id))
+
+
+def cancellation_outcomes() -> dict[str, CancellationOutcome]:
+    """Every outcome this process's stop hooks recorded, by flow run id, oldest first."""
+    return _registry.outcomes()
+
+
+def usable_api_key(credentials: OxenCredentials) -> bool:
+    """True when `credentials` hold a key worth sending (not missing, not Prefect's mask)."""
+    key = credentials.api_key.get_secret_value().strip() if credentials.api_key else ""
+    return bool(key) and set(key) != {"*"}
+
+
+def cancel_unfinished(
+    journal: GenerationJournal,
+    credentials: OxenCredentials,
+    *,
+    flow_run_id: str | None = None,
+    reason: str = "cancelled",
+) -> CancellationOutcome:
+    """Cancel the journal's ``enqueued`` generations (of `flow_run_id`, or all when None).
+
+    Each one is journaled ``failed`` only once the API shows it cancelled or failed; any other
+    stays ``enqueued`` (a later run reattaches to it without paying again). Never raises for
+    API errors: they are in the outcome.
+
+    Args:
+        journal: The journal holding the generation ids.
+        credentials: Credentials with the real key (a masked or missing key sends nothing).
+        flow_run_id: Only the generations this flow run enqueued; None for every one.
+        reason: Recorded in the journal next to each cancelled generation.
+    """
+    outcome = CancellationOutcome(flow_run_id=flow_run_id, journal_path=journal.path)
+    unfinished = [
+        entry for entry in journal.latest().values()
+        if entry.state == "enqueued" and entry.generation_ids
+        and (flow_run_id is None or entry.detail.get("flow_run_id") == flow_run_id)
+    ]
+    if not unfinished:
+        return outcome
+    if not usable_api_key(credentials):
+        outcome.problem = "no usable Oxen API key (missing, or masked by Prefect)"
+        outcome.generations = [
+            GenerationCancel(gid, entry.detail.get("key"), False, outcome.problem)
+            for entry in unfinished for gid in entry.generation_ids
+        ]
+        return outcome
+    with credentials.get_client() as oxen:
+        for entry in unfinished:
+            results = [_cancel_one(oxen, gid, entry.detail.get("key")) for gid in entry.generation_ids]
+            outcome.generations.extend(results)
+            if all(result.cancelled for result in results):
+                journal.record(JournalEntry(
+                    identity=entry.identity, state="failed", mode=entry.mode, model=entry.model,
+                    generation_ids=entry.generation_ids, detail={**entry.detail, "reason": reason},
+                ))
+    return outcome
+
+
+def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCancel:
+    try:
+        oxen.cancel_generation(generation_id)
+        # Cancelling a finished generation "has no effect": only its status says whether it
+        # was stopped unbilled, or succeeded and is there to collect.
+        status = oxen.get_generation(generation_id).status
+    except OxenError as exc:
+        return GenerationCancel(generation_id, key, False, f"{type(exc).__name__}: {exc}")
+    if status in (GenerationStatus.CANCELLED, GenerationStatus.FAILED):
+        return GenerationCancel(generation_id, key, True, status.value)
+    return GenerationCancel(generation_id, key, False, f"already {status.value}; kept for the next run")
 
 
 def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
     """Cancel every generation this flow run enqueued and did not finish (ids from the journal).
 
     Runs as ``on_cancellation`` / ``on_crashed``: the process may die right after, so it is
-    synchronous and cancels one id at a time, journaling each so a later run does not reattach.
+    synchronous and cancels one id at a time. Never raises; what it did is logged and kept for
+    `cancellation_outcome`.
     """
-    parameters = dict(getattr(flow_run, "parameters", None) or {})
     run_id = str(flow_run.id)
+    run_logger = _logger_for(flow, flow_run)
+    remembered = _registry.run(run_id)
     try:
-        journal = _journal_for(parameters)
-        credentials = resolve_credentials(parameters.get("credentials"))
+        if remembered is not None:
+            credentials, journal = remembered.credentials, journal_at(remembered.journal_path)
+        else:
+            parameters = dict(getattr(flow_run, "parameters", None) or {})
+            journal = _journal_for(parameters)
+            credentials = _credentials_for(parameters)
     except Exception as exc:  # a hook must never raise
-        logger.warning("Could not find the journal of flow run %s to cancel its generations: %s", run_id, type(exc).__name__)
+        run_logger.error(
+            "Could not find the journal or credentials of flow run %s to cancel its generations "
+            "(%s): any it left running may still be billed.", run_id, type(exc).__name__,
+        )
         return
-    unfinished = [
-        entry for entry in journal.latest().values()
-        if entry.state == "enqueued" and entry.generation_ids and entry.detail.get("flow_run_id") == run_id
-    ]
-    if not unfinished:
-        return
-    cancelled = 0
-    with credentials.get_client() as oxen:
-        for entry in unfinished:
-            for generation_id in entry.generation_ids:
-                try:
-                    oxen.cancel_generation(generation_id)
-                    cancelled += 1
-                except OxenError as exc:
-                    logger.warning("Could not cancel generation %s: %s", generation_id, exc)
-            journal.record(JournalEntry(
-                identity=entry.identity, state="failed", mode=entry.mode, model=entry.model,
-                generation_ids=entry.generation_ids, detail={**entry.detail, "reason": f"flow run {state.name.lower()}"},
-            ))
-    logger.info("Cancelled %d unfinished Oxen generation(s) of flow run %s.", cancelled, run_id)
+    state_name = str(getattr(state, "name", "stopped")).lower()
+    outcome = cancel_unfinished(journal, credentials, flow_run_id=run_id, reason=f"cancelled: flow run {state_name}")
+    _registry.record(outcome)
+    _log_outcome(run_logger, outcome, run_id)
+
+
+def _log_outcome(run_logger: Any, outcome: CancellationOutcome, run_id: str) -> None:
+    if outcome.cancelled:
+        run_logger.info(
+            "Cancelled %d unfinished Oxen generation(s) of flow run %s: %s.",
+            len(outcome.cancelled), run_id, ", ".join(g.generation_id for g in outcome.cancelled),
+        )
+    if outcome.not_cancelled:
+        run_logger.error(
+            "Could not cancel %d Oxen generation(s) of flow run %s%s: %s. They may still be "
+            "running and billed; the journal %s keeps them, so re-running the same batch "
+            "collects them without paying again, and `prefect-oxen cancel --journal %s` "
+            "cancels them.",
+            len(outcome.not_cancelled), run_id, f" ({outcome.problem})" if outcome.problem else "",
+            "; ".join(f"{g.generation_id} ({g.detail})" for g in outcome.not_cancelled),
+            outcome.journal_path, outcome.journal_path,
+        )
+
+
+def _logger_for(flow: Any, flow_run: Any) -> Any:
+    """The run logger (its records reach the run's logs in the UI) when there is one."""
+    from prefect.logging.loggers import flow_run_logger
+
+    try:
+        return flow_run_logger(flow_run, flow)
+    except Exception:  # not a real flow run (a direct call of the hook)
+        return logger
+
+
+def _journal_for(parameters: dict[str, Any]) -> GenerationJournal:
+    destination = resolve_archive(parameters.get("archive", "oxen-archive"), parameters.get("archive_block"))
+    settings = PipelineSettings.build(destination, journal=parameters.get("journal"), work_dir=parameters.get("work_dir"))
+    return journal_at(settings.journal_path)
+
+
+def _credentials_for(parameters: dict[str, Any]) -> OxenCredentials:
+    """The credentials a flow run's stored parameters name, never with Prefect's masked key.
+
+    An inline block arrives with its key masked: the other settings are kept and the key comes
+    from OXEN_API_KEY, if set.
+    """
+    value = parameters.get("credentials")
+    if isinstance(value, dict) and "$ref" not in value and "api_key" in value:
+        key = value["api_key"]
+        if key is None or set(str(key).strip()) <= {"*"}:
+            value = {name: setting for name, setting in value.items() if name != "api_key"}
+    return resolve_credentials(value)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import Shot, VideoRequest
-from prefect_oxen.flows.hooks import cancel_remote_generations
+from prefect_oxen.flows.hooks import cancel_remote_generations, remember_run
 from prefect_oxen.flows.pipeline import run_item
 from prefect_oxen.flows.report import ItemReport, emit_item_event
 from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
@@ -73,6 +73,7 @@ async def multi_shot_flow(
     settings = PipelineSettings.build(
         destination, journal=journal, work_dir=work_dir, mode=mode, key_template=key_template, prefix=prefix
     )
+    remember_run(creds, settings.journal_path)
     parsed = [Shot.model_validate(shot) for shot in shots]
     common = {k: v for k, v in {"aspect_ratio": aspect_ratio, "generate_audio": generate_audio, "seed": seed}.items() if v is not None}
     try:

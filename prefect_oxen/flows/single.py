@@ -6,7 +6,7 @@ from typing import Any, Literal
 from prefect import flow
 
 from prefect_oxen.blocks import OxenCredentials
-from prefect_oxen.flows.hooks import cancel_remote_generations
+from prefect_oxen.flows.hooks import cancel_remote_generations, remember_run
 from prefect_oxen.flows.pipeline import run_item
 from prefect_oxen.flows.report import emit_item_event
 from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
@@ -40,6 +40,7 @@ async def generate_video_flow(
         await aresolve_archive(archive, archive_block), journal=journal, work_dir=work_dir, mode=mode,
         key_template=key_template, prefix=prefix, timeout=timeout,
     )
+    remember_run(creds, settings.journal_path)
     try:
         validated = await validate_video_request(request, creds, key=key)
         report, record = await run_item(validated, creds, settings)

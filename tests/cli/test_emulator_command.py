@@ -21,3 +21,19 @@ def test_emulator_command_serves_until_interrupted(tmp_path) -> None:
         emulator.process.send_signal(signal.SIGINT)
         assert emulator.process.wait(15) == 0
     assert "Oxen emulator stopped" in emulator.output()
+
+
+def test_emulator_command_checks_the_key_from_the_environment(tmp_path) -> None:
+    """With OXEN_API_KEY set and no --api-key, only that key is accepted (a masked one never)."""
+    port = free_port()
+    args = [str(BIN / "python"), "-m", "prefect_oxen.emulator", "--port", str(port)]
+    env = prefect_env(tmp_path / "home", OXEN_API_KEY="env-key")
+    with background(args, env=env, log=tmp_path / "emulator.log"):
+        url = f"http://127.0.0.1:{port}/api/ai/models"
+
+        def status(token: str) -> int:
+            return httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=2).status_code
+
+        assert wait_for(lambda: status("env-key"), timeout=30, what="the emulator") == 200
+        assert status("another-key") == 401
+        assert status("**********") == 401

@@ -72,3 +72,11 @@ def test_unknown_route_is_a_json_404(client: httpx.Client) -> None:
         "status": "error",
         "status_message": "resource_not_found",
     }
+
+
+@pytest.mark.parametrize("api_keys", [None, ["**********"]])
+def test_a_masked_key_is_refused_even_when_any_token_is_accepted(client: httpx.Client, api_keys) -> None:
+    # What a client sends when it rebuilt its credentials from Prefect's stored parameters.
+    configure(client, api_keys=api_keys)
+    for method, path in (("GET", "/api/ai/models"), ("DELETE", "/api/ai/queue/any-id")):
+        _assert_401(client.request(method, path, headers={"Authorization": "Bearer **********"}))
