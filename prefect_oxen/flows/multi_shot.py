@@ -16,7 +16,13 @@ from prefect_oxen.flows.pipeline import run_item
 from prefect_oxen.flows.report import ItemReport, emit_item_event
 from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.media import stitch_videos, verify_video
-from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveManifest, ArchiveRecord, sha256_file
+from prefect_oxen.storage import (
+    DEFAULT_KEY_TEMPLATE,
+    ArchiveManifest,
+    ArchiveRecord,
+    acheck_destination,
+    sha256_file,
+)
 from prefect_oxen.tasks import close_shared_clients, open_archive, shared_async_client
 from prefect_oxen.tasks.archive import archive_key
 from prefect_oxen.tasks.results import GenerationResult
@@ -73,6 +79,7 @@ async def multi_shot_flow(
     settings = PipelineSettings.build(
         destination, journal=journal, work_dir=work_dir, mode=mode, key_template=key_template, prefix=prefix
     )
+    await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
     remember_run(creds, settings.journal_path)
     parsed = [Shot.model_validate(shot) for shot in shots]
     common = {k: v for k, v in {"aspect_ratio": aspect_ratio, "generate_audio": generate_audio, "seed": seed}.items() if v is not None}

@@ -10,7 +10,7 @@ from prefect_oxen.flows.hooks import cancel_remote_generations, remember_run
 from prefect_oxen.flows.pipeline import run_item
 from prefect_oxen.flows.report import emit_item_event
 from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
-from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord
+from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord, acheck_destination
 from prefect_oxen.tasks import close_shared_clients, validate_video_request
 
 __all__ = ["generate_video_flow"]
@@ -40,6 +40,7 @@ async def generate_video_flow(
         await aresolve_archive(archive, archive_block), journal=journal, work_dir=work_dir, mode=mode,
         key_template=key_template, prefix=prefix, timeout=timeout,
     )
+    await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
     remember_run(creds, settings.journal_path)
     try:
         validated = await validate_video_request(request, creds, key=key)
