@@ -213,13 +213,25 @@ def retry_kwargs(policy: RetryPolicy) -> dict[str, Any]:
     }
 
 
+# Server errors after which a paid POST may or may not have been accepted: a 500 does not say
+# how far the work got, a 502 means the upstream broke mid-request, a 504 that the gateway gave
+# up while the work may go on. (A 503 says the request was not taken on: safe to send again.)
+_OUTCOME_UNKNOWN_STATUSES = (500, 502, 504)
+
+
 def paid_post_error(response: httpx.Response, **kwargs: Any) -> OxenError:
-    """An error answer to a paid POST. A 504 means the gateway gave up while the work may go on."""
-    if response.status_code == 504:
-        return OutcomeUnknown(
-            f"{response.request.method} {redact_url(str(response.request.url))} timed out at the "
-            "gateway (504); the generation may still run and be billed. Not re-sent automatically.",
-            method=response.request.method,
-            url=redact_url(str(response.request.url)),
-        )
-    return error_from_response(response, **kwargs)
+    """An error answer to a paid POST; one that leaves the outcome unknown is `OutcomeUnknown`."""
+    status = response.status_code
+    if status not in _OUTCOME_UNKNOWN_STATUSES:
+        return error_from_response(response, **kwargs)
+    detail = read_error_message(_body(response)) or response.reason_phrase or f"HTTP {status}"
+    where = f"{response.request.method} {redact_url(str(response.request.url))}"
+    return OutcomeUnknown(
+        f"{where} failed on the server's side ({status}: {detail}); the generation may still have "
+        "been accepted and billed. Not re-sent automatically: check the queue or the generation "
+        "history before paying again.",
+        method=response.request.method,
+        url=redact_url(str(response.request.url)),
+        status_code=status,
+        detail=detail,
+    )

@@ -175,15 +175,19 @@ class AsyncOxenClient:
             response = await self._http.send(request)
         except httpx.HTTPError as exc:
             raise _core.transport_error(exc, request, paid=paid) from None
-        if response.status_code == 429:
-            retry_after = _core.parse_retry_after(response.headers.get("retry-after"))
-            if retry_after:
-                self.throttle.pause(min(retry_after, self.retry.max_retry_after))
+        self._note_rate_limit(response)
         if response.status_code >= 400:
             if paid:
                 raise _core.paid_post_error(response, model=model, generation_id=generation_id)
             raise _core.error_from_response(response, model=model, generation_id=generation_id)
         return response
+
+    def _note_rate_limit(self, response: httpx.Response) -> None:
+        """On a 429 with ``Retry-After``, hold back every call of this client that long."""
+        if response.status_code == 429:
+            retry_after = _core.parse_retry_after(response.headers.get("retry-after"))
+            if retry_after:
+                self.throttle.pause(min(retry_after, self.retry.max_retry_after))
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One API call with the retry policy: transient failures retried, the rest raised."""
@@ -327,10 +331,12 @@ class AsyncOxenClient:
                             headers=self._auth_headers(),
                             timeout=self.timeouts.httpx(read=self.timeouts.generate),
                         )
+                        await self.throttle.wait()
                         try:
                             response = await self._http.send(request_, stream=True)
                         except httpx.HTTPError as exc:
                             raise _core.transport_error(exc, request_, paid=True) from None
+                        self._note_rate_limit(response)
                         try:
                             if response.status_code >= 400:
                                 await response.aread()
@@ -403,19 +409,29 @@ class AsyncOxenClient:
         await self._maybe_validate(request, validate)
         await self.tracker.subscribe()
         payload = {**request.to_payload(), "num_generations": num_generations}
-        for _ in range(self.retry.attempts):
+        for attempt in range(1, self.retry.attempts + 1):
             sent_at = time.time()
             try:
                 response = await self._call("POST", self.paths.queue, json=payload, paid=True, model=request.model)
-            except OutcomeUnknown:
-                found = await self.find_enqueued(request, since=sent_at, count=num_generations)
+            except OutcomeUnknown as lost:
+                # A lost answer or a 500/502/504: the generations may exist. Look before re-sending.
+                found = await self._reconcile_enqueue(
+                    request, lost, since=sent_at, count=num_generations
+                )
                 if found:
                     logger.warning(
-                        "Enqueue answer was lost; found the %d generation(s) it created in the queue.",
+                        "Enqueue outcome was unknown (%s); found the %d generation(s) it created "
+                        "in the queue.",
+                        _why(lost),
                         len(found),
                     )
                     return found
-                logger.warning("Enqueue answer was lost and the queue shows no trace of it; sending again.")
+                logger.warning(
+                    "Enqueue outcome was unknown (%s) and the queue shows no trace of it; "
+                    "sending again.",
+                    _why(lost),
+                )
+                await _pause(self.retry, attempt, lost)
                 continue
             body = self._json(response)
             rows = body.get("generations") if isinstance(body, dict) else None
@@ -434,20 +450,36 @@ class AsyncOxenClient:
             url=self.paths.queue,
         )
 
+    async def _reconcile_enqueue(
+        self, request: VideoRequest, lost: OutcomeUnknown, *, since: float, count: int
+    ) -> list[Generation]:
+        """`find_enqueued` for an enqueue whose outcome is unknown; a queue that cannot be read
+        leaves it unknown (re-sending then could pay twice), so that raises `OutcomeUnknown`."""
+        try:
+            return await self.find_enqueued(request, since=since, count=count)
+        except OxenError as exc:
+            raise OutcomeUnknown(
+                f"The enqueue's outcome is unknown ({_why(lost)}) and the queue could not be "
+                f"checked ({type(exc).__name__}: {exc}). Not re-sent: check the queue or the "
+                "generation history before paying again.",
+                method="POST",
+                url=self.paths.queue,
+                status_code=lost.status_code,
+                detail=lost.detail,
+            ) from exc
+
     async def find_enqueued(self, request: VideoRequest, *, since: float, count: int = 1) -> list[Generation]:
         """Generations of `request` enqueued since `since` (unix time), newest first.
 
         How an enqueue whose answer was lost (or whose process died) is recognised: same model,
         same echoed parameters, enqueued after it was sent. Returns [] unless `count` are found.
+        Raises the list call's error if the queue cannot be read (absence could not be told).
         """
         sent_at = since
         candidates: list[Generation] = []
         seen: set[str] = set()
         for status in (None, "succeeded", "failed"):
-            try:
-                rows = await self.list_queue(model=request.model, status=status)
-            except OxenError:
-                continue
+            rows = await self.list_queue(model=request.model, status=status)
             for row in rows:
                 if row.generation_id not in seen and _echoes(row, request) and (
                     row.enqueued_at is None or row.enqueued_at >= sent_at - _RECONCILE_SLACK_SECONDS
@@ -723,6 +755,11 @@ def _expected_total(response: httpx.Response, offset: int) -> int | None:
     if length and length.isdigit():
         return int(length) + (offset if response.status_code == 206 else 0)
     return None
+
+
+def _why(lost: OutcomeUnknown) -> str:
+    """A short reason for an unknown outcome: the server's status, or the broken connection."""
+    return f"HTTP {lost.status_code}" if lost.status_code else "answer lost"
 
 
 async def _pause(policy: RetryPolicy, attempt: int, exc: BaseException) -> None:

@@ -67,13 +67,26 @@ class TransportError(OxenError):
 class OutcomeUnknown(TransportError):
     """A paid request was sent but its answer was lost: it may have been accepted and billed.
 
-    The client never re-sends such a request blindly. For an enqueue it reconciles with the queue
-    first; for a synchronous generation it raises this so the caller can check before paying again.
+    Raised when the connection broke after sending, and when the API answered a paid POST with
+    a server error that does not say whether the work was accepted (500, 502, 504): then
+    `status_code` and `detail` hold the API's answer. The client never re-sends such a request
+    blindly. For an enqueue it reconciles with the queue first; for a synchronous generation it
+    raises this so the caller can check before paying again.
     """
 
-    def __init__(self, message: str, *, method: str = "", url: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        url: str = "",
+        status_code: int | None = None,
+        detail: str | None = None,
+    ) -> None:
         super().__init__(message, method=method, url=url, sent=True)
         self.retryable = False
+        self.status_code = status_code
+        self.detail = detail
 
 
 # --- API answered with an error --------------------------------------------------------------
@@ -160,12 +173,21 @@ class RateLimited(APIError):
         self.retryable = True
 
 
+#: Server errors worth another attempt of a call that is safe to repeat.
+_TRANSIENT_SERVER_STATUSES = frozenset({500, 502, 503, 504})
+
+
 class ServerError(APIError):
-    """The API failed on its side (5xx). 502/503/504 are transient and retried where safe."""
+    """The API failed on its side (5xx); 500/502/503/504 are transient.
+
+    Reads and cancels are repeated on any of them. A paid POST never gets this for 500, 502 or
+    504 (whether the work was accepted is unknown: `OutcomeUnknown` instead), only for 503,
+    which says the request was not taken on, so repeating it cannot bill twice.
+    """
 
     def __init__(self, message: str, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
-        self.retryable = self.status_code in (502, 503, 504)
+        self.retryable = self.status_code in _TRANSIENT_SERVER_STATUSES
 
 
 class UnexpectedResponse(APIError):

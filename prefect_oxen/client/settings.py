@@ -35,7 +35,7 @@ class ClientTimeouts(BaseModel):
 
 
 class RetryPolicy(BaseModel):
-    """How transient failures (429, 502/503/504, connection errors) are retried.
+    """How transient failures (429, 500/502/503/504 where safe, connection errors) are retried.
 
     Backoff is exponential with jitter and a cap (stamina); a 429's ``Retry-After`` replaces the
     computed wait, up to `max_retry_after`. Client errors (4xx) are never retried, and a paid POST
