@@ -46,3 +46,39 @@ async def test_other_models_get_shots_generated_concurrently_and_stitched(creden
     manifest = json.loads(_path(result.video.manifest_uri).read_text())
     assert manifest["extra"]["strategy"] == "stitched" and len(manifest["extra"]["shots"]) == 3
     assert manifest["cost_usd"] == pytest.approx(0.06)
+
+
+@pytest.fixture
+def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """boto3 finds no credentials anywhere (and asks no metadata server)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.mark.parametrize("flow_kind", ["single", "multi-shot"])
+@pytest.mark.parametrize(
+    ("archive", "words"),
+    [("under-a-file", "Cannot write to archive"), ("s3://team-videos/oxen", "No AWS credentials for s3://team-videos/oxen")],
+    ids=["unwritable-directory", "s3-without-credentials"],
+)
+async def test_an_archive_that_cannot_take_the_video_fails_the_flow_before_paying(
+    credentials, emulator, workdir: Path, unique: str, no_aws_credentials: None, flow_kind: str, archive: str, words: str
+) -> None:
+    from prefect_oxen.storage import ArchiveUnavailable
+
+    if archive == "under-a-file":
+        (workdir / "plain-file").write_text("a file where a directory would have to be")
+        archive = str(workdir / "plain-file" / "archive")
+    # Journal and work files elsewhere, as a deployment would have them: only the archive is bad.
+    places = {"archive": archive, "journal": str(workdir / "journal" / "j.jsonl"), "work_dir": str(workdir / "staging")}
+    with pytest.raises(ArchiveUnavailable, match=words):
+        if flow_kind == "single":
+            await generate_video_flow({"model": FAST, "prompt": f"nowhere {unique}", "duration": 1}, credentials, key="nowhere", **places)
+        else:
+            await multi_shot_flow(O3, [{"prompt": f"a {unique}", "duration": 2}, {"prompt": "b", "duration": 2}], credentials, key="nowhere", **places)
+    assert emulator.generations() == []
+    assert not any(route.startswith("POST") for route in emulator.stats()["requests"])
