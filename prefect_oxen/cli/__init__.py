@@ -1,4 +1,4 @@
-"""`prefect-oxen`: generate, batch, estimate, browse models, run the emulator and the demo.
+"""`prefect-oxen`: generate, batch, estimate, cancel, browse models, run the emulator and the demo.
 
 Prefect's environment (a project-local PREFECT_HOME when the user has none, no telemetry, a
 generous server start-up timeout, quiet console) is prepared in `main()` before any command
@@ -15,6 +15,7 @@ from prefect_oxen.cli._common import ExitCode
 from prefect_oxen.cli._env import prepare_environment
 from prefect_oxen.cli.batch import batch_command
 from prefect_oxen.cli.blocks import blocks_app
+from prefect_oxen.cli.cancel import cancel_command
 from prefect_oxen.cli.demo import demo_command
 from prefect_oxen.cli.estimate import estimate_command
 from prefect_oxen.cli.generate import generate_command
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.command("generate")(generate_command)
 app.command("batch")(batch_command)
 app.command("estimate")(estimate_command)
+app.command("cancel")(cancel_command)
 app.command("models")(models_command)
 app.command("emulator")(emulator_command)
 app.command("demo")(demo_command)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from rich.progress import (
@@ -26,9 +25,15 @@ __all__ = ["batch_exit_code", "run_batch", "run_flow"]
 
 
 def run_flow(flow: Any, /, *, verbose: bool = False, **parameters: Any) -> Any:
-    """Run an (async) flow here and return its result, or the exception it ended with."""
+    """Run an (async) flow here and return its result, or the exception it ended with.
+
+    Ctrl-C and SIGTERM stop it cleanly (its hooks cancel what it left running on the API) and
+    exit 130 / 143 after saying what was cancelled.
+    """
+    from prefect_oxen.cli._signals import run_flow_state
+
     with prefect_console_on_stderr(verbose=verbose):
-        state = asyncio.run(flow(**parameters, return_state=True))
+        state = run_flow_state(flow, parameters)
         quiet_handlers()
         return state.result(raise_on_failure=False)
 

@@ -1,0 +1,224 @@
+"""Ctrl-C and SIGTERM as a clean stop of the flow run the CLI is running.
+
+The flow runs on its own event loop in a worker thread, and the main thread only waits for it:
+Python delivers signals to the main thread, so a stop request arrives there as `StopRequested`
+without cutting through the event loop (Prefect's own SIGTERM handler, which raises from
+wherever the loop happens to be, is not installed outside the main thread). The main thread
+then cancels the flow's task: the engine marks the run Crashed and runs its hooks, which cancel
+what the run left on the API. A second signal while that happens quits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from prefect_oxen.cli._common import err_console
+
+if TYPE_CHECKING:
+    from prefect_oxen.flows.hooks import CancellationOutcome, GenerationCancel
+
+__all__ = ["StopRequested", "print_stop_report", "run_flow_state", "run_stoppable", "stop_signals"]
+
+T = TypeVar("T")
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequested(BaseException):
+    """SIGINT or SIGTERM asked the CLI to stop.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way swallows
+    it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM)."""
+        return 128 + self.signum
+
+    @property
+    def description(self) -> str:
+        return "Ctrl-C (SIGINT)" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
+
+
+@contextmanager
+def stop_signals() -> Iterator[None]:
+    """While active, SIGINT and SIGTERM raise `StopRequested` in the main thread; a second
+    signal ends the process at once. Does nothing outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = False
+
+    def handler(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            _quit_now(signum)
+        stopping = True
+        raise StopRequested(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_flow_state(flow: Any, parameters: dict[str, Any]) -> Any:
+    """The final state of ``flow(**parameters)`` run here, on Prefect's temporary server (in its
+    own session) unless an API is configured.
+
+    SIGINT (Ctrl-C) and SIGTERM stop the run cleanly: its hooks cancel what it left running on
+    the API, the user is told what was cancelled, and `typer.Exit` carries 130 / 143.
+    """
+    import typer
+
+    from prefect_oxen.cli._server import start_ephemeral_server
+    from prefect_oxen.flows.hooks import cancellation_outcomes
+
+    earlier = set(cancellation_outcomes())
+    with stop_signals():
+        try:
+            start_ephemeral_server()
+        except StopRequested as stop:
+            err_console().print(f"[bold yellow]Stopped[/] by {stop.description} before anything was submitted.")
+            raise typer.Exit(stop.exit_code) from None
+        try:
+            return run_stoppable(lambda: flow(**parameters, return_state=True))
+        except StopRequested as stop:
+            outcomes = [o for run_id, o in cancellation_outcomes().items() if run_id not in earlier]
+            print_stop_report(stop, outcomes, parameters.get("archive", "DIR"))
+            raise typer.Exit(stop.exit_code) from None
+
+
+def _quit_now(signum: int) -> None:
+    err_console().print(
+        "[bold red]Stopped at once.[/] Generations this run left on the API may still run and be "
+        "billed: re-run the same command to collect them (no new charge), or cancel them with "
+        "`prefect-oxen cancel --archive DIR`."
+    )
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(128 + signum)
+
+
+def run_stoppable(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run `make_coroutine()` to completion on its own loop in a worker thread.
+
+    On `StopRequested` (see `stop_signals`) the coroutine is cancelled and its clean-up awaited,
+    then `StopRequested` is raised again. Outside the main thread it simply runs here.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return asyncio.run(make_coroutine())
+    worker = _LoopThread(make_coroutine)
+    try:
+        worker.start()
+        worker.wait()
+    except StopRequested:
+        worker.cancel()
+        worker.wait()
+        raise
+    return worker.outcome()
+
+
+class _LoopThread(threading.Thread):
+    """A thread running one coroutine under `asyncio.run`, in a copy of the caller's context
+    (Prefect's settings and client contexts are context variables)."""
+
+    def __init__(self, make_coroutine: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        # Daemon: if the user insists on quitting, the interpreter must not wait for it.
+        super().__init__(name="prefect-oxen-flow", daemon=True)
+        self._make_coroutine = make_coroutine
+        self._context = contextvars.copy_context()
+        self._ready = threading.Event()
+        self._finished = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._result: Any = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._context.run(asyncio.run, self._main())
+        except BaseException as exc:  # reported to the main thread
+            self._error = exc
+        finally:
+            self._ready.set()
+            self._finished.set()
+
+    def wait(self) -> None:
+        """Until the coroutine has finished; a signal handler's exception interrupts it.
+
+        Not `join()`: on Python 3.11 a `join()` interrupted by a signal handler's exception
+        marks the thread stopped while it still runs, and the next `join()` returns at once.
+        """
+        while not self._finished.wait(0.5):
+            pass
+
+    async def _main(self) -> None:
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        self._ready.set()
+        try:
+            self._result = await self._make_coroutine()
+        except BaseException as exc:  # the cancellation asked for, or the run's own error
+            self._error = exc
+
+    def cancel(self) -> None:
+        self._ready.wait()
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+
+    def outcome(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def print_stop_report(stop: StopRequested, outcomes: list[CancellationOutcome], archive: Any) -> None:
+    """Tell the user what the stop did on the API: what it cancelled and what it could not."""
+    out = err_console()
+    out.print(f"[bold yellow]Stopped[/] by {stop.description}.")
+    if not outcomes:
+        out.print(
+            "The run ended before it could check what it had submitted. If it paid for anything, "
+            "re-run the same command to collect it (no new charge), or cancel it with "
+            f"`prefect-oxen cancel --archive {archive}`."
+        )
+        return
+    cancelled = [g for outcome in outcomes for g in outcome.cancelled]
+    kept = [g for outcome in outcomes for g in outcome.not_cancelled]
+    if cancelled:
+        out.print(
+            f"Cancelled {len(cancelled)} generation(s) this run left on the API (not billed): "
+            + ", ".join(_describe(g) for g in cancelled) + "."
+        )
+    if kept:
+        problems = {outcome.problem for outcome in outcomes if outcome.problem}
+        out.print(
+            f"[bold red]Could not cancel {len(kept)} generation(s)[/]"
+            + (f" ({'; '.join(sorted(problems))})" if problems else "") + ": "
+            + "; ".join(f"{_describe(g)}: {g.detail}" for g in kept) + ". "
+            "They may still run and be billed; the journal keeps them, so re-running the same "
+            "command collects them without paying again, and "
+            f"`prefect-oxen cancel --archive {archive}` cancels them."
+        )
+    if not cancelled and not kept:
+        out.print("Nothing this run paid for was left running on the API.")
+
+
+def _describe(generation: GenerationCancel) -> str:
+    return f"{generation.generation_id} ({generation.key})" if generation.key else generation.generation_id

@@ -1,0 +1,85 @@
+"""`prefect-oxen cancel`: cancel the generations a stopped or killed run left on the API.
+
+A run killed outright (SIGKILL, a lost machine) runs no hook, so what it enqueued keeps running
+and is billed. Its journal still lists those generations as ``enqueued``: re-running the same
+command collects them without paying again, and this command cancels them instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from prefect_oxen.cli._common import (
+    DEFAULT_ARCHIVE,
+    ArchiveOption,
+    BaseUrlOption,
+    CredentialsBlockOption,
+    ExitCode,
+    cli_credentials,
+    console,
+    err_console,
+    fail,
+    handle_errors,
+)
+
+__all__ = ["cancel_command", "journal_location"]
+
+
+def journal_location(archive: str, journal: str | None = None) -> Path:
+    """Where the flows keep the journal of `archive` (or `journal` itself when given)."""
+    from prefect_oxen.flows.settings import PipelineSettings
+
+    return PipelineSettings.build(archive, journal=journal).journal_path
+
+
+@handle_errors
+def cancel_command(
+    archive: ArchiveOption = DEFAULT_ARCHIVE,
+    journal: Annotated[
+        Optional[str],  # noqa: UP045 (typer needs Optional on 3.10)
+        typer.Option(help="Journal file, when the run was given its own (default: the archive's)."),
+    ] = None,
+    flow_run: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--flow-run", help="Only the generations of this flow run id (default: all)."),
+    ] = None,
+    base_url: BaseUrlOption = None,
+    credentials_block: CredentialsBlockOption = None,
+) -> None:
+    """Cancel every generation the archive's journal still lists as unfinished.
+
+    For a run that was killed before it could cancel what it paid for. Do not use it while a run
+    of the same archive is working: it would cancel that run's generations too. Exit 0 when
+    everything unfinished was cancelled (or nothing was), 1 when some could not be.
+    """
+    from prefect_oxen.flows.hooks import cancel_unfinished
+    from prefect_oxen.tasks.journal import GenerationJournal
+
+    path = journal_location(archive, journal)
+    if not path.is_file():
+        raise fail(f"No journal at {path}: nothing was generated into {archive} (or give --journal).")
+    credentials = cli_credentials(base_url, credentials_block)
+    outcome = cancel_unfinished(
+        GenerationJournal(path), credentials, flow_run_id=flow_run, reason="cancelled: prefect-oxen cancel"
+    )
+    out = console()
+    if not outcome.generations:
+        out.print(f"Nothing to cancel: the journal {path} lists no unfinished generation.")
+        return
+    for generation in outcome.cancelled:
+        out.print(f"cancelled {generation.generation_id}" + (f" ({generation.key})" if generation.key else ""))
+    out.print(f"Cancelled {len(outcome.cancelled)} generation(s) (not billed).")
+    if outcome.not_cancelled:
+        for generation in outcome.not_cancelled:
+            err_console().print(
+                f"[yellow]not cancelled[/] {generation.generation_id}"
+                + (f" ({generation.key})" if generation.key else "") + f": {generation.detail}"
+            )
+        err_console().print(
+            f"[bold red]Could not cancel {len(outcome.not_cancelled)} generation(s)[/]; the journal "
+            "keeps them, so re-running the same command collects them without paying again."
+        )
+        raise typer.Exit(int(ExitCode.ITEMS_FAILED))
