@@ -39,6 +39,8 @@ __all__ = [
     "VerboseOption",
     "api_client",
     "archive_location",
+    "check_archive",
+    "check_item_id",
     "cli_credentials",
     "console",
     "err_console",
@@ -202,6 +204,27 @@ def api_client(base_url: str | None, credentials_block: str | None) -> Iterator[
         client = OxenClient(api_key=require_api_key(), base_url=base_url)
     with client:
         yield client
+
+
+def check_archive(archive: str) -> None:
+    """`BadInput` unless the archive can take videos now: checked before anything is paid."""
+    from prefect_oxen.storage import ArchiveUnavailable, InvalidS3Uri, check_destination
+
+    try:
+        check_destination(archive)
+    except (ArchiveUnavailable, InvalidS3Uri) as exc:
+        raise BadInput(str(exc)) from None
+
+
+def check_item_id(item_id: str, *, option: str = "--id") -> str:
+    """`item_id` if it follows the one id rule every command and batch line follows, else
+    `BadInput` (ids are refused, never silently renamed)."""
+    from prefect_oxen.storage import InvalidItemId, validate_item_id
+
+    try:
+        return validate_item_id(item_id)
+    except InvalidItemId as exc:
+        raise BadInput(f"{option}: {exc}.") from None
 
 
 def money(value: float | None) -> str:

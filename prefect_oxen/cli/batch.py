@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from prefect_oxen.cli._common import (
     DEFAULT_ARCHIVE,
@@ -17,15 +18,19 @@ from prefect_oxen.cli._common import (
     Mode,
     ModeOption,
     VerboseOption,
+    check_archive,
     cli_credentials,
     err_console,
+    fail,
     handle_errors,
     money,
     print_batch_summary,
 )
 from prefect_oxen.cli._runs import batch_exit_code, report_problems, run_batch
 
-__all__ = ["OnBudget", "batch_command", "check_source"]
+__all__ = ["OnBudget", "batch_command", "check_requests_offline", "check_source"]
+
+_EXPECTED = "one JSON request per line, or a CSV with a header row"
 
 
 class OnBudget(str, enum.Enum):
@@ -36,18 +41,60 @@ class OnBudget(str, enum.Enum):
 
 
 def check_source(file: str) -> str:
-    """`file` as the flow should read it: an S3 URI unchanged, else a readable local path."""
+    """`file` as the flow should read it: an S3 URI unchanged, else a readable, non-empty path."""
     if file.startswith("s3://"):
         return file
     path = Path(file).expanduser()
-    if not path.is_file():
+    if path.is_dir():
+        raise BadInput(f"Cannot read {file}: it is a directory (expected a .jsonl or .csv batch).")
+    if not path.exists():
         raise BadInput(f"Cannot read {file}: no such file (expected a .jsonl or .csv batch).")
     try:
         with path.open("rb") as handle:
-            handle.read(1)
+            first = handle.read(1)
     except OSError as exc:
         raise BadInput(f"Cannot read {file}: {exc.strerror or exc}.") from None
+    if not first:
+        raise BadInput(f"{file} is empty: nothing to generate ({_EXPECTED}).")
+    if not path.is_file():
+        # A pipe or device cannot be read again by the flow.
+        raise BadInput(f"Cannot read {file}: not a regular file; save the batch to a file first.")
     return str(path.resolve())
+
+
+def check_requests_offline(file: str, source: str) -> int:
+    """Parse the batch and check each line's id and request shape without the API or Prefect.
+
+    Returns how many lines are usable. When none is, prints every rejected line and raises
+    `typer.Exit(2)`: nothing needs a run (checks against a model's schema need the API's
+    catalogue, so they stay with the flow).
+    """
+    from prefect_oxen.client import VideoRequest
+    from prefect_oxen.flows.inputs import load_batch_items
+
+    batch = load_batch_items(source)
+    if not batch.items and not batch.problems:
+        raise BadInput(f"{file} has no requests, only blank or comment lines ({_EXPECTED}).")
+    rejected = [(problem.line, problem.key, problem.error) for problem in batch.problems]
+    usable = 0
+    for item in batch.items:
+        try:
+            VideoRequest.model_validate(item.request)
+        except (ValueError, TypeError) as exc:
+            rejected.append((item.line, item.key, str(exc)))
+        else:
+            usable += 1
+    if usable:
+        return usable
+    out = err_console()
+    for line, key, error in sorted(rejected, key=lambda problem: problem[0] or 0):
+        reason = error.removeprefix(f"line {line}: ")
+        # Escaped: reasons quote the input, and "[...]" in it is not Rich markup.
+        out.print(f"[yellow]rejected[/] line {line} ({escape(key)}): {escape(reason)}")
+    raise fail(
+        f"No usable request in {escape(file)}: {len(rejected)} line(s) rejected; nothing was sent "
+        "or billed."
+    )
 
 
 @handle_errors
@@ -77,10 +124,15 @@ def batch_command(
 ) -> None:
     """Generate every request of a batch file, archive the videos and report each item.
 
-    Exit 0 when all succeeded, 1 when some failed, 2 when the input is unusable (unreadable
-    file, every line rejected, budget refused, no API key).
+    Exit 0 when all succeeded, 1 when some failed, 2 when the input is unusable (unreadable or
+    empty file, every line rejected, budget refused, no API key, an archive that cannot take
+    the videos).
     """
     source = check_source(file)
+    # Everything that needs no run is checked before Prefect starts (30 s or more).
+    check_requests_offline(file, source)
+    if not dry_run:
+        check_archive(archive)
     credentials = cli_credentials(base_url, credentials_block)
     report = run_batch(
         source, credentials, archive=archive, concurrency=concurrency, budget=budget,

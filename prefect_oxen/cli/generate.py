@@ -19,6 +19,8 @@ from prefect_oxen.cli._common import (
     VerboseOption,
     api_client,
     archive_location,
+    check_archive,
+    check_item_id,
     cli_credentials,
     console,
     err_console,
@@ -82,16 +84,20 @@ def generate_command(
 ) -> None:
     """Generate one video, verify it and archive it with its manifest.
 
-    Exit 0 when archived, 1 when generation failed, 2 for an invalid request, unknown model or
-    missing API key (checked before anything is paid).
+    Exit 0 when archived, 1 when generation failed, 2 for an invalid request or id, unknown
+    model, missing API key or an archive that cannot take the video (all checked before anything
+    is paid).
     """
     shots = list(shot or [])
     request = build_request(model, prompt, shots, duration, aspect_ratio, audio)
+    if key is not None:
+        check_item_id(key)  # the rule batch lines follow: refused, never renamed
     # Check and price before starting Prefect: a typo costs a second, not a server start.
     with api_client(base_url, credentials_block) as client:
         checked = client.validate_request(VideoRequest.model_validate(request))
         estimate = client.estimate_cost(checked)
         native = client.get_model(model).supports_multi_prompt
+    check_archive(archive)
     credentials = cli_credentials(base_url, credentials_block)
     from prefect_oxen.flows import generate_video_flow, multi_shot_flow
 
