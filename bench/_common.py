@@ -153,8 +153,11 @@ def run_json(command: list[str], timeout: float = 3600) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
-def prefect_batch(base_url: str, jobs: int, concurrency: int, *, home: Path | None = None, tag: str = "bench") -> dict[str, Any]:
-    command = [sys.executable, str(ROOT / "bench" / "prefect_batch.py"), base_url, str(jobs), str(concurrency), "--tag", tag]
+def prefect_batch(base_url: str, jobs: int, concurrency: int | None = None, *, home: Path | None = None, tag: str = "bench") -> dict[str, Any]:
+    """`batch_flow` in a child process, with its default parameters unless `concurrency` is given."""
+    command = [sys.executable, str(ROOT / "bench" / "prefect_batch.py"), base_url, str(jobs), "--tag", tag]
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
     if home is not None:
         command += ["--home", str(home)]
     return run_json(command)
@@ -173,3 +176,14 @@ def shared_home() -> Path:
     home = Path(os.environ.get("BENCH_PREFECT_HOME") or tempfile.mkdtemp(prefix="bench-prefect-home-"))
     os.environ["BENCH_PREFECT_HOME"] = str(home)
     return home
+
+
+def max_unfinished(log: list[dict[str, Any]]) -> int:
+    """The most generations unfinished (queued or running) at any moment, from the emulator's log."""
+    changes = sorted([(g["enqueued_at"], 1) for g in log] + [(g["completed_at"], -1) for g in log if g.get("completed_at")],
+                     key=lambda change: (change[0], change[1]))  # at a tie, a finish counts before a start
+    peak = current = 0
+    for _, step in changes:
+        current += step
+        peak = max(peak, current)
+    return peak

@@ -4,7 +4,9 @@ Used by B1, B4 and B5 in a child process each, so every measurement gets a fresh
 interpreter. Prefect's ephemeral server is started first by a trivial flow and timed separately
 (`startup_seconds`): it is a one-off cost of a process, not of a batch.
 
-    .venv/bin/python bench/prefect_batch.py BASE_URL JOBS CONCURRENCY [--tag T] [--duration 2]
+    .venv/bin/python bench/prefect_batch.py BASE_URL JOBS [--concurrency N] [--tag T] [--duration 2]
+
+With no option but the URL and the job count, `batch_flow` runs with its default parameters.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("base_url")
     parser.add_argument("jobs", type=int)
-    parser.add_argument("concurrency", type=int)
+    parser.add_argument("--concurrency", type=int, default=None, help="override the flow's default")
     parser.add_argument("--tag", default="bench")
     parser.add_argument("--duration", type=int, default=2)
-    parser.add_argument("--concurrency-limit", default=None, help="global concurrency limit name (default: none)")
+    parser.add_argument("--concurrency-limit", default=None, help="override the flow's global limit name")
     parser.add_argument("--profile", default=None, help="write a pyinstrument text profile here")
     parser.add_argument("--home", default=None, help="PREFECT_HOME to (re)use (a warm one starts faster)")
     args = parser.parse_args()
@@ -57,11 +59,9 @@ def main() -> None:
     batch = items(args.jobs, args.tag, args.duration)
 
     async def run():
-        return await batch_flow(
-            batch, credentials, archive=str(work / "archive"), concurrency=args.concurrency, mode="queue",
-            concurrency_limit=args.concurrency_limit, concurrency_limit_default=args.concurrency,
-            return_state=True,
-        )
+        overrides = {"concurrency": args.concurrency, "concurrency_limit": args.concurrency_limit}
+        chosen = {name: value for name, value in overrides.items() if value is not None}
+        return await batch_flow(batch, credentials, archive=str(work / "archive"), **chosen, return_state=True)
 
     profiler = None
     if args.profile:

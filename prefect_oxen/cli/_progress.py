@@ -1,58 +1,49 @@
-"""Live progress of a flow running in this process, read from Prefect's own task-run log records.
+"""Live progress of a batch running in this process, from the flow's own per-item signal.
 
-The flows report progress as Prefect artifacts; the terminal needs it sooner and without API
-calls, so the CLI listens to the engine's "Finished in state" records of each item's tasks
-(named ``generate-<id>``, ``persist-<id>``, ``archive-<id>`` by the pipeline).
+The flow announces every item as it ends (`prefect_oxen.engine.watching_items`); the bar advances
+on each, with the failed count and an ETA. No log parsing and no API round trip.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["item_progress"]
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
-_STEPS = ("generate-", "persist-", "archive-")
+from prefect_oxen.engine import ItemFinished, watching_items
 
-
-class _ItemFinishedHandler(logging.Handler):
-    """Calls `on_done(key, ok)` once per item: after its archive task, or its first failed step."""
-
-    def __init__(self, keys: set[str], on_done: Callable[[str, bool], None]) -> None:
-        super().__init__(level=logging.INFO)
-        self._keys = keys
-        self._done: set[str] = set()
-        self._on_done = on_done
-        self._lock = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        name = getattr(record, "task_run_name", None)
-        message = record.getMessage() if isinstance(record.msg, str) else ""
-        if not name or not message.startswith("Finished in state"):
-            return
-        step = next((s for s in _STEPS if name.startswith(s)), None)
-        if step is None:
-            return
-        key = name[len(step):]
-        failed = "Failed" in message or "Crashed" in message
-        if key not in self._keys or not (step == "archive-" or failed):
-            return
-        with self._lock:
-            if key in self._done:
-                return
-            self._done.add(key)
-        self._on_done(key, not failed)
+__all__ = ["batch_progress"]
 
 
 @contextmanager
-def item_progress(keys: set[str], on_done: Callable[[str, bool], None]) -> Iterator[None]:
-    """Call `on_done` as each item of `keys` finishes, while the block runs."""
-    handler = _ItemFinishedHandler(keys, on_done)
-    logger = logging.getLogger("prefect.task_runs")
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
+def batch_progress(console: Console, description: str, total: int | None) -> Iterator[Progress]:
+    """A progress bar on `console` that advances as each item of a batch started inside ends."""
+    columns = (
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed"), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task(description, total=total, failed=0)
+        failed = 0
+
+        def on_item(event: ItemFinished) -> None:
+            nonlocal failed
+            if not event.ok:
+                failed += 1
+            progress.update(bar, advance=1, failed=failed)
+
+        with watching_items(on_item):
+            yield progress
+        # Whatever the flow did not announce (a crash, a refused budget) still ends the bar.
+        progress.update(bar, total=total or 1, completed=total or 1)

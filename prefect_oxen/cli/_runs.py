@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-
 from prefect_oxen.cli._common import BadInput, ExitCode, err_console
 from prefect_oxen.cli._env import prefect_console_on_stderr, quiet_handlers
-from prefect_oxen.cli._progress import item_progress
+from prefect_oxen.cli._progress import batch_progress
 
 if TYPE_CHECKING:
     from prefect_oxen.blocks import OxenCredentials
@@ -57,31 +48,16 @@ def run_batch(
     batch = load_batch_items(source)
     if not batch.items and not batch.problems:
         raise BadInput(f"{source} has no requests (one JSON object per line, or a CSV with a header).")
-    keys = {item.key for item in batch.items}
-    columns = (
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
-    )
+    total = len(batch.items) + len(batch.problems)
     label = "Validating and pricing" if dry_run else "Generating"
-    with Progress(*columns, console=err_console(), transient=False) as progress:
-        bar = progress.add_task(f"{label} {len(keys)} item(s)", total=None if dry_run else len(keys), failed=0)
-
-        def done(_key: str, ok: bool) -> None:
-            progress.advance(bar)
-            if not ok:
-                progress.update(bar, failed=progress.tasks[0].fields["failed"] + 1)
-
-        if concurrency is not None:  # else the flow's default: one source of truth
-            options["concurrency"] = concurrency
-        with item_progress(keys, done):
-            outcome = run_flow(
-                batch_flow, items=source, credentials=credentials, archive=archive,
-                budget=budget, on_budget=on_budget, dry_run=dry_run,
-                mode=mode, verbose=verbose, **options,
-            )
-        # Items rejected by validation or skipped as already archived run no tasks: count them
-        # as done once the flow has finished.
-        progress.update(bar, total=len(keys) or 1, completed=len(keys) or 1)
+    if concurrency is not None:  # else the flow's default: one source of truth
+        options["concurrency"] = concurrency
+    with batch_progress(err_console(), f"{label} {total} item(s)", total):
+        outcome = run_flow(
+            batch_flow, items=source, credentials=credentials, archive=archive,
+            budget=budget, on_budget=on_budget, dry_run=dry_run,
+            mode=mode, verbose=verbose, **options,
+        )
     if isinstance(outcome, BatchIncomplete):
         return outcome.report
     if isinstance(outcome, BatchReport):

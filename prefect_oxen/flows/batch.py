@@ -11,6 +11,13 @@ from prefect.states import Failed
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import OxenError
+from prefect_oxen.engine import (
+    GenerationSlots,
+    ItemPacing,
+    announce_item,
+    claim_item,
+    pacing_scope,
+)
 from prefect_oxen.flows.hooks import cancel_remote_generations
 from prefect_oxen.flows.inputs import BatchInput, BatchItem, load_batch_items
 from prefect_oxen.flows.pipeline import (
@@ -38,6 +45,15 @@ from prefect_oxen.tasks.validate import check_request
 __all__ = ["batch_flow", "validate_batch"]
 
 DEFAULT_CONCURRENCY_LIMIT = "oxen-generations"
+# Twice what the API is seen to run in parallel (16-64 slots): it always has queued work while
+# this run delivers finished videos. Queued generations are cancelled unpaid if the run stops.
+DEFAULT_GENERATIONS_IN_FLIGHT = 128
+# Downloading, verifying and archiving is this machine's work (CPU for verification, disk, S3);
+# beyond a few at once on 2 cores it only adds contention.
+DEFAULT_DOWNLOADS = 8
+# Items set up and submitted at once (see ItemPacing.admit): enough to overlap one item's
+# submission round trip with the next one's set-up, few enough that they submit in order.
+_STARTING_AT_ONCE = 4
 
 
 @task(name="validate-batch", cache_policy=NO_CACHE)
@@ -88,7 +104,8 @@ async def batch_flow(
     credentials: OxenCredentials | str | None = None,
     archive: Any = "oxen-archive",
     archive_block: str | None = None,
-    concurrency: int = 8,
+    concurrency: int = DEFAULT_GENERATIONS_IN_FLIGHT,
+    downloads: int = DEFAULT_DOWNLOADS,
     budget: float | None = None,
     on_budget: Literal["refuse", "partial"] = "refuse",
     dry_run: bool = False,
@@ -98,7 +115,7 @@ async def batch_flow(
     journal: str | None = None,
     work_dir: str | None = None,
     concurrency_limit: str | None = DEFAULT_CONCURRENCY_LIMIT,
-    concurrency_limit_default: int = 16,
+    concurrency_limit_default: int | None = None,
     timeout_per_item: float = 3600.0,
     contact_sheet_size: int = 24,
 ) -> BatchReport:
@@ -106,10 +123,14 @@ async def batch_flow(
 
     `items` is a list of requests (each may carry an ``id``) or a ``.jsonl`` / ``.csv`` path or
     ``s3://`` URI. Every item is validated and priced before anything is paid; a bad line is
-    reported with its line number and the rest run. At most `concurrency` items are in flight in
-    this run, and at most the global concurrency limit `concurrency_limit` across all runs (it
-    is created with `concurrency_limit_default` slots if missing). Re-running the same batch
-    skips what is archived and reattaches to generations already paid for. With `budget`, a
+    reported with its line number and the rest run. At most `concurrency` generations of this
+    run are unfinished on the API at once (queued or running: more than the API runs in parallel,
+    so it always has the next one while finished videos are delivered), and at most the slots of
+    Prefect's global concurrency limit `concurrency_limit` across all runs, when that limit exists
+    (`prefect gcl create oxen-generations --limit N`; with `concurrency_limit_default` the flow
+    creates it when missing). At most `downloads` videos are downloaded, verified and archived at
+    once. Re-running the same batch skips what is archived and reattaches to generations already
+    paid for; two runs of one batch at the same time each wait for the items the other holds. With `budget`, a
     batch whose estimate exceeds it is refused (`on_budget="refuse"`) or run until the next item
     would cross it (`"partial"`). `dry_run` validates and prices only. Poster frames are made for
     the first `contact_sheet_size` items, for the contact sheet in the summary artifact.
@@ -133,6 +154,8 @@ async def batch_flow(
             len(batch.items) + len(batch.problems), batch.source, len(valid), len(rejected), estimate,
         )
         reports: dict[str, ItemReport] = {r.key: r for r in rejected}
+        for problem in rejected:
+            announce_item(problem.key, problem.status)
         # The report reads like the input: in line order, bad lines where they were.
         entries = [(p.line or 0, p.key) for p in batch.problems] + [(i.line or 0, i.key) for i in batch.items]
         order = [key for _, key in sorted(entries, key=lambda entry: entry[0])]
@@ -140,6 +163,7 @@ async def batch_flow(
         if dry_run:
             for item, validated in valid:
                 reports[item.key] = ItemReport(key=item.key, line=item.line, model=validated.request.model, status="validated", estimated_cost_usd=validated.estimated_cost_usd)
+                announce_item(item.key, "validated")
             return await _finish(reports, order, estimate, budget, dry_run=True)
 
         if budget is not None and estimate > budget and on_budget == "refuse":
@@ -151,42 +175,28 @@ async def batch_flow(
                 data=BatchIncomplete(report),
             )
 
-        if concurrency_limit:
+        if concurrency_limit and concurrency_limit_default:
             await _ensure_concurrency_limit(concurrency_limit, concurrency_limit_default)
         guard = SpendGuard(budget)
-        gate = asyncio.Semaphore(max(1, concurrency))
         progress = Progress(len(valid))
         await progress.start(f"{len(valid)} videos from {batch.source}")
         batch_id = _flow_run_id()
+        deliveries = asyncio.Semaphore(max(1, downloads))
+        starts = asyncio.Semaphore(_STARTING_AT_ONCE)
 
-        async def one(index: int, item: BatchItem, validated: ValidatedRequest) -> None:
-            # Only a journaled item costs a look at the archive (an S3 HEAD, off the loop).
-            entry = archived_entry(validated, settings)
-            skipped = await asyncio.to_thread(already_archived, validated, settings, entry) if entry else None
-            if skipped is not None:
-                skipped.line = item.line
-                reports[item.key] = skipped
-                await progress.advance()
-                return
-            run = ItemRun(validated, creds, settings, line=item.line)
-            async with _admitted(gate, concurrency_limit):
-                # Reserved once admitted, so a failure's refund is there for the items still waiting.
-                admitted = guard.reserve(validated.estimated_cost_usd)
-                if admitted:
-                    await run.produce(archive_extra={"batch": batch.source}, poster=index < contact_sheet_size)
-            if not admitted:
-                reports[item.key] = ItemReport(
-                    key=item.key, line=item.line, model=validated.request.model, status="not_submitted",
-                    estimated_cost_usd=validated.estimated_cost_usd,
-                    error=f"budget ${budget:.2f} reached (spent or committed ${guard.committed:.2f})",
-                )
-            else:
-                guard.settle(validated.estimated_cost_usd, run.report.cost_usd)
-                reports[item.key] = run.report
-                emit_item_event(run.report, batch_id=batch_id)
-            await progress.advance()
+        async def one(index: int, item: BatchItem, validated: ValidatedRequest, slots: GenerationSlots) -> None:
+            report = await _run_one(
+                item, validated, ItemPacing(slots, deliveries, starts), creds, settings, guard,
+                poster=index < contact_sheet_size, source=batch.source,
+            )
+            reports[item.key] = report
+            if report.status in ("archived", "failed"):
+                emit_item_event(report, batch_id=batch_id)
+            await progress.advance(item.key, report.status)
 
-        await asyncio.gather(*(one(i, item, validated) for i, (item, validated) in enumerate(valid)))
+        async with GenerationSlots(concurrency, concurrency_limit) as slots:
+            _log_admission(slots)
+            await asyncio.gather(*(one(i, item, validated, slots) for i, (item, validated) in enumerate(valid)))
         await _read_back_costs(reports, creds)
         report = await _finish(reports, order, estimate, budget, batch_id=batch_id, sheet=contact_sheet_size)
         if not report.ok:
@@ -215,17 +225,66 @@ async def _read_back_costs(reports: dict[str, ItemReport], credentials: OxenCred
             report.cost_usd = billed[report.generation_id]
 
 
-@contextlib.asynccontextmanager
-async def _admitted(gate: asyncio.Semaphore, limit_name: str | None):
-    """A place among this run's `concurrency` and, when named, the global limit's slots."""
-    async with gate:
-        if not limit_name:
-            yield
-            return
-        from prefect.concurrency.asyncio import concurrency
+async def _run_one(
+    item: BatchItem,
+    validated: ValidatedRequest,
+    pacing: ItemPacing,
+    creds: OxenCredentials,
+    settings: PipelineSettings,
+    guard: SpendGuard,
+    *,
+    poster: bool,
+    source: str,
+) -> ItemReport:
+    """One item of the batch, from the archive check to its report; never raises but to cancel."""
+    skipped = await _skipped(item, validated, settings)
+    if skipped is not None:
+        return skipped
+    # Claimed before paying, so an overlapping run of the same batch waits for this item
+    # instead of paying for it too; whoever waited reads the journal again.
+    async with claim_item(settings.journal_path, validated.identity, label=item.key) as waited:
+        if waited and (skipped := await _skipped(item, validated, settings)) is not None:
+            return skipped
+        await pacing.admit()
+        try:
+            # Reserved once admitted, so a failure's refund is there for the items still waiting.
+            if not guard.reserve(validated.estimated_cost_usd):
+                return ItemReport(
+                    key=item.key, line=item.line, model=validated.request.model, status="not_submitted",
+                    estimated_cost_usd=validated.estimated_cost_usd,
+                    error=f"budget ${guard.budget:.2f} reached (spent or committed ${guard.committed:.2f})",
+                )
+            run = ItemRun(validated, creds, settings, line=item.line)
+            with pacing_scope(pacing):
+                await run.produce(archive_extra={"batch": source}, poster=poster)
+        finally:
+            pacing.finish_generation()
+    guard.settle(validated.estimated_cost_usd, run.report.cost_usd)
+    return run.report
 
-        async with concurrency(limit_name, occupy=1, strict=True):
-            yield
+
+async def _skipped(item: BatchItem, validated: ValidatedRequest, settings: PipelineSettings) -> ItemReport | None:
+    """The report of an item already archived by an earlier run, if it still is."""
+    # Only a journaled item costs a look at the archive (an S3 HEAD, off the loop).
+    entry = archived_entry(validated, settings)
+    skipped = await asyncio.to_thread(already_archived, validated, settings, entry) if entry else None
+    if skipped is not None:
+        skipped.line = item.line
+    return skipped
+
+
+def _log_admission(slots: GenerationSlots) -> None:
+    if slots.shared:
+        get_run_logger().info(
+            "Up to %d generation(s) of this run on the API at once, within the %d slots of the global "
+            "concurrency limit %r shared by all runs.", slots.local, slots.shared_limit, slots.limit_name,
+        )
+    else:
+        get_run_logger().info(
+            "Up to %d generation(s) of this run on the API at once%s.", slots.local,
+            f" (no global concurrency limit {slots.limit_name!r}: create one with `prefect gcl create "
+            f"{slots.limit_name} --limit N` to share a bound across runs)" if slots.limit_name else "",
+        )
 
 
 async def _finish(

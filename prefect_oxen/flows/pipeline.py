@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from prefect.utilities.annotations import quote
+
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import GenerationError, OxenError
 from prefect_oxen.client.redaction import redact_text
@@ -96,11 +98,13 @@ class ItemRun:
         """Run the item; False, with the reason in the report, if it was not archived."""
         settings = self.settings
         try:
+            # quote(): Prefect would otherwise walk these models field by field looking for
+            # futures, on every item; they hold none.
             produced = await produce_video(
-                self.validated,
-                self.credentials,
+                quote(self.validated),
+                quote(self.credentials),
                 settings.work_dir,
-                settings.destination,
+                quote(settings.destination),
                 mode=settings.mode,
                 journal_path=str(settings.journal_path),
                 key_template=settings.key_template,

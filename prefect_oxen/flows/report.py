@@ -17,6 +17,8 @@ from prefect.artifacts import (
 from prefect.events import emit_event
 from pydantic import BaseModel, Field
 
+from prefect_oxen.engine import announce_item
+
 __all__ = ["BatchIncomplete", "BatchReport", "ItemReport", "Progress", "emit_item_event"]
 
 ItemStatus = Literal["archived", "skipped", "failed", "rejected", "not_submitted", "validated"]
@@ -110,8 +112,10 @@ class Progress:
     async def start(self, description: str) -> None:
         self._id = await acreate_progress_artifact(progress=0.0, key="oxen-batch-progress", description=description)
 
-    async def advance(self) -> None:
+    async def advance(self, key: str, status: str) -> None:
+        """Count item `key` as ended with `status`, and tell this process's listeners at once."""
         self.done += 1
+        announce_item(key, status)
         now = time.monotonic()
         if self._id is None or (now - self._last < self.interval and self.done < self.total):
             return

@@ -23,6 +23,7 @@ from prefect_oxen.client import (
     GenerationStatus,
     VideoRequest,
 )
+from prefect_oxen.engine import current_pacing
 from prefect_oxen.storage import sanitize_key_component
 from prefect_oxen.tasks.clients import shared_async_client
 from prefect_oxen.tasks.journal import (
@@ -266,6 +267,7 @@ class _Generation:
             self.logger.info("Earlier generation %s of %s ended %s; submitting anew.", generation_id, self.label, row.status.value)
             return None
         self.logger.info("Reattaching %s to generation %s (%s); no new charge.", self.label, generation_id, row.status.value)
+        current_pacing().submitted()
         self.client.tracker.resolve(row)
         result = await self._wait(generation_id, time.time(), timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=False)
         return result.model_copy(update={"reattached": True})
@@ -278,6 +280,7 @@ class _Generation:
         await self._record("submitting", mode="queue")
         submitted = time.time()
         [generation, *_] = await self.client.enqueue(self.validated.request, validate=False)
+        current_pacing().submitted()
         await self._record("enqueued", mode="queue", ids=[generation.generation_id])
         self.logger.debug("Enqueued generation %s for %s.", generation.generation_id, self.label)
         return await self._wait(

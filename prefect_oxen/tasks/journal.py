@@ -61,13 +61,15 @@ class GenerationJournal:
         """Append `entry` durably (one write of one line with O_APPEND, then fsync)."""
         line = (entry.model_dump_json() + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One write() of one line with O_APPEND lands whole, so writers need no lock; holding it
+        # through fsync (milliseconds) would stall every lookup on the event loop meanwhile.
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
             self._refresh()
 
     async def arecord(self, entry: JournalEntry) -> None:

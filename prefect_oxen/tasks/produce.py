@@ -18,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel
 
 from prefect_oxen.blocks import OxenCredentials
+from prefect_oxen.engine import current_pacing
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord
 from prefect_oxen.tasks.archive import ArchiveDestination, archive_persisted
 from prefect_oxen.tasks.generate import GenerationMode, generate_result
@@ -77,14 +78,20 @@ async def produce_video(
     """
     journal = str(journal_path or default_journal_path())
     work = Path(work_dir)
-    result = await generate_result(
-        request, credentials, mode=mode, journal_path=journal, staging_dir=str(work / "staging"),
-        timeout=timeout, start_timeout=start_timeout,
-    )
-    persisted = await persist_result(result, credentials, work / "videos", poster=poster)
-    record = await archive_persisted(
-        persisted, result, destination, credentials, key_template=key_template, prefix=prefix, extra=extra
-    )
+    # In a batch, the generation holds one of the run's API slots only until the API reports it
+    # finished; delivery has places of its own, so downloads never keep the API idle.
+    pacing = current_pacing()
+    async with pacing.generating():
+        result = await generate_result(
+            request, credentials, mode=mode, journal_path=journal, staging_dir=str(work / "staging"),
+            timeout=timeout, start_timeout=start_timeout,
+        )
+    async with pacing.delivering():
+        persisted = await persist_result(result, credentials, work / "videos", poster=poster)
+        record = await archive_persisted(
+            persisted, result, destination, credentials, key_template=key_template, prefix=prefix,
+            extra=extra,
+        )
     if not keep_local_copy:
         Path(persisted.path).unlink(missing_ok=True)
     await journal_at(journal).arecord(
