@@ -1,4 +1,5 @@
-"""Video files: probing and verification, poster frames, stitching, streaming base64 extraction.
+"""Video files: probing and verification, quarantine, poster frames, stitching, streaming base64
+extraction.
 
 A leaf package: it imports nothing from Prefect or the rest of prefect_oxen.
 """
@@ -15,6 +16,7 @@ from prefect_oxen.media.errors import (
     MediaError,
     StitchError,
     VideoDecodeError,
+    VideoQuarantined,
     VideoVerificationError,
 )
 from prefect_oxen.media.poster import write_poster_frame
@@ -25,6 +27,7 @@ from prefect_oxen.media.probe import (
     probe_video,
     verify_video,
 )
+from prefect_oxen.media.quarantine import QuarantinedVideo, quarantine_video
 from prefect_oxen.media.stitch import StitchResult, stitch_videos
 
 __all__ = [
@@ -33,16 +36,19 @@ __all__ = [
     "Base64StreamError",
     "Base64VideoExtractor",
     "MediaError",
+    "QuarantinedVideo",
     "StitchError",
     "StitchResult",
     "VideoDecodeError",
     "VideoProbe",
+    "VideoQuarantined",
     "VideoVerification",
     "VideoVerificationError",
     "aextract_b64_video",
     "extract_b64_video",
     "parse_aspect_ratio",
     "probe_video",
+    "quarantine_video",
     "stitch_videos",
     "verify_video",
     "write_poster_frame",

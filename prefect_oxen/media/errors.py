@@ -18,6 +18,24 @@ class VideoVerificationError(MediaError):
         self.problems = problems or (message,)
 
 
+class VideoQuarantined(VideoVerificationError):
+    """A paid video failed verification and was kept aside (quarantined), not deleted.
+
+    `path` is where the video now is and `reason_path` the JSON next to it saying why.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path,
+        reason_path: str | Path,
+        problems: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, path=path, problems=problems)
+        self.reason_path = Path(reason_path)
+
+
 class VideoDecodeError(VideoVerificationError):
     """The file cannot be opened or fully decoded as an mp4 video (corrupt, truncated, not video)."""
 

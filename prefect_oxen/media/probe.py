@@ -46,6 +46,9 @@ class VideoVerification(BaseModel):
 
     probe: VideoProbe
     checks: dict[str, bool] = Field(description="Check name -> passed; only checks performed.")
+    warnings: tuple[str, ...] = Field(
+        default=(), description="Advisory checks that did not pass (the video was accepted)."
+    )
     first_frame_seconds: float
     last_frame_seconds: float
 
@@ -97,22 +100,32 @@ def verify_video(
     expected_aspect_ratio: str | None = None,
     duration_tolerance: float = 0.5,
     aspect_tolerance: float = 0.02,
+    duration_must_match: bool = True,
 ) -> VideoVerification:
     """Probe the file, decode its first and last frames, and check duration and aspect ratio.
 
-    `expected_aspect_ratio` is like ``"16:9"``; `aspect_tolerance` is relative (0.02 = 2%),
-    `duration_tolerance` in seconds. Raises `VideoDecodeError` for an unreadable or truncated
-    file, `VideoVerificationError` listing every mismatch otherwise.
+    Args:
+        path: The mp4 file.
+        expected_duration: Seconds the video should last (None: not checked).
+        expected_aspect_ratio: Like ``"16:9"`` (None: not checked).
+        duration_tolerance: Allowed duration difference, in seconds.
+        aspect_tolerance: Allowed aspect difference, relative (0.02 = 2%).
+        duration_must_match: When False a duration mismatch is only a warning (recorded in
+            `warnings`, ``checks["duration"]`` False), for videos whose length the API decides.
+
+    Raises `VideoDecodeError` for an unreadable or truncated file, `VideoVerificationError`
+    listing every mismatch otherwise.
     """
     probe = probe_video(path)
     first, last = _decode_ends(probe)
     checks = {"decodes": True}
     problems: list[str] = []
+    warnings: list[str] = []
     if expected_duration is not None:
         ok = abs(probe.duration_seconds - expected_duration) <= duration_tolerance
         checks["duration"] = ok
         if not ok:
-            problems.append(
+            (problems if duration_must_match else warnings).append(
                 f"duration is {probe.duration_seconds:.2f} s, expected {expected_duration:g} s "
                 f"± {duration_tolerance:g} s"
             )
@@ -134,7 +147,11 @@ def verify_video(
             problems=tuple(problems),
         )
     return VideoVerification(
-        probe=probe, checks=checks, first_frame_seconds=first, last_frame_seconds=last
+        probe=probe,
+        checks=checks,
+        warnings=tuple(warnings),
+        first_frame_seconds=first,
+        last_frame_seconds=last,
     )
 
 

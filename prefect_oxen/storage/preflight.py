@@ -120,7 +120,8 @@ def check_s3_bucket(client: Any, bucket: str, *, uri: str | None = None) -> None
         ) from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode"))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = str(error.get("Code") or status)
         if code in _MISSING_BUCKET:
             message = f"Bucket not found: {bucket} (for {where}). Create it or fix the name."
         elif code in _BAD_CREDENTIALS:

@@ -11,7 +11,15 @@ from prefect.cache_policies import NO_CACHE
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import DownloadError
-from prefect_oxen.media import VideoVerificationError, verify_video, write_poster_frame
+from prefect_oxen.media import (
+    VideoDecodeError,
+    VideoQuarantined,
+    VideoVerificationError,
+    probe_video,
+    quarantine_video,
+    verify_video,
+    write_poster_frame,
+)
 from prefect_oxen.storage import sanitize_key_component, sha256_file
 from prefect_oxen.tasks.clients import shared_async_client
 from prefect_oxen.tasks.results import GenerationResult, PersistedVideo
@@ -53,9 +61,17 @@ async def persist_video(
     its path, size, sha256, duration and resolution.
 
     Downloads stream to a temporary file that is renamed into place only when complete; a cut
-    body is resumed with Range requests and an expired URL is refreshed from the generation. The
-    file must decode and match the requested duration and aspect ratio, or the task fails with a
-    `VideoVerificationError` saying what differs. Fetching again costs nothing, so it is retried.
+    body is resumed with Range requests and an expired URL is refreshed from the generation. A
+    file that does not decode is a broken copy: it is removed and fetched again (free). A video
+    that decodes but does not match the request (duration, aspect ratio) was paid for, so it is
+    never deleted: it is moved to ``<output_dir>/quarantine/`` with a JSON note saying why, and
+    the task fails with `VideoQuarantined` naming both. A re-run reattaches to the journaled
+    generation (no new charge) and reports the quarantined file again.
+
+    Multi-shot (``multi_prompt``) videos are the exception for duration: the API decides their
+    real length (it may trim or pad shots), so a length that differs from the sum of the shots is
+    a warning, recorded in the verification (and so in the archive manifest), and the video is
+    archived; a wrong aspect ratio still quarantines it.
 
     Example:
         ```python
@@ -114,6 +130,7 @@ async def persist_result(
                 " after refreshing its expired URL" if download.refreshed_url else "",
             )
 
+    multi_shot = bool(result.request.get("multi_prompt"))
     try:
         verification = await asyncio.to_thread(
             verify_video,
@@ -121,11 +138,22 @@ async def persist_result(
             expected_duration=result.total_duration if verify else None,
             expected_aspect_ratio=result.aspect_ratio if verify else None,
             duration_tolerance=duration_tolerance,
+            duration_must_match=not multi_shot,
         )
-    except VideoVerificationError:
-        # A bad file must not look like a finished one to a later run.
-        path.unlink(missing_ok=True)
+    except VideoDecodeError:
+        # A broken copy must not look like a finished one to a later run. The paid original is
+        # still at the API (or, for sync results, in the staging file), so nothing is lost.
+        if not (result.staged_path and os.path.abspath(result.staged_path) == str(path)):
+            path.unlink(missing_ok=True)
         raise
+    except VideoVerificationError as exc:
+        kept = await asyncio.to_thread(_quarantine, path, output, result, exc, digest)
+        raise kept from exc
+    for warning in verification.warnings:
+        logger.warning(
+            "Video %s: %s; archived anyway (the API decides a multi-shot video's length).",
+            label, warning,
+        )
     probe = verification.probe
     poster_path = None
     if poster:
@@ -146,12 +174,59 @@ async def persist_result(
         poster_path=poster_path,
         verification={
             "checks": verification.checks,
+            **({"warnings": list(verification.warnings)} if verification.warnings else {}),
             "duration_seconds": probe.duration_seconds,
             "width": probe.width,
             "height": probe.height,
             "video_codec": probe.video_codec,
             "has_audio": probe.has_audio,
         },
+    )
+
+
+def _quarantine(
+    path: Path, output: Path, result: GenerationResult, failure: VideoVerificationError, digest: str
+) -> VideoQuarantined:
+    """Keep the paid video that failed verification; the error to raise names where it is."""
+    probe = probe_video(path)  # it decodes: only a comparison failed
+    staged = bool(result.staged_path) and os.path.abspath(result.staged_path or "") == str(path)
+    kept = quarantine_video(
+        path,
+        output / "quarantine",
+        # The hash keeps a different video under the same id from replacing this one.
+        name=f"{path.stem}.{digest[:12]}.mp4",
+        keep_original=staged,  # the staged file of a sync result is its only copy
+        reason={
+            "reason": "failed verification",
+            "problems": list(failure.problems),
+            "key": result.key,
+            "generation_id": result.generation_id,
+            "model": result.model,
+            "expected": {
+                "duration_seconds": result.total_duration,
+                "aspect_ratio": result.aspect_ratio,
+            },
+            "found": {
+                "duration_seconds": round(probe.duration_seconds, 3),
+                "width": probe.width,
+                "height": probe.height,
+            },
+            "sha256": digest,
+            "size_bytes": probe.size_bytes,
+        },
+    )
+    label = result.key or result.fingerprint[:12]
+    regenerate = (
+        f"generation {result.generation_id} stays in the journal, so running again fetches it "
+        "again at no charge" if result.generation_id else "running again reuses the staged file"
+    )
+    return VideoQuarantined(
+        f"Video {label} failed verification ({'; '.join(failure.problems)}). The paid video was "
+        f"kept, not deleted: {kept.path} (why: {kept.reason_path.name}). It was not archived; "
+        f"{regenerate}. Check the video and the request (or the tolerances).",
+        path=kept.path,
+        reason_path=kept.reason_path,
+        problems=failure.problems,
     )
 
 

@@ -82,3 +82,34 @@ async def test_an_archive_that_cannot_take_the_video_fails_the_flow_before_payin
             await multi_shot_flow(O3, [{"prompt": f"a {unique}", "duration": 2}, {"prompt": "b", "duration": 2}], credentials, key="nowhere", **places)
     assert emulator.generations() == []
     assert not any(route.startswith("POST") for route in emulator.stats()["requests"])
+
+
+async def test_a_paid_video_failing_verification_is_quarantined_and_a_rerun_does_not_pay(
+    credentials, emulator, workdir: Path, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect_oxen.flows import pipeline
+    from prefect_oxen.media import verify_video
+    from prefect_oxen.storage import sha256_file
+    from prefect_oxen.tasks.produce import produce_video
+
+    def expecting_three_seconds_more(path, *, expected_duration=None, **checks):
+        # What a model that ignored the requested length looks like to the verification.
+        return verify_video(path, expected_duration=(expected_duration or 0) + 3, **checks)
+
+    monkeypatch.setattr("prefect_oxen.tasks.persist.verify_video", expecting_three_seconds_more)
+    monkeypatch.setattr(pipeline, "produce_video", produce_video.with_options(retries=0))
+    request = {"model": FAST, "prompt": f"kept {unique}", "duration": 1}
+    places = {"archive": str(workdir / "archive"), "work_dir": str(workdir / "staging")}
+    messages = []
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="VideoQuarantined") as caught:
+            await generate_video_flow(request, credentials, key="kept", **places)
+        messages.append(str(caught.value))
+    [billed] = emulator.generations()
+    assert emulator.stats()["billed_generations"] == 1  # the re-run reattached, paid nothing
+    assert emulator.stats()["requests"]["POST /api/ai/queue"] == 1
+    [kept] = (workdir / "staging" / "videos" / "quarantine").glob("kept.*.mp4")
+    assert sha256_file(kept) == billed["sha256"]
+    assert kept.with_suffix(".json").exists()
+    assert all(f"kept, not deleted: {kept}" in message for message in messages)
+    assert not list((workdir / "archive").rglob("*.mp4"))

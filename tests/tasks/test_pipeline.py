@@ -197,3 +197,61 @@ async def test_deliver_video_persists_and_archives_in_one_task_run(credentials, 
     assert archived.exists() and delivered.record.sha256 == emulator.generations()[0]["sha256"]
     assert not Path(delivered.persisted.path).exists()  # the local copy went once archived
     assert Path(delivered.persisted.poster_path).exists()
+
+
+async def test_a_paid_video_of_the_wrong_length_is_quarantined_not_deleted(credentials, emulator, workdir: Path, unique: str) -> None:
+    from prefect_oxen.media import VideoQuarantined
+    from prefect_oxen.storage import sha256_file
+
+    request = {"model": FAST, "prompt": f"quarantine {unique}", "duration": 2}
+    _, result, _persisted, _ = await _pipeline(workdir)(request, credentials, "paid")
+    # As if the API had made 2 s of the 6 s asked for.
+    short = result.model_copy(update={"request": {**result.request, "duration": 6}, "key": "short"})
+
+    @flow
+    async def persist_only():
+        try:
+            return await persist_video.with_options(retries=0)(short, credentials, workdir / "videos")
+        finally:
+            await close_shared_clients()
+
+    kept = []
+    for _ in range(2):  # the second time too: reported again, not deleted silently
+        with pytest.raises(VideoQuarantined) as caught:
+            await persist_only()
+        kept.append(caught.value)
+    [billed] = emulator.generations()
+    assert kept[0].path == kept[1].path
+    path = kept[0].path
+    assert path.parent == workdir / "videos" / "quarantine" and path.name.startswith("short.")
+    assert sha256_file(path) == billed["sha256"]
+    assert not (workdir / "videos" / "short.mp4").exists()
+    assert f"The paid video was kept, not deleted: {path}" in str(kept[1])
+    assert f"generation {result.generation_id} stays in the journal" in str(kept[1])
+    note = json.loads(kept[0].reason_path.read_text())
+    assert note["generation_id"] == result.generation_id and note["sha256"] == billed["sha256"]
+    assert note["expected"]["duration_seconds"] == 6
+    assert note["found"]["duration_seconds"] == pytest.approx(2, abs=0.2)
+    assert note["problems"][0].startswith("duration is 2.")
+    assert emulator.stats()["billed_generations"] == 1
+
+
+async def test_a_multi_shot_video_whose_length_the_api_chose_is_kept_with_a_warning(credentials, emulator, workdir: Path, unique: str) -> None:
+    request = {"model": FAST, "prompt": f"shots {unique}", "duration": 2}
+    _, result, _persisted, _ = await _pipeline(workdir)(request, credentials, "made")
+    shots = [{"prompt": "a", "duration": 3}, {"prompt": "b", "duration": 4}]
+    multi = result.model_copy(update={"request": {"model": FAST, "multi_prompt": shots}, "key": "multi"})
+
+    @flow
+    async def persist_only():
+        try:
+            return await persist_video.with_options(retries=0)(multi, credentials, workdir / "videos")
+        finally:
+            await close_shared_clients()
+
+    persisted = await persist_only()
+    assert Path(persisted.path).exists()
+    assert persisted.verification["checks"]["duration"] is False
+    [warning] = persisted.verification["warnings"]
+    assert "expected 7 s" in warning
+    assert not (workdir / "videos" / "quarantine").exists()
