@@ -38,7 +38,7 @@ from prefect_oxen.flows.report import (
 from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.flows.spend import SpendGuard
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
-from prefect_oxen.tasks import close_shared_clients
+from prefect_oxen.tasks import using_shared_clients
 from prefect_oxen.tasks.results import ValidatedRequest
 from prefect_oxen.tasks.validate import check_request
 
@@ -145,7 +145,7 @@ async def batch_flow(
         destination, journal=journal, work_dir=work_dir, mode=mode, key_template=key_template,
         prefix=prefix, timeout=timeout_per_item,
     )
-    try:
+    async with using_shared_clients():
         batch = load_batch_items(items)
         valid, rejected = await validate_batch(batch, creds)
         estimate = round(sum(v.estimated_cost_usd or 0.0 for _, v in valid), 6)
@@ -204,8 +204,6 @@ async def batch_flow(
             return Failed(message=f"Partially failed: {report.summary()}.", data=BatchIncomplete(report))
         logger.info("Batch complete: %s.", report.summary())
         return report
-    finally:
-        await close_shared_clients()
 
 
 async def _read_back_costs(reports: dict[str, ItemReport], credentials: OxenCredentials) -> None:

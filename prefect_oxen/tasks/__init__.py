@@ -1,7 +1,11 @@
 """Prefect tasks: validate -> generate -> persist -> archive, each useful alone and safe to retry."""
 
 from prefect_oxen.tasks.archive import archive_video, open_archive
-from prefect_oxen.tasks.clients import close_shared_clients, shared_async_client
+from prefect_oxen.tasks.clients import (
+    close_shared_clients,
+    shared_async_client,
+    using_shared_clients,
+)
 from prefect_oxen.tasks.deliver import DeliveredVideo, deliver_video
 from prefect_oxen.tasks.generate import generate_video
 from prefect_oxen.tasks.journal import GenerationJournal, JournalEntry, journal_at
@@ -24,5 +28,6 @@ __all__ = [
     "open_archive",
     "persist_video",
     "shared_async_client",
+    "using_shared_clients",
     "validate_video_request",
 ]

@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from prefect.utilities.annotations import BaseAnnotation
+
 __all__ = ["named_after"]
 
 
 def _label(value: Any) -> str | None:
+    if isinstance(value, BaseAnnotation):  # quote(request): the request is inside
+        value = value.unwrap()
     if value is None:
         return None
     if isinstance(value, str):

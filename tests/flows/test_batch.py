@@ -135,7 +135,7 @@ async def test_a_dry_run_prices_everything_and_pays_nothing(credentials, emulato
     assert not any(route.startswith("POST") for route in emulator.stats()["requests"])
 
 
-async def test_the_global_concurrency_limit_is_created_when_missing(credentials, emulator, workdir: Path, unique: str) -> None:
+async def test_the_global_concurrency_limit_is_created_when_asked_and_missing(credentials, emulator, workdir: Path, unique: str) -> None:
     name = "oxen-test-" + str(abs(hash(unique)))
     state = await batch_flow(_items(2, unique), credentials, archive=str(workdir / "archive"), concurrency_limit=name, concurrency_limit_default=3, return_state=True)
     assert state.is_completed()
