@@ -220,10 +220,12 @@ def _quarantine(
         f"generation {result.generation_id} stays in the journal, so running again fetches it "
         "again at no charge" if result.generation_id else "running again reuses the staged file"
     )
+    problems = "; ".join(failure.problems)
+    # The path first: reports shorten long messages, and where the video is matters most.
     return VideoQuarantined(
-        f"Video {label} failed verification ({'; '.join(failure.problems)}). The paid video was "
-        f"kept, not deleted: {kept.path} (why: {kept.reason_path.name}). It was not archived; "
-        f"{regenerate}. Check the video and the request (or the tolerances).",
+        f"The paid video {label} failed verification and was kept, not deleted: {kept.path} "
+        f"(why: {kept.reason_path.name}). {problems[:1].upper()}{problems[1:]}. It was not "
+        f"archived; {regenerate}. Check the video and the request (or the tolerances).",
         path=kept.path,
         reason_path=kept.reason_path,
         problems=failure.problems,

@@ -226,7 +226,7 @@ async def test_a_paid_video_of_the_wrong_length_is_quarantined_not_deleted(crede
     assert path.parent == workdir / "videos" / "quarantine" and path.name.startswith("short.")
     assert sha256_file(path) == billed["sha256"]
     assert not (workdir / "videos" / "short.mp4").exists()
-    assert f"The paid video was kept, not deleted: {path}" in str(kept[1])
+    assert str(kept[1]).startswith(f"The paid video short failed verification and was kept, not deleted: {path} ")
     assert f"generation {result.generation_id} stays in the journal" in str(kept[1])
     note = json.loads(kept[0].reason_path.read_text())
     assert note["generation_id"] == result.generation_id and note["sha256"] == billed["sha256"]
