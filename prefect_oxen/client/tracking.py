@@ -33,6 +33,17 @@ logger = logging.getLogger("prefect_oxen.client")
 
 COMPLETION_EVENT = "media_generation_completed"
 _RECENT_EVENTS = 10_000
+# Answers to the stream request that will not change by asking again: no such route (404, 405,
+# 501), or this key may not listen (401, 403). Other errors (5xx, 429) are retried with backoff.
+_REFUSALS = frozenset({401, 403, 404, 405, 501})
+
+
+class _StreamRefused(Exception):
+    """The API answered the event stream request with a status that asking again cannot change."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
 
 
 class GenerationTracker:
@@ -59,16 +70,30 @@ class GenerationTracker:
     def events_healthy(self) -> bool:
         return self._stream_up.is_set()
 
+    @property
+    def events_unavailable(self) -> bool:
+        """True once the API refused the event stream (404, 401, 403...): polling only, for good."""
+        return self._stream_gave_up
+
     async def subscribe(self, timeout: float = 10.0) -> bool:
-        """Make sure the event stream is connected (events are not replayed: call before enqueue)."""
+        """Make sure the event stream is connected (events are not replayed: call before enqueue).
+
+        Returns False at once when the API has no stream for this client (a refusal ends the
+        stream task), and after `timeout` seconds while the stream keeps failing to connect.
+        """
         if not self._poll.use_events or self._stream_gave_up:
             return False
         if self._stream_task is None or self._stream_task.done():
             self._stream_task = asyncio.create_task(self._run_stream(), name="oxen-events")
         if self._stream_up.is_set():
             return True
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stream_up.wait(), timeout)
+        connected = asyncio.ensure_future(self._stream_up.wait())
+        try:
+            await asyncio.wait(
+                {connected, self._stream_task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            connected.cancel()
         return self._stream_up.is_set()
 
     def track(self, generation_id: str) -> asyncio.Future[Generation]:
@@ -129,8 +154,9 @@ class GenerationTracker:
                 failures = 0
             except asyncio.CancelledError:
                 raise
-            except httpx_sse.SSEError as exc:
-                # Not an event stream at all (route missing on this server): stop trying.
+            except (httpx_sse.SSEError, _StreamRefused) as exc:
+                # No event stream for us on this server (route missing, key not allowed, not an
+                # event stream at all): asking again cannot help, so poll for the client's life.
                 logger.info("Oxen event stream unavailable (%s); waiting by polling only.", exc)
                 self._stream_gave_up = True
                 self._stream_up.clear()
@@ -154,12 +180,13 @@ class GenerationTracker:
         async with httpx_sse.aconnect_sse(
             client._http, "GET", url, headers=client._auth_headers(), timeout=timeout
         ) as source:
-            if source.response.status_code in (404, 405, 501):
-                raise httpx_sse.SSEError(f"HTTP {source.response.status_code}")
+            if source.response.status_code in _REFUSALS:
+                raise _StreamRefused(source.response.status_code)
             source.response.raise_for_status()
             self.stream_connects += 1
             self._stream_up.set()
-            if self.stream_connects > 1:
+            if self.stream_connects > 1 or self._futures:
+                # Events fired before this connection are lost: poll what is already tracked.
                 self._reconcile.set()
             async for sse in source.aiter_sse():
                 if sse.event != COMPLETION_EVENT:
