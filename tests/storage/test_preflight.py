@@ -101,3 +101,15 @@ def test_a_prefect_aws_bucket_block_without_credentials(no_aws_credentials: None
     bucket = S3Bucket(bucket_name="team", bucket_folder="videos", credentials=AwsCredentials())
     with pytest.raises(ArchiveUnavailable, match="No AWS credentials for s3://team/videos"):
         check_destination(bucket)
+
+
+def test_a_whole_bucket_passes_the_check_and_is_archived_to(s3: Any, video_file: Path) -> None:
+    """``s3://bucket`` (no prefix) used to pass nothing and fail in the archive, after paying."""
+    from prefect_oxen.tasks.archive import open_archive
+
+    from .conftest import make_manifest
+
+    check_destination(f"s3://{BUCKET}")
+    record = open_archive(f"s3://{BUCKET}").put(video_file, "oxen/clip.mp4", make_manifest())
+    assert record.uri == f"s3://{BUCKET}/oxen/clip.mp4"
+    assert s3.head_object(Bucket=BUCKET, Key="oxen/clip.mp4")["ContentLength"] == video_file.stat().st_size

@@ -21,6 +21,7 @@ from prefect_oxen.storage import (
     InvalidS3Uri,
     S3Archive,
     composite_sha256,
+    parse_s3_prefix,
     parse_s3_uri,
     sha256_file,
     sha256_parts,
@@ -188,3 +189,17 @@ def test_parse_s3_uri(uri: str, parsed: tuple[str, str]) -> None:
 def test_parse_s3_uri_rejects(uri: str) -> None:
     with pytest.raises(InvalidS3Uri, match="s3://bucket/key"):
         parse_s3_uri(uri)
+
+
+@pytest.mark.parametrize(
+    ("destination", "parsed"),
+    [("s3://b", ("b", "")), ("s3://b/", ("b", "")), ("s3://b/team/videos/", ("b", "team/videos"))],
+)
+def test_an_archive_destination_may_be_a_whole_bucket(destination: str, parsed: tuple[str, str]) -> None:
+    assert parse_s3_prefix(destination) == parsed
+
+
+@pytest.mark.parametrize("destination", ["s3://", "/local/dir", "https://b/x"])
+def test_an_archive_destination_needs_an_s3_bucket(destination: str) -> None:
+    with pytest.raises(InvalidS3Uri):
+        parse_s3_prefix(destination)
