@@ -163,3 +163,35 @@ async def test_one_rate_limit_pauses_every_call_of_the_client(emulator) -> None:
         assert "GET /api/ai/models/{model_id}" not in emulator.stats()["requests"]
         await asyncio.gather(first, second)
     assert emulator.stats()["faults_injected"]["rate_limit"] == 1
+
+
+async def test_enqueue_answered_500_is_reconciled_and_paid_once(emulator) -> None:
+    # The emulator's 500 comes before any work: the queue shows nothing, so it is sent again.
+    emulator.configure(faults={"server_error": 1.0, "routes": [QUEUE], "limit": 2})
+    async with _client(emulator, RetryPolicy.immediate()) as oxen:
+        [generation] = await oxen.enqueue(VideoRequest(model=FAST, prompt="a 500", duration=1))
+        await oxen.wait_for_generation(generation.generation_id, timeout=30)
+    assert _route_count(emulator, QUEUE) == 3
+    assert _route_count(emulator, "GET /api/ai/queue") >= 2  # looked before each re-send
+    [record] = emulator.generations()
+    assert record["id"] == generation.generation_id
+    assert emulator.stats()["billed_generations"] == 1
+
+
+async def test_sync_generate_answered_500_is_not_resent(emulator) -> None:
+    emulator.configure(faults={"server_error": 1.0, "routes": [SYNC], "limit": 1})
+    async with _client(emulator, RetryPolicy.immediate()) as oxen:
+        with pytest.raises(OutcomeUnknown) as caught:
+            await oxen.generate_video(VideoRequest(model=FAST, prompt="a fox", duration=1))
+    assert caught.value.status_code == 500
+    assert _route_count(emulator, SYNC) == 1
+
+
+async def test_model_read_answered_500_is_retried(emulator) -> None:
+    model_route = "GET /api/ai/models/{model_id}"
+    emulator.configure(faults={"server_error": 1.0, "routes": [model_route], "limit": 2})
+    async with _client(emulator, RetryPolicy.immediate()) as oxen:
+        response = await oxen.generate_video(VideoRequest(model=FAST, prompt="a fox", duration=1))
+    assert response.videos
+    assert _route_count(emulator, model_route) == 3
+    assert emulator.stats()["billed_generations"] == 1
