@@ -65,6 +65,15 @@ def test_a_directory_refusing_writes_is_reported_with_the_reason(
         check_destination(str(tmp_path))
 
 
+def test_a_real_directory_even_root_cannot_write_to() -> None:
+    # sysfs takes no new files from anyone, root included (and is read-only in most containers).
+    with pytest.raises(
+        ArchiveUnavailable,
+        match=r"^Cannot write to archive /sys: (Permission denied|Read-only file system)\.",
+    ):
+        check_destination("/sys")
+
+
 def test_an_s3_uri_with_a_reachable_bucket_passes(s3: Any) -> None:
     check_destination(f"s3://{BUCKET}/videos/team-a")
     check_destination(f"s3://{BUCKET}")
