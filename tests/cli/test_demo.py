@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,29 @@ def test_newcomer_demo_from_a_fresh_prefect_home(tmp_path: Path) -> None:
     assert not (tmp_path / "home" / ".prefect").exists()
     assert len(_visible(tmp_path / "demo-output" / "archive", "*.mp4")) == len(SAMPLE_BATCH) - 1
     assert elapsed < 120, f"demo took {elapsed:.0f} s"
+
+
+def test_the_demo_emulator_accepts_only_the_demo_key(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like the API, the embedded emulator refuses any other key, and a masked one, so a lost key
+    fails the demo instead of passing unnoticed."""
+    import httpx
+
+    import prefect_oxen.emulator as emulator_package
+    from prefect_oxen.cli.demo import _DEMO_KEY
+
+    real = emulator_package.running_emulator
+    answers: dict[str, int] = {}
+
+    @contextmanager
+    def checked(*args, **settings):
+        with real(*args, **settings) as server:
+            for token in (_DEMO_KEY, "someone-elses-key", "**********"):
+                headers = {"Authorization": f"Bearer {token}"}
+                answers[token] = httpx.get(f"{server.base_url}/api/ai/models", headers=headers, timeout=10).status_code
+            raise RuntimeError("checked the embedded emulator; stopping the demo here")
+        yield  # pragma: no cover (never reached)
+
+    monkeypatch.setattr(emulator_package, "running_emulator", checked)
+    result = cli("demo", "--output", str(tmp_path / "demo"))
+    assert result.exit_code == 1
+    assert answers == {_DEMO_KEY: 200, "someone-elses-key": 401, "**********": 401}
