@@ -18,7 +18,7 @@ from prefect_oxen.engine import (
     claim_item,
     pacing_scope,
 )
-from prefect_oxen.flows.hooks import cancel_remote_generations
+from prefect_oxen.flows.hooks import cancel_remote_generations, remember_run
 from prefect_oxen.flows.inputs import BatchInput, BatchItem, load_batch_items
 from prefect_oxen.flows.pipeline import (
     ItemRun,
@@ -37,7 +37,7 @@ from prefect_oxen.flows.report import (
 )
 from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.flows.spend import SpendGuard
-from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
+from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, acheck_destination
 from prefect_oxen.tasks import using_shared_clients
 from prefect_oxen.tasks.results import ValidatedRequest
 from prefect_oxen.tasks.validate import check_request
@@ -145,6 +145,7 @@ async def batch_flow(
         destination, journal=journal, work_dir=work_dir, mode=mode, key_template=key_template,
         prefix=prefix, timeout=timeout_per_item,
     )
+    remember_run(creds, settings.journal_path)  # the cancel hooks need the real key, not Prefect's mask
     async with using_shared_clients():
         batch = load_batch_items(items)
         valid, rejected = await validate_batch(batch, creds)
@@ -175,6 +176,7 @@ async def batch_flow(
                 data=BatchIncomplete(report),
             )
 
+        await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
         if concurrency_limit and concurrency_limit_default:
             await _ensure_concurrency_limit(concurrency_limit, concurrency_limit_default)
         guard = SpendGuard(budget)

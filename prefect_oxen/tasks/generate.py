@@ -291,7 +291,7 @@ class _Generation:
         self, generation_id: str, submitted: float, *, timeout: float, start_timeout: float | None, cancel_on_timeout: bool
     ) -> GenerationResult:
         try:
-            done = await self.client.wait_for_generation(generation_id, timeout=timeout, start_timeout=start_timeout)
+            done = await self._wait_from_start(generation_id, timeout=timeout, start_timeout=start_timeout)
         except DeadlineExceeded:
             if cancel_on_timeout:
                 await self.client.cancel_generation(generation_id)
@@ -314,6 +314,35 @@ class _Generation:
             completed_at=completed,
             wall_seconds=round(completed - submitted, 3),
         )
+
+    async def _wait_from_start(self, generation_id: str, *, timeout: float, start_timeout: float | None) -> Any:
+        """Wait with `timeout` counted from when the API started the generation, not from enqueue.
+
+        A batch keeps more generations on the API than it runs at once, so a generation may wait
+        in the queue behind its own batch for a while; that wait is bounded by `start_timeout`
+        (if any), and must not eat into the time the generation itself is given.
+        """
+        budget = timeout
+        while True:
+            try:
+                return await self.client.wait_for_generation(generation_id, timeout=budget, start_timeout=start_timeout)
+            except DeadlineExceeded as exc:
+                if exc.stage != "finish":
+                    raise
+                row = await self.client.get_generation(generation_id)
+                if row.status == GenerationStatus.QUEUED:
+                    budget = timeout  # not started yet: its own time has not begun
+                elif row.status == GenerationStatus.PROCESSING and row.started_at:
+                    # The API stamps whole seconds: it started at most a second after its stamp.
+                    budget = timeout - (time.time() - (row.started_at + 1.0))
+                    if budget <= 0:
+                        raise
+                elif row.is_terminal:
+                    self.client.tracker.resolve(row)  # ended as the deadline struck: take the outcome
+                    budget = timeout
+                else:
+                    raise  # running with no start time to count from: the deadline stands
+                self.logger.debug("Generation %s of %s queued for a while; waiting %.0f s more.", generation_id, self.label, budget)
 
     async def synchronous(self) -> GenerationResult:
         staged = _staging_path(self.staging_dir, self.validated)

@@ -107,3 +107,13 @@ async def test_progress_is_announced_as_items_end_not_at_the_end(credentials, em
     assert state.is_completed()
     assert len(unfinished_at_each) == 4
     assert unfinished_at_each[0] > 0  # told while the API still had work of this batch
+
+
+async def test_the_per_item_deadline_counts_from_when_the_api_starts_the_generation(credentials, emulator, workdir: Path, unique: str) -> None:
+    # One API slot, 0.5 s each: the fifth item waits 2 s in the queue behind its own batch,
+    # longer than the 1.5 s it is given to run.
+    emulator.configure(latency=0.5, concurrency=1)
+    state = await batch_flow(_items(5, unique), credentials, archive=str(workdir / "archive"), timeout_per_item=1.5, return_state=True)
+    report = await report_of(state)
+    assert report.count("archived") == 5, [(i.key, i.error) for i in report.items]
+    assert emulator.stats()["billed_generations"] == 5
