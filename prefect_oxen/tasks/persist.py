@@ -56,6 +56,7 @@ async def persist_video(
     verify: bool = True,
     poster: bool = True,
     duration_tolerance: float = 0.5,
+    quarantine_dir: str | os.PathLike[str] | None = None,
 ) -> PersistedVideo:
     """Download (or take the staged file of) `result`, verify it is the mp4 asked for, and return
     its path, size, sha256, duration and resolution.
@@ -64,9 +65,9 @@ async def persist_video(
     body is resumed with Range requests and an expired URL is refreshed from the generation. A
     file that does not decode is a broken copy: it is removed and fetched again (free). A video
     that decodes but does not match the request (duration, aspect ratio) was paid for, so it is
-    never deleted: it is moved to ``<output_dir>/quarantine/`` with a JSON note saying why, and
-    the task fails with `VideoQuarantined` naming both. A re-run reattaches to the journaled
-    generation (no new charge) and reports the quarantined file again.
+    never deleted: it is moved to `quarantine_dir` (default ``<output_dir>/quarantine/``) with a
+    JSON note saying why, and the task fails with `VideoQuarantined` naming both. A re-run
+    reattaches to the journaled generation (no new charge) and reports the quarantined file again.
 
     Multi-shot (``multi_prompt``) videos are the exception for duration: the API decides their
     real length (it may trim or pad shots), so a length that differs from the sum of the shots is
@@ -81,7 +82,7 @@ async def persist_video(
     """
     persisted = await persist_result(
         result, credentials, output_dir, filename=filename, verify=verify, poster=poster,
-        duration_tolerance=duration_tolerance,
+        duration_tolerance=duration_tolerance, quarantine_dir=quarantine_dir,
     )
     get_run_logger().info(
         "Persisted %s: %d bytes, %.2f s, %dx%d.", result.key or result.fingerprint[:12],
@@ -99,6 +100,7 @@ async def persist_result(
     verify: bool = True,
     poster: bool = True,
     duration_tolerance: float = 0.5,
+    quarantine_dir: str | os.PathLike[str] | None = None,
 ) -> PersistedVideo:
     """What `persist_video` does, callable inside another task (see `deliver_video`)."""
     logger = get_run_logger()
@@ -147,7 +149,8 @@ async def persist_result(
             path.unlink(missing_ok=True)
         raise
     except VideoVerificationError as exc:
-        kept = await asyncio.to_thread(_quarantine, path, output, result, exc, digest)
+        quarantine = Path(quarantine_dir) if quarantine_dir else output / "quarantine"
+        kept = await asyncio.to_thread(_quarantine, path, quarantine, result, exc, digest)
         raise kept from exc
     for warning in verification.warnings:
         logger.warning(
@@ -185,14 +188,14 @@ async def persist_result(
 
 
 def _quarantine(
-    path: Path, output: Path, result: GenerationResult, failure: VideoVerificationError, digest: str
+    path: Path, folder: Path, result: GenerationResult, failure: VideoVerificationError, digest: str
 ) -> VideoQuarantined:
     """Keep the paid video that failed verification; the error to raise names where it is."""
     probe = probe_video(path)  # it decodes: only a comparison failed
     staged = bool(result.staged_path) and os.path.abspath(result.staged_path or "") == str(path)
     kept = quarantine_video(
         path,
-        output / "quarantine",
+        folder,
         # The hash keeps a different video under the same id from replacing this one.
         name=f"{path.stem}.{digest[:12]}.mp4",
         keep_original=staged,  # the staged file of a sync result is its only copy
@@ -220,12 +223,11 @@ def _quarantine(
         f"generation {result.generation_id} stays in the journal, so running again fetches it "
         "again at no charge" if result.generation_id else "running again reuses the staged file"
     )
-    problems = "; ".join(failure.problems)
     # The path first: reports shorten long messages, and where the video is matters most.
     return VideoQuarantined(
         f"The paid video {label} failed verification and was kept, not deleted: {kept.path} "
-        f"(why: {kept.reason_path.name}). {problems[:1].upper()}{problems[1:]}. It was not "
-        f"archived; {regenerate}. Check the video and the request (or the tolerances).",
+        f"(why: {kept.reason_path.name}): {'; '.join(failure.problems)}. It was not archived; "
+        f"{regenerate}. Check the video and the request (or the tolerances).",
         path=kept.path,
         reason_path=kept.reason_path,
         problems=failure.problems,

@@ -255,3 +255,26 @@ async def test_a_multi_shot_video_whose_length_the_api_chose_is_kept_with_a_warn
     [warning] = persisted.verification["warnings"]
     assert "expected 7 s" in warning
     assert not (workdir / "videos" / "quarantine").exists()
+
+
+async def test_a_sync_video_failing_verification_keeps_its_staged_copy_too(credentials, emulator, workdir: Path, unique: str) -> None:
+    from prefect_oxen.media import VideoQuarantined
+    from prefect_oxen.storage import sha256_file
+
+    request = {"model": FAST, "prompt": f"sync kept {unique}", "duration": 2, "response_format": "b64_json"}
+    _, result, _persisted, _ = await _pipeline(workdir)(request, credentials, "inline")
+    wrong_shape = result.model_copy(update={"request": {**result.request, "aspect_ratio": "9:16"}, "key": "tall"})
+
+    @flow
+    async def persist_only():
+        return await persist_video.with_options(retries=0)(
+            wrong_shape, credentials, workdir / "videos", quarantine_dir=workdir / "held"
+        )
+
+    with pytest.raises(VideoQuarantined, match="expected 9:16") as caught:
+        await persist_only()
+    [billed] = emulator.generations()
+    assert caught.value.path.parent == workdir / "held"
+    assert sha256_file(caught.value.path) == billed["sha256"]
+    assert sha256_file(result.staged_path) == billed["sha256"]  # sync results have no other copy
+    assert "running again reuses the staged file" in str(caught.value)
