@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ logger = logging.getLogger("prefect_oxen.client")
 _CHUNK = 1024 * 1024
 # How far apart two clocks may be when matching our own enqueue in the queue list.
 _RECONCILE_SLACK_SECONDS = 120.0
+# Generation ids handed out by enqueue that reconciliation must not hand out again; far more
+# than can fall within the reconciling window above.
+_ISSUED_KEPT = 50_000
 
 
 class DownloadResult(BaseModel):
@@ -121,6 +125,9 @@ class AsyncOxenClient:
         self._route: dict[str, str] = {}
         self._tracker: GenerationTracker | None = None
         self.throttle = SharedThrottle()
+        # Ids already returned to a caller: each belongs to that caller, so a later lost enqueue
+        # of the same request must not be reconciled to it (e.g. an earlier attempt's failed one).
+        self._issued: OrderedDict[str, None] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"AsyncOxenClient(base_url={self.base_url!r})"
@@ -425,6 +432,7 @@ class AsyncOxenClient:
                         _why(lost),
                         len(found),
                     )
+                    self._remember_issued(found)
                     return found
                 logger.warning(
                     "Enqueue outcome was unknown (%s) and the queue shows no trace of it; "
@@ -442,6 +450,7 @@ class AsyncOxenClient:
             ]
             for generation in generations:
                 self.tracker.resolve(generation)
+            self._remember_issued(generations)
             return generations
         raise OutcomeUnknown(
             "Enqueue answers kept getting lost and none of the attempts shows in the queue. "
@@ -449,6 +458,12 @@ class AsyncOxenClient:
             method="POST",
             url=self.paths.queue,
         )
+
+    def _remember_issued(self, generations: list[Generation]) -> None:
+        for generation in generations:
+            self._issued[generation.generation_id] = None
+        while len(self._issued) > _ISSUED_KEPT:
+            self._issued.popitem(last=False)
 
     async def _reconcile_enqueue(
         self, request: VideoRequest, lost: OutcomeUnknown, *, since: float, count: int
@@ -472,8 +487,10 @@ class AsyncOxenClient:
         """Generations of `request` enqueued since `since` (unix time), newest first.
 
         How an enqueue whose answer was lost (or whose process died) is recognised: same model,
-        same echoed parameters, enqueued after it was sent. Returns [] unless `count` are found.
-        Raises the list call's error if the queue cannot be read (absence could not be told).
+        same echoed parameters, enqueued after it was sent, and not already returned by this
+        client's `enqueue` (an earlier attempt's generation is not this one). Returns [] unless
+        `count` are found. Raises the list call's error if the queue cannot be read (absence
+        could not be told).
         """
         sent_at = since
         candidates: list[Generation] = []
@@ -481,10 +498,12 @@ class AsyncOxenClient:
         for status in (None, "succeeded", "failed"):
             rows = await self.list_queue(model=request.model, status=status)
             for row in rows:
-                if row.generation_id not in seen and _echoes(row, request) and (
-                    row.enqueued_at is None or row.enqueued_at >= sent_at - _RECONCILE_SLACK_SECONDS
-                ):
-                    seen.add(row.generation_id)
+                gid = row.generation_id
+                recent = row.enqueued_at is None or (
+                    row.enqueued_at >= sent_at - _RECONCILE_SLACK_SECONDS
+                )
+                if gid not in seen and gid not in self._issued and recent and _echoes(row, request):
+                    seen.add(gid)
                     candidates.append(row)
         candidates.sort(key=lambda row: row.enqueued_at or 0, reverse=True)
         return candidates[:count] if len(candidates) >= count else []

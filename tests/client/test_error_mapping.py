@@ -333,3 +333,16 @@ async def test_unknown_statuses_are_plain_api_errors_and_not_retried() -> None:
             await oxen.list_models()
     assert type(caught.value) is APIError and caught.value.detail == "I'm a teapot"
     assert fake.count("GET", "/api/ai/models") == 1
+
+
+async def test_reconciling_never_hands_back_a_generation_already_returned() -> None:
+    """Issue 15 under R1's faults: a retried item's enqueue got a 500, and reconciling picked the
+    same request's earlier, failed generation, so every retry waited on it and failed again."""
+    fake = FakeOxen()
+    async with fake_client(fake) as oxen:
+        [first] = await oxen.enqueue(_request(), validate=False)
+        fake.generations[first.generation_id].update(status="failed", result_url=None)
+        fake.script("POST", QUEUE, server_error(500))
+        [second] = await oxen.enqueue(_request(), validate=False)
+    assert second.generation_id != first.generation_id
+    assert fake.count("POST", QUEUE) == 3 and len(fake.generations) == 2
