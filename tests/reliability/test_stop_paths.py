@@ -359,3 +359,38 @@ def test_a_generation_that_already_succeeded_is_kept_for_the_next_run(emulator, 
     [kept] = cancellation_outcome(run_id).not_cancelled
     assert "succeeded" in kept.detail
 
+
+
+# --- the CLI's stop mechanism on its own --------------------------------------------------------
+
+
+def test_a_stop_signal_cancels_the_running_coroutine_and_waits_for_its_clean_up() -> None:
+    """What `prefect-oxen` does on SIGTERM/SIGINT: the flow's coroutine (on its own thread) is
+    cancelled and its clean-up (the engine's crash handling and hooks) finishes before the
+    CLI exits 143 / 130; the previous signal handlers come back afterwards."""
+    import asyncio
+    import threading
+
+    from prefect_oxen.cli._signals import StopRequested, run_stoppable, stop_signals
+
+    started, cleaned_up = threading.Event(), threading.Event()
+
+    async def long_run() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(120)
+        finally:
+            await asyncio.sleep(0.2)  # clean-up that itself awaits, like the crash handling
+            cleaned_up.set()
+
+    def terminate_when_started() -> None:
+        if started.wait(30):
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Thread(target=terminate_when_started, daemon=True).start()
+    with pytest.raises(StopRequested) as stopped, stop_signals():
+        run_stoppable(long_run)
+    assert stopped.value.exit_code == 143
+    assert cleaned_up.is_set()
+    assert signal.getsignal(signal.SIGTERM) is before
