@@ -157,7 +157,13 @@ class GenerationTracker:
             except (httpx_sse.SSEError, _StreamRefused) as exc:
                 # No event stream for us on this server (route missing, key not allowed, not an
                 # event stream at all): asking again cannot help, so poll for the client's life.
-                logger.info("Oxen event stream unavailable (%s); waiting by polling only.", exc)
+                # A key refused here is likely refused everywhere: worth a warning, once.
+                refused_key = isinstance(exc, _StreamRefused) and exc.status_code in (401, 403)
+                logger.log(
+                    logging.WARNING if refused_key else logging.INFO,
+                    "Oxen event stream unavailable (%s); waiting by polling only.",
+                    exc,
+                )
                 self._stream_gave_up = True
                 self._stream_up.clear()
                 return
