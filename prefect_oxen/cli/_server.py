@@ -63,17 +63,32 @@ def _server_class() -> type:
             import prefect
             from prefect.settings import get_current_settings
 
-            server_env = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+            server_env = {
+                "PREFECT_UI_ENABLED": "0",
+                "PREFECT__SERVER_EPHEMERAL": "1",
+                "PREFECT__SERVER_FINAL": "1",
+            }
             return subprocess.Popen(
                 args=[
-                    sys.executable, "-m", "uvicorn",
-                    "--app-dir", str(prefect.__module_path__.parent),
-                    "--factory", "prefect.server.api.server:create_app",
-                    "--host", "127.0.0.1", "--port", str(self.port),
-                    "--log-level", "error", "--lifespan", "on",
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--app-dir",
+                    str(prefect.__module_path__.parent),
+                    "--factory",
+                    "prefect.server.api.server:create_app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--log-level",
+                    "error",
+                    "--lifespan",
+                    "on",
                 ],
                 env={
-                    **os.environ, **server_env,
+                    **os.environ,
+                    **server_env,
                     **get_current_settings().to_environment_variables(exclude_unset=True),
                 },
                 start_new_session=True,

@@ -50,7 +50,9 @@ class StopRequested(BaseException):
 
     @property
     def description(self) -> str:
-        return "Ctrl-C (SIGINT)" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
+        return (
+            "Ctrl-C (SIGINT)" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
+        )
 
 
 @contextmanager
@@ -94,7 +96,9 @@ def run_flow_state(flow: Any, parameters: dict[str, Any]) -> Any:
         try:
             start_ephemeral_server()
         except StopRequested as stop:
-            err_console().print(f"[bold yellow]Stopped[/] by {stop.description} before anything was submitted.")
+            err_console().print(
+                f"[bold yellow]Stopped[/] by {stop.description} before anything was submitted."
+            )
             raise typer.Exit(stop.exit_code) from None
         try:
             return run_stoppable(lambda: flow(**parameters, return_state=True))
@@ -188,7 +192,9 @@ class _LoopThread(threading.Thread):
         return self._result
 
 
-def print_stop_report(stop: StopRequested, outcomes: list[CancellationOutcome], archive: Any) -> None:
+def print_stop_report(
+    stop: StopRequested, outcomes: list[CancellationOutcome], archive: Any
+) -> None:
     """Tell the user what the stop did on the API: what it cancelled and what it could not."""
     out = err_console()
     out.print(f"[bold yellow]Stopped[/] by {stop.description}.")
@@ -204,14 +210,17 @@ def print_stop_report(stop: StopRequested, outcomes: list[CancellationOutcome], 
     if cancelled:
         out.print(
             f"Cancelled {len(cancelled)} generation(s) this run left on the API (not billed): "
-            + ", ".join(_describe(g) for g in cancelled) + "."
+            + ", ".join(_describe(g) for g in cancelled)
+            + "."
         )
     if kept:
         problems = {outcome.problem for outcome in outcomes if outcome.problem}
         out.print(
             f"[bold red]Could not cancel {len(kept)} generation(s)[/]"
-            + (f" ({'; '.join(sorted(problems))})" if problems else "") + ": "
-            + "; ".join(f"{_describe(g)}: {g.detail}" for g in kept) + ". "
+            + (f" ({'; '.join(sorted(problems))})" if problems else "")
+            + ": "
+            + "; ".join(f"{_describe(g)}: {g.detail}" for g in kept)
+            + ". "
             "They may still run and be billed; the journal keeps them, so re-running the same "
             "command collects them without paying again, and "
             f"`prefect-oxen cancel --archive {archive}` cancels them."
@@ -221,4 +230,8 @@ def print_stop_report(stop: StopRequested, outcomes: list[CancellationOutcome], 
 
 
 def _describe(generation: GenerationCancel) -> str:
-    return f"{generation.generation_id} ({generation.key})" if generation.key else generation.generation_id
+    return (
+        f"{generation.generation_id} ({generation.key})"
+        if generation.key
+        else generation.generation_id
+    )

@@ -60,26 +60,36 @@ def cancel_command(
 
     path = journal_location(archive, journal)
     if not path.is_file():
-        raise fail(f"No journal at {path}: nothing was generated into {archive} (or give --journal).")
+        raise fail(
+            f"No journal at {path}: nothing was generated into {archive} (or give --journal)."
+        )
     credentials = cli_credentials(base_url, credentials_block)
     outcome = cancel_unfinished(
-        GenerationJournal(path), credentials, flow_run_id=flow_run, reason="cancelled: prefect-oxen cancel"
+        GenerationJournal(path),
+        credentials,
+        flow_run_id=flow_run,
+        reason="cancelled: prefect-oxen cancel",
     )
     out = console()
     if not outcome.generations:
         out.print(f"Nothing to cancel: the journal {path} lists no unfinished generation.")
         return
     for generation in outcome.cancelled:
-        out.print(f"cancelled {generation.generation_id}" + (f" ({generation.key})" if generation.key else ""))
+        out.print(
+            f"cancelled {generation.generation_id}"
+            + (f" ({generation.key})" if generation.key else "")
+        )
     out.print(f"Cancelled {len(outcome.cancelled)} generation(s) (not billed).")
     if outcome.not_cancelled:
         for generation in outcome.not_cancelled:
             err_console().print(
                 f"[yellow]not cancelled[/] {generation.generation_id}"
-                + (f" ({generation.key})" if generation.key else "") + f": {generation.detail}"
+                + (f" ({generation.key})" if generation.key else "")
+                + f": {generation.detail}"
             )
+        count = len(outcome.not_cancelled)
         err_console().print(
-            f"[bold red]Could not cancel {len(outcome.not_cancelled)} generation(s)[/]; the journal "
-            "keeps them, so re-running the same command collects them without paying again."
+            f"[bold red]Could not cancel {count} generation(s)[/]; the journal keeps them, so "
+            "re-running the same command collects them without paying again."
         )
         raise typer.Exit(int(ExitCode.ITEMS_FAILED))

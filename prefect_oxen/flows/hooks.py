@@ -164,8 +164,10 @@ def cancel_unfinished(
     """
     outcome = CancellationOutcome(flow_run_id=flow_run_id, journal_path=journal.path)
     unfinished = [
-        entry for entry in journal.latest().values()
-        if entry.state == "enqueued" and entry.generation_ids
+        entry
+        for entry in journal.latest().values()
+        if entry.state == "enqueued"
+        and entry.generation_ids
         and (flow_run_id is None or entry.detail.get("flow_run_id") == flow_run_id)
     ]
     if not unfinished:
@@ -174,18 +176,27 @@ def cancel_unfinished(
         outcome.problem = "no usable Oxen API key (missing, or masked by Prefect)"
         outcome.generations = [
             GenerationCancel(gid, entry.detail.get("key"), False, outcome.problem)
-            for entry in unfinished for gid in entry.generation_ids
+            for entry in unfinished
+            for gid in entry.generation_ids
         ]
         return outcome
     with credentials.get_client() as oxen:
         for entry in unfinished:
-            results = [_cancel_one(oxen, gid, entry.detail.get("key")) for gid in entry.generation_ids]
+            results = [
+                _cancel_one(oxen, gid, entry.detail.get("key")) for gid in entry.generation_ids
+            ]
             outcome.generations.extend(results)
             if all(result.cancelled for result in results):
-                journal.record(JournalEntry(
-                    identity=entry.identity, state="failed", mode=entry.mode, model=entry.model,
-                    generation_ids=entry.generation_ids, detail={**entry.detail, "reason": reason},
-                ))
+                journal.record(
+                    JournalEntry(
+                        identity=entry.identity,
+                        state="failed",
+                        mode=entry.mode,
+                        model=entry.model,
+                        generation_ids=entry.generation_ids,
+                        detail={**entry.detail, "reason": reason},
+                    )
+                )
     return outcome
 
 
@@ -199,7 +210,9 @@ def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCan
         return GenerationCancel(generation_id, key, False, f"{type(exc).__name__}: {exc}")
     if status in (GenerationStatus.CANCELLED, GenerationStatus.FAILED):
         return GenerationCancel(generation_id, key, True, status.value)
-    return GenerationCancel(generation_id, key, False, f"already {status.value}; kept for the next run")
+    return GenerationCancel(
+        generation_id, key, False, f"already {status.value}; kept for the next run"
+    )
 
 
 def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
@@ -222,11 +235,15 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
     except Exception as exc:  # a hook must never raise
         run_logger.error(
             "Could not find the journal or credentials of flow run %s to cancel its generations "
-            "(%s): any it left running may still be billed.", run_id, type(exc).__name__,
+            "(%s): any it left running may still be billed.",
+            run_id,
+            type(exc).__name__,
         )
         return
     state_name = str(getattr(state, "name", "stopped")).lower()
-    outcome = cancel_unfinished(journal, credentials, flow_run_id=run_id, reason=f"cancelled: flow run {state_name}")
+    outcome = cancel_unfinished(
+        journal, credentials, flow_run_id=run_id, reason=f"cancelled: flow run {state_name}"
+    )
     _registry.record(outcome)
     _log_outcome(run_logger, outcome, run_id)
 
@@ -235,7 +252,9 @@ def _log_outcome(run_logger: Any, outcome: CancellationOutcome, run_id: str) -> 
     if outcome.cancelled:
         run_logger.info(
             "Cancelled %d unfinished Oxen generation(s) of flow run %s: %s.",
-            len(outcome.cancelled), run_id, ", ".join(g.generation_id for g in outcome.cancelled),
+            len(outcome.cancelled),
+            run_id,
+            ", ".join(g.generation_id for g in outcome.cancelled),
         )
     if outcome.not_cancelled:
         run_logger.error(
@@ -243,9 +262,12 @@ def _log_outcome(run_logger: Any, outcome: CancellationOutcome, run_id: str) -> 
             "running and billed; the journal %s keeps them, so re-running the same batch "
             "collects them without paying again, and `prefect-oxen cancel --journal %s` "
             "cancels them.",
-            len(outcome.not_cancelled), run_id, f" ({outcome.problem})" if outcome.problem else "",
+            len(outcome.not_cancelled),
+            run_id,
+            f" ({outcome.problem})" if outcome.problem else "",
             "; ".join(f"{g.generation_id} ({g.detail})" for g in outcome.not_cancelled),
-            outcome.journal_path, outcome.journal_path,
+            outcome.journal_path,
+            outcome.journal_path,
         )
 
 
@@ -260,8 +282,12 @@ def _logger_for(flow: Any, flow_run: Any) -> Any:
 
 
 def _journal_for(parameters: dict[str, Any]) -> GenerationJournal:
-    destination = resolve_archive(parameters.get("archive", "oxen-archive"), parameters.get("archive_block"))
-    settings = PipelineSettings.build(destination, journal=parameters.get("journal"), work_dir=parameters.get("work_dir"))
+    destination = resolve_archive(
+        parameters.get("archive", "oxen-archive"), parameters.get("archive_block")
+    )
+    settings = PipelineSettings.build(
+        destination, journal=parameters.get("journal"), work_dir=parameters.get("work_dir")
+    )
     return journal_at(settings.journal_path)
 
 

@@ -19,22 +19,46 @@ pytestmark = pytest.mark.slow
 FAST = "oxen-emu-fast-video"
 
 
-def test_cancelling_a_run_on_a_process_worker_cancels_its_generations(prefect_server, emulator, tmp_path: Path) -> None:
+def test_cancelling_a_run_on_a_process_worker_cancels_its_generations(
+    prefect_server, emulator, tmp_path: Path
+) -> None:
     """The worker's environment holds no key: the run loads it from the block it names."""
     emulator.configure(latency=60)  # generations stay in flight until cancelled
     block, pool, name = (f"stop-{uuid.uuid4().hex[:8]}" for _ in range(3))
-    run([str(BIN / "prefect-oxen"), "blocks", "create", "--name", block],
-        env=prefect_server.env(OXEN_API_KEY=API_KEY, OXEN_BASE_URL=emulator.base_url), cwd=tmp_path)
-    run([str(BIN / "prefect"), "work-pool", "create", pool, "--type", "process"], env=prefect_server.env())
+    run(
+        [str(BIN / "prefect-oxen"), "blocks", "create", "--name", block],
+        env=prefect_server.env(OXEN_API_KEY=API_KEY, OXEN_BASE_URL=emulator.base_url),
+        cwd=tmp_path,
+    )
+    run(
+        [str(BIN / "prefect"), "work-pool", "create", pool, "--type", "process"],
+        env=prefect_server.env(),
+    )
     api = httpx.Client(base_url=prefect_server.api_url, timeout=10)
     flow_id = api.post("/flows/", json={"name": "oxen-batch"}).raise_for_status().json()["id"]
     directory = str(REPO / "deployments")
-    deployment = api.post("/deployments/", json={
-        "name": name, "flow_id": flow_id, "entrypoint": "flows.py:batch_flow", "path": directory,
-        "work_pool_name": pool, "enforce_parameter_schema": False,
-        "pull_steps": [{"prefect.deployments.steps.set_working_directory": {"directory": directory}}],
-    }).raise_for_status().json()
-    items = [{"id": f"w{i}", "model": FAST, "prompt": f"worker cancel {name} {i}", "duration": 1} for i in range(3)]
+    deployment = (
+        api.post(
+            "/deployments/",
+            json={
+                "name": name,
+                "flow_id": flow_id,
+                "entrypoint": "flows.py:batch_flow",
+                "path": directory,
+                "work_pool_name": pool,
+                "enforce_parameter_schema": False,
+                "pull_steps": [
+                    {"prefect.deployments.steps.set_working_directory": {"directory": directory}}
+                ],
+            },
+        )
+        .raise_for_status()
+        .json()
+    )
+    items = [
+        {"id": f"w{i}", "model": FAST, "prompt": f"worker cancel {name} {i}", "duration": 1}
+        for i in range(3)
+    ]
     archive = tmp_path / "archive"
 
     def active() -> list[str] | None:
@@ -44,23 +68,54 @@ def test_cancelling_a_run_on_a_process_worker_cancels_its_generations(prefect_se
     def cancelled(ids: list[str]) -> bool:
         return all(g["status"] == "cancelled" for g in emulator.generations() if g["id"] in ids)
 
-    worker_env = prefect_server.env(PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_PREFETCH_SECONDS="5")
-    with background([str(BIN / "prefect"), "worker", "start", "--pool", pool], env=worker_env, log=tmp_path / "worker.log") as worker:
-        flow_run = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": {
-            "items": items, "credentials": block, "archive": str(archive), "mode": "queue",
-            "concurrency_limit": None,
-        }}).raise_for_status().json()
-        ids = wait_for(active, timeout=180, what=f"the worker's run to enqueue\n{worker.output()[-3000:]}")
+    worker_env = prefect_server.env(
+        PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_PREFETCH_SECONDS="5"
+    )
+    with background(
+        [str(BIN / "prefect"), "worker", "start", "--pool", pool],
+        env=worker_env,
+        log=tmp_path / "worker.log",
+    ) as worker:
+        flow_run = (
+            api.post(
+                f"/deployments/{deployment['id']}/create_flow_run",
+                json={
+                    "parameters": {
+                        "items": items,
+                        "credentials": block,
+                        "archive": str(archive),
+                        "mode": "queue",
+                        "concurrency_limit": None,
+                    }
+                },
+            )
+            .raise_for_status()
+            .json()
+        )
+        ids = wait_for(
+            active, timeout=180, what=f"the worker's run to enqueue\n{worker.output()[-3000:]}"
+        )
         # What the UI's "Cancel" does.
-        api.post(f"/flow_runs/{flow_run['id']}/set_state", json={
-            "state": {"type": "CANCELLING", "name": "Cancelling"}, "force": True,
-        }).raise_for_status()
+        api.post(
+            f"/flow_runs/{flow_run['id']}/set_state",
+            json={
+                "state": {"type": "CANCELLING", "name": "Cancelling"},
+                "force": True,
+            },
+        ).raise_for_status()
 
         def state() -> str:
             return api.get(f"/flow_runs/{flow_run['id']}").raise_for_status().json()["state_type"]
 
-        wait_for(lambda: state() == "CANCELLED", timeout=120, what=f"the run to be Cancelled\n{worker.output()[-3000:]}", interval=0.5)
-        wait_for(lambda: cancelled(ids), timeout=30, what="the generations to be cancelled on the API")
+        wait_for(
+            lambda: state() == "CANCELLED",
+            timeout=120,
+            what=f"the run to be Cancelled\n{worker.output()[-3000:]}",
+            interval=0.5,
+        )
+        wait_for(
+            lambda: cancelled(ids), timeout=30, what="the generations to be cancelled on the API"
+        )
         log = worker.output()
     assert not any(g["billed"] for g in emulator.generations())
     assert emulator.stats()["billed_generations"] == 0

@@ -52,7 +52,8 @@ def _active(emulator, count: int) -> list[dict] | None:
 def _assert_cancelled_unbilled(emulator, ids: list[str]) -> None:
     wait_for(
         lambda: all(g["status"] == "cancelled" for g in emulator.generations() if g["id"] in ids),
-        timeout=30, what="the generations to be cancelled on the API",
+        timeout=30,
+        what="the generations to be cancelled on the API",
     )
     log = {g["id"]: g for g in emulator.generations()}
     assert {log[i]["status"] for i in ids} == {"cancelled"}
@@ -64,16 +65,26 @@ class _Cli:
     """`prefect-oxen ARGS` in its own session (as a terminal's foreground job), output on disk."""
 
     def __init__(self, args: list[str], *, env: dict[str, str], cwd: Path) -> None:
-        self.out, self.err = cwd / f"cli-{uuid.uuid4().hex[:6]}.out", cwd / f"cli-{uuid.uuid4().hex[:6]}.err"
+        self.out, self.err = (
+            cwd / f"cli-{uuid.uuid4().hex[:6]}.out",
+            cwd / f"cli-{uuid.uuid4().hex[:6]}.err",
+        )
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.process = subprocess.Popen(
-                [CLI, *args], env=env, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                [CLI, *args],
+                env=env,
+                cwd=cwd,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
 
     def alive_or_fail(self) -> bool:
         if self.process.poll() is not None:
-            raise AssertionError(f"the CLI exited {self.process.returncode} early:\n{self.stderr()[-3000:]}")
+            raise AssertionError(
+                f"the CLI exited {self.process.returncode} early:\n{self.stderr()[-3000:]}"
+            )
         return True
 
     def signal_group(self, signum: int) -> None:
@@ -97,7 +108,8 @@ class _Cli:
 
 def _wait_until_the_api_holds(cli: _Cli, emulator, count: int) -> list[str]:
     running = wait_for(
-        lambda: cli.alive_or_fail() and _active(emulator, count), timeout=150,
+        lambda: cli.alive_or_fail() and _active(emulator, count),
+        timeout=150,
         what=f"{count} generation(s) queued on the API",
     )
     return [g["id"] for g in running]
@@ -120,7 +132,9 @@ def _servers_of(home: Path) -> list[int]:
 
 
 def _batch_file(path: Path, count: int, tag: str) -> Path:
-    rows = [{"id": f"s{i}", "model": FAST, "prompt": f"{tag} {i}", "duration": 1} for i in range(count)]
+    rows = [
+        {"id": f"s{i}", "model": FAST, "prompt": f"{tag} {i}", "duration": 1} for i in range(count)
+    ]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
 
@@ -128,10 +142,29 @@ def _batch_file(path: Path, count: int, tag: str) -> Path:
 def _command(command: str, workdir: Path, unique: str, count: int) -> list[str]:
     archive = str(workdir / "archive")
     if command == "generate":
-        return ["generate", "--model", FAST, "--prompt", f"stop {unique}", "--duration", "1",
-                "--mode", "queue", "--id", "s0", "--archive", archive]
-    return ["batch", str(_batch_file(workdir / "batch.jsonl", count, f"stop {unique}")), "--mode", "queue",
-            "--archive", archive]
+        return [
+            "generate",
+            "--model",
+            FAST,
+            "--prompt",
+            f"stop {unique}",
+            "--duration",
+            "1",
+            "--mode",
+            "queue",
+            "--id",
+            "s0",
+            "--archive",
+            archive,
+        ]
+    return [
+        "batch",
+        str(_batch_file(workdir / "batch.jsonl", count, f"stop {unique}")),
+        "--mode",
+        "queue",
+        "--archive",
+        archive,
+    ]
 
 
 def _assert_clean_stop(cli: _Cli, code: int, count: int) -> None:
@@ -173,7 +206,9 @@ def test_a_signal_to_the_terminal_group_on_the_ephemeral_server_cancels_what_the
     assert emulator.stats()["requests"].get(DELETE, 0) >= count
     # Confirmed cancelled, so a re-run submits anew instead of waiting on a dead generation.
     assert set(journal_states(workdir / "archive" / ".oxen-journal.jsonl").values()) == {"failed"}
-    wait_for(lambda: not _servers_of(cli_home), timeout=15, what="the CLI's temporary server to stop")
+    wait_for(
+        lambda: not _servers_of(cli_home), timeout=15, what="the CLI's temporary server to stop"
+    )
 
 
 @pytest.mark.parametrize(
@@ -187,10 +222,16 @@ def test_a_stop_cancels_with_the_saved_blocks_key_when_the_environment_has_none(
     """Only the flow body ever held the key (loaded from the block): Prefect's stored parameters
     carry it masked, and the environment has none to fall back on."""
     block = f"stop-{uuid.uuid4().hex[:8]}"
-    OxenCredentials(api_key=API_KEY, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL).save(block)
+    OxenCredentials(
+        api_key=API_KEY, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL
+    ).save(block)
     emulator.configure(latency=60)
     env = prefect_env(workdir / "home", PREFECT_API_URL=PREFECT_API_URL.value())
-    cli = _Cli([*_command(command, workdir, unique, count), "--credentials-block", block], env=env, cwd=workdir)
+    cli = _Cli(
+        [*_command(command, workdir, unique, count), "--credentials-block", block],
+        env=env,
+        cwd=workdir,
+    )
     try:
         ids = _wait_until_the_api_holds(cli, emulator, count)
         cli.signal_group(signum)
@@ -203,21 +244,36 @@ def test_a_stop_cancels_with_the_saved_blocks_key_when_the_environment_has_none(
 # --- a crash: SIGKILL, then the cleanup command or the next run ---------------------------------
 
 
-def test_after_sigkill_the_cancel_command_cancels_what_the_run_left(emulator, workdir: Path, unique: str) -> None:
+def test_after_sigkill_the_cancel_command_cancels_what_the_run_left(
+    emulator, workdir: Path, unique: str
+) -> None:
     emulator.configure(latency=60)
-    env = prefect_env(workdir / "home", PREFECT_API_URL=PREFECT_API_URL.value(), OXEN_API_KEY=API_KEY, OXEN_BASE_URL=emulator.base_url)
+    env = prefect_env(
+        workdir / "home",
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+        OXEN_API_KEY=API_KEY,
+        OXEN_BASE_URL=emulator.base_url,
+    )
     cli = _Cli(_command("batch", workdir, unique, 3), env=env, cwd=workdir)
     try:
         ids = _wait_until_the_api_holds(cli, emulator, 3)
         journal = workdir / "archive" / ".oxen-journal.jsonl"
-        wait_for(lambda: list(journal_states(journal).values()).count("enqueued") == 3, timeout=30, what="the journal")
+        wait_for(
+            lambda: list(journal_states(journal).values()).count("enqueued") == 3,
+            timeout=30,
+            what="the journal",
+        )
     finally:
         cli.kill()  # no hook runs: the generations keep running
     assert all(g["status"] in ACTIVE for g in emulator.generations())
 
     done = subprocess.run(
-        [CLI, "cancel", "--archive", str(workdir / "archive")], env=env, cwd=workdir,
-        capture_output=True, text=True, timeout=120,
+        [CLI, "cancel", "--archive", str(workdir / "archive")],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Cancelled 3 generation(s)" in done.stdout
@@ -226,8 +282,12 @@ def test_after_sigkill_the_cancel_command_cancels_what_the_run_left(emulator, wo
     assert set(journal_states(journal).values()) == {"failed"}
 
     again = subprocess.run(
-        [CLI, "cancel", "--archive", str(workdir / "archive")], env=env, cwd=workdir,
-        capture_output=True, text=True, timeout=120,
+        [CLI, "cancel", "--archive", str(workdir / "archive")],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert again.returncode == 0 and "Nothing to cancel" in again.stdout
 
@@ -242,39 +302,61 @@ async def test_a_failed_cancel_leaves_the_generations_for_the_next_run_to_collec
     from .helpers import report_of
 
     emulator.configure(latency=2)
-    items = [{"id": f"f{i}", "model": FAST, "prompt": f"failed cancel {unique} {i}", "duration": 1} for i in range(3)]
+    items = [
+        {"id": f"f{i}", "model": FAST, "prompt": f"failed cancel {unique} {i}", "duration": 1}
+        for i in range(3)
+    ]
     archive = workdir / "archive"
     journal = archive / ".oxen-journal.jsonl"
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), emulator.base_url, API_KEY, str(archive), json.dumps(items), "3"],
+        [
+            sys.executable,
+            str(CHILD),
+            emulator.base_url,
+            API_KEY,
+            str(archive),
+            json.dumps(items),
+            "3",
+        ],
         env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_for(
-            lambda: list(journal_states(journal).values()).count("enqueued") == 3, timeout=120,
+            lambda: list(journal_states(journal).values()).count("enqueued") == 3,
+            timeout=120,
             what="the child to have its generations enqueued",
         )
     finally:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(30)
-    [run_id] = {entry.detail["flow_run_id"] for entry in GenerationJournal(journal).latest().values()}
+    [run_id] = {
+        entry.detail["flow_run_id"] for entry in GenerationJournal(journal).latest().values()
+    }
 
     # What the hook of that run gets from Prefect: the inline block with its key masked.
     monkeypatch.delenv("OXEN_API_KEY", raising=False)
     masked = {"api_key": "**********", "base_url": emulator.base_url}
     with caplog.at_level(logging.ERROR, logger="prefect_oxen"):
         cancel_remote_generations(
-            None, SimpleNamespace(id=run_id, parameters={"credentials": masked, "archive": str(archive)}),
+            None,
+            SimpleNamespace(id=run_id, parameters={"credentials": masked, "archive": str(archive)}),
             SimpleNamespace(name="Crashed"),
         )
     assert emulator.stats()["requests"].get(DELETE, 0) == 0  # never a masked key on the wire
     assert set(journal_states(journal).values()) == {"enqueued"}
     outcome = cancellation_outcome(run_id)
     assert outcome is not None and len(outcome.not_cancelled) == 3 and outcome.problem
-    assert "Could not cancel 3 Oxen generation(s)" in caplog.text and "prefect-oxen cancel" in caplog.text
+    assert (
+        "Could not cancel 3 Oxen generation(s)" in caplog.text
+        and "prefect-oxen cancel" in caplog.text
+    )
 
-    state = await batch_flow(items, credentials, archive=str(archive), concurrency_limit=None, return_state=True)
+    state = await batch_flow(
+        items, credentials, archive=str(archive), concurrency_limit=None, return_state=True
+    )
     assert state.is_completed(), state.message
     report = await report_of(state)
     assert report.count("archived") == 3
@@ -287,21 +369,33 @@ async def test_a_failed_cancel_leaves_the_generations_for_the_next_run_to_collec
 
 def _enqueue(emulator, journal: GenerationJournal, run_id: str, count: int, tag: str) -> list[str]:
     with OxenClient(api_key=API_KEY, base_url=emulator.base_url) as oxen:
-        ids = [oxen.enqueue(VideoRequest(model=FAST, prompt=f"{tag} {i}", duration=1))[0].generation_id for i in range(count)]
+        ids = [
+            oxen.enqueue(VideoRequest(model=FAST, prompt=f"{tag} {i}", duration=1))[0].generation_id
+            for i in range(count)
+        ]
     for i, generation_id in enumerate(ids):
-        journal.record(JournalEntry(
-            identity=f"{tag}-{i}", state="enqueued", mode="queue", generation_ids=[generation_id],
-            detail={"flow_run_id": run_id, "key": f"{tag}-{i}"},
-        ))
+        journal.record(
+            JournalEntry(
+                identity=f"{tag}-{i}",
+                state="enqueued",
+                mode="queue",
+                generation_ids=[generation_id],
+                detail={"flow_run_id": run_id, "key": f"{tag}-{i}"},
+            )
+        )
     return ids
 
 
 def _hook(run_id: str, credentials, archive: Path) -> None:
     parameters = {"credentials": credentials, "archive": str(archive)}
-    cancel_remote_generations(None, SimpleNamespace(id=run_id, parameters=parameters), SimpleNamespace(name="Cancelling"))
+    cancel_remote_generations(
+        None, SimpleNamespace(id=run_id, parameters=parameters), SimpleNamespace(name="Cancelling")
+    )
 
 
-def test_the_hook_uses_the_credentials_its_run_remembered(emulator, workdir: Path, unique: str, monkeypatch) -> None:
+def test_the_hook_uses_the_credentials_its_run_remembered(
+    emulator, workdir: Path, unique: str, monkeypatch
+) -> None:
     """The flow body remembered the resolved block; the stored parameters hold only the mask."""
     emulator.configure(latency=60)
     archive = workdir / "archive"
@@ -326,7 +420,9 @@ def test_the_hook_resolves_each_form_of_credentials_parameter(
     emulator.configure(latency=60)
     archive = workdir / "archive"
     run_id = str(uuid.uuid4())
-    ids = _enqueue(emulator, GenerationJournal(archive / ".oxen-journal.jsonl"), run_id, 1, f"{given} {unique}")
+    ids = _enqueue(
+        emulator, GenerationJournal(archive / ".oxen-journal.jsonl"), run_id, 1, f"{given} {unique}"
+    )
     monkeypatch.delenv("OXEN_API_KEY", raising=False)
     monkeypatch.setenv("OXEN_BASE_URL", emulator.base_url)
     block = f"hook-{uuid.uuid4().hex[:8]}"
@@ -344,21 +440,27 @@ def test_the_hook_resolves_each_form_of_credentials_parameter(
     _assert_cancelled_unbilled(emulator, ids)
 
 
-def test_a_generation_that_already_succeeded_is_kept_for_the_next_run(emulator, workdir: Path, unique: str) -> None:
+def test_a_generation_that_already_succeeded_is_kept_for_the_next_run(
+    emulator, workdir: Path, unique: str
+) -> None:
     """Cancelling a finished generation has no effect: it is paid, so it must stay collectable."""
     archive = workdir / "archive"
     journal_path = archive / ".oxen-journal.jsonl"
     run_id = str(uuid.uuid4())
-    [generation_id] = _enqueue(emulator, GenerationJournal(journal_path), run_id, 1, f"done {unique}")
+    [generation_id] = _enqueue(
+        emulator, GenerationJournal(journal_path), run_id, 1, f"done {unique}"
+    )
     wait_for(
-        lambda: {g["id"]: g["status"] for g in emulator.generations()}[generation_id] == "succeeded",
-        timeout=30, what="the generation to succeed",
+        lambda: (
+            {g["id"]: g["status"] for g in emulator.generations()}[generation_id] == "succeeded"
+        ),
+        timeout=30,
+        what="the generation to succeed",
     )
     _hook(run_id, OxenCredentials(api_key=API_KEY, base_url=emulator.base_url), archive)
     assert journal_states(journal_path) == {f"done {unique}-0": "enqueued"}
     [kept] = cancellation_outcome(run_id).not_cancelled
     assert "succeeded" in kept.detail
-
 
 
 # --- the CLI's stop mechanism on its own --------------------------------------------------------
