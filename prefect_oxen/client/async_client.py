@@ -102,7 +102,7 @@ class AsyncOxenClient:
         poll: PollPolicy | None = None,
         paths: ApiPaths | None = None,
         validate: bool = True,
-        max_connections: int = 100,
+        max_connections: int = 16,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self.__api_key = _core.resolve_api_key(api_key)

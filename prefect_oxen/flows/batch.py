@@ -199,6 +199,11 @@ async def batch_flow(
         async with GenerationSlots(concurrency, concurrency_limit) as slots:
             _log_admission(slots)
             await asyncio.gather(*(one(i, item, validated, slots) for i, (item, validated) in enumerate(valid)))
+        if slots.shared:
+            logger.info(
+                "Admission through %r cost %d Prefect API call(s) for %d item(s).",
+                slots.limit_name, slots.api_calls, len(valid),
+            )
         await _read_back_costs(reports, creds)
         report = await _finish(reports, order, estimate, budget, batch_id=batch_id, sheet=contact_sheet_size)
         if not report.ok:
