@@ -187,3 +187,12 @@ def max_unfinished(log: list[dict[str, Any]]) -> int:
         current += step
         peak = max(peak, current)
     return peak
+
+
+def unfinished_timeline(log: list[dict[str, Any]], start: float) -> list[int]:
+    """Generations unfinished on the API at each whole second after `start` (the emulator's log)."""
+    end = max(g["completed_at"] or g["enqueued_at"] for g in log)
+    return [
+        sum(1 for g in log if g["enqueued_at"] <= start + second < (g["completed_at"] or float("inf")))
+        for second in range(int(end - start) + 1)
+    ]

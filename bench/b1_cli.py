@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     API_KEY,
-    ROOT,
     emulator_process,
     ideal_makespan,
     items,

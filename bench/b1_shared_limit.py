@@ -40,6 +40,7 @@ from _common import (
     items,
     max_unfinished,
     server_makespan,
+    unfinished_timeline,
     write_result,
 )
 
@@ -105,6 +106,7 @@ def one_round(api: str, base_url: str, number: int, work: Path) -> dict[str, Any
     last = max(p.stat().st_mtime for p in videos)
     calls = [_admission_calls(api, f["id"]) for f in flows]
     return {
+        "flow_starts": sorted(starts),
         "exit_codes": [code for _, _, code in outcomes],
         "archived": len(videos),
         "makespan_seconds": last - min(starts),
@@ -134,9 +136,15 @@ def main() -> dict:
                 log = emu.generations()
                 run["billed_generations"] = emu.stats()["billed_generations"]
             run["max_unfinished_on_api"] = max_unfinished(log)
+            first = min(run["flow_starts"])
+            run["flow_start_offsets"] = [round(t - first, 2) for t in run.pop("flow_starts")]
+            run["first_enqueue_offset"] = round(min(g["enqueued_at"] for g in log) - first, 2)
+            run["unfinished_by_second"] = unfinished_timeline(log, first)
             run["server_makespan_seconds"] = server_makespan(log)
             run["ratio"] = run["makespan_seconds"] / ideal
             result["rounds"].append(run)
+            print(f"  flows started at +{run['flow_start_offsets']} s, first enqueue +{run['first_enqueue_offset']} s; "
+                  f"unfinished by second {run['unfinished_by_second']}")
             print(f"B1 shared round {number + 1}: {run['makespan_seconds']:.1f} s = {run['ratio']:.3f} x ideal {ideal:.0f} s "
                   f"(target <= {TARGET}); max unfinished {run['max_unfinished_on_api']} (<= {LIMIT}); "
                   f"billed {run['billed_generations']}; admission {run['admission_calls_per_item']} Prefect API calls/item; "

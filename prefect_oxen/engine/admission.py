@@ -160,38 +160,49 @@ class GenerationSlots:
 
     async def _poll(self) -> None:
         """Lease blocks of slots while generations of this run wait for one."""
-        from prefect.exceptions import PrefectHTTPStatusError
-
-        assert self._client is not None and self.limit_name is not None
+        assert self._client is not None
         delay = _POLL_FIRST
         while (missing := self._wanted - self._handoff.qsize()) > 0:
             try:
                 limit = await self._read_limit(self._client)
-                free = (limit.limit - limit.active_slots) if limit is not None else 0
-                if free <= 0:
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, _POLL_MAX)
-                    continue
-                size = min(free, missing, self.block)
-                self.api_calls += 1
-                response = await self._client.increment_concurrency_slots_with_lease(
-                    names=[self.limit_name], slots=size, mode="concurrency", lease_duration=self.lease_seconds
-                )
-            except PrefectHTTPStatusError as exc:
-                if exc.response.status_code == 423:  # another run took them first
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, _POLL_MAX)
-                    continue
-                self._fail(exc)
-                return
             except Exception as exc:
                 self._fail(exc)
                 return
-            lease = UUID(response.json()["lease_id"])
-            self._leases[lease] = size
-            for _ in range(size):
-                self._handoff.put_nowait(lease)
-            delay = _POLL_FIRST
+            free = (limit.limit - limit.active_slots) if limit is not None else 0
+            wanted = min(free, missing)
+            # All the blocks wanted are asked for at once: on a busy SQLite server each write
+            # waits behind the others anyway, so together they cost about one wait, not several.
+            sizes = [min(self.block, wanted - start) for start in range(0, max(wanted, 0), self.block)]
+            outcomes = await asyncio.gather(*(self._lease_block(size) for size in sizes), return_exceptions=True)
+            failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
+            if failure is not None:
+                self._fail(failure)
+                return
+            if any(outcomes):
+                delay = _POLL_FIRST
+            else:  # every slot is taken (or another run took them first): try again soon
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _POLL_MAX)
+
+    async def _lease_block(self, size: int) -> bool:
+        """Lease `size` slots as one block and offer them to the waiters; False if refused."""
+        from prefect.exceptions import PrefectHTTPStatusError
+
+        assert self._client is not None and self.limit_name is not None
+        self.api_calls += 1
+        try:
+            response = await self._client.increment_concurrency_slots_with_lease(
+                names=[self.limit_name], slots=size, mode="concurrency", lease_duration=self.lease_seconds
+            )
+        except PrefectHTTPStatusError as exc:
+            if exc.response.status_code == 423:
+                return False
+            raise
+        lease = UUID(response.json()["lease_id"])
+        self._leases[lease] = size
+        for _ in range(size):
+            self._handoff.put_nowait(lease)
+        return True
 
     async def _read_limit(self, client: PrefectClient) -> Any:
         from prefect.exceptions import ObjectNotFound
