@@ -43,17 +43,21 @@ from _common import (
     unfinished_timeline,
     write_result,
 )
+from _postgres import postgres_server
 
 JOBS_PER_BATCH, LATENCY, LIMIT, TARGET = 100, 2.0, 16, 1.15
 BIN = Path(sys.executable).parent
 
 
 @contextlib.contextmanager
-def prefect_server(home: Path) -> Iterator[str]:
-    """``prefect server start`` on a free port with its own PREFECT_HOME; yields the API URL."""
+def prefect_server(home: Path, database_url: str | None = None) -> Iterator[str]:
+    """``prefect server start`` on a free port with its own PREFECT_HOME (and database, if
+    given; else SQLite in the home); yields the API URL."""
     port = free_port()
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "DO_NOT_TRACK": "1", "PREFECT_UI_ENABLED": "false"}
+    if database_url:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     env.pop("PREFECT_API_URL", None)
     log = open(home / "server.log", "w")  # noqa: SIM115 (closed below)
     server = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--port", str(port), "--host", "127.0.0.1"],
@@ -118,15 +122,20 @@ def one_round(api: str, base_url: str, number: int, work: Path) -> dict[str, Any
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite",
+                        help="the Prefect server's database (postgres: a throwaway local cluster)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-shared-"))
     home = work / "prefect-home"
     home.mkdir()
     ideal = ideal_makespan(2 * JOBS_PER_BATCH, LIMIT, LATENCY)
-    result: dict[str, Any] = {"benchmark": "B1_shared_limit", "jobs": 2 * JOBS_PER_BATCH, "batches": 2,
+    result: dict[str, Any] = {"benchmark": "B1_shared_limit", "database": args.database,
+                              "jobs": 2 * JOBS_PER_BATCH, "batches": 2,
                               "limit": LIMIT, "latency_seconds": LATENCY, "ideal_seconds": ideal,
                               "target_ratio": TARGET, "rounds": []}
-    with prefect_server(home) as api:
+    with contextlib.ExitStack() as stack:
+        database_url = stack.enter_context(postgres_server()) if args.database == "postgres" else None
+        api = stack.enter_context(prefect_server(home, database_url))
         env = {**os.environ, "PREFECT_API_URL": api}
         subprocess.run([str(BIN / "prefect"), "gcl", "create", "oxen-generations", "--limit", str(LIMIT)],
                        env=env, check=True, capture_output=True)
@@ -154,7 +163,7 @@ def main() -> dict:
     result["admission_calls_per_item"] = statistics.median(r["admission_calls_per_item"] for r in result["rounds"])
     print(f"B1 shared: median {result['median_ratio']} x ideal, max unfinished {result['max_unfinished_on_api']}, "
           f"{result['admission_calls_per_item']} admission calls/item", flush=True)
-    write_result("b1_shared_limit", result)
+    write_result(f"b1_shared_limit_{args.database}", result)
     return result
 
 
