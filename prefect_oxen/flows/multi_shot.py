@@ -23,7 +23,7 @@ from prefect_oxen.storage import (
     acheck_destination,
     sha256_file,
 )
-from prefect_oxen.tasks import close_shared_clients, open_archive, shared_async_client
+from prefect_oxen.tasks import open_archive, shared_async_client, using_shared_clients
 from prefect_oxen.tasks.archive import archive_key
 from prefect_oxen.tasks.results import GenerationResult
 from prefect_oxen.tasks.validate import check_request
@@ -83,7 +83,7 @@ async def multi_shot_flow(
     remember_run(creds, settings.journal_path)
     parsed = [Shot.model_validate(shot) for shot in shots]
     common = {k: v for k, v in {"aspect_ratio": aspect_ratio, "generate_audio": generate_audio, "seed": seed}.items() if v is not None}
-    try:
+    async with using_shared_clients():
         info = await shared_async_client(creds).get_model(model)
         native = info.supports_multi_prompt if strategy == "auto" else strategy == "native"
         if native:
@@ -131,8 +131,6 @@ async def multi_shot_flow(
             strategy="stitched", video=record, shots=shot_records, stitch_method=method,
             duration_seconds=verification.probe.duration_seconds,
         )
-    finally:
-        await close_shared_clients()
 
 
 def _raise_unless_archived(report: ItemReport) -> None:

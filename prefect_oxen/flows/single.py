@@ -11,7 +11,7 @@ from prefect_oxen.flows.pipeline import run_item
 from prefect_oxen.flows.report import emit_item_event
 from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord, acheck_destination
-from prefect_oxen.tasks import close_shared_clients, validate_video_request
+from prefect_oxen.tasks import using_shared_clients, validate_video_request
 
 __all__ = ["generate_video_flow"]
 
@@ -42,12 +42,10 @@ async def generate_video_flow(
     )
     await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
     remember_run(creds, settings.journal_path)
-    try:
+    async with using_shared_clients():
         validated = await validate_video_request(request, creds, key=key)
         report, record = await run_item(validated, creds, settings)
         emit_item_event(report, batch_id=None)
         if record is None:
             raise RuntimeError(f"Video {report.key} was not archived: {report.error}")
         return record  # type: ignore[return-value]
-    finally:
-        await close_shared_clients()

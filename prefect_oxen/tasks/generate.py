@@ -267,6 +267,9 @@ class _Generation:
             self.logger.info("Earlier generation %s of %s ended %s; submitting anew.", generation_id, self.label, row.status.value)
             return None
         self.logger.info("Reattaching %s to generation %s (%s); no new charge.", self.label, generation_id, row.status.value)
+        if previous.detail.get("flow_run_id") != self.run_id:
+            # This run now owns the wait: if it is stopped, its hooks cancel what it reattached to.
+            await self._record("enqueued", mode="queue", ids=[generation_id])
         current_pacing().submitted()
         self.client.tracker.resolve(row)
         result = await self._wait(generation_id, time.time(), timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=False)

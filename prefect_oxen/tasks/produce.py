@@ -87,7 +87,9 @@ async def produce_video(
             timeout=timeout, start_timeout=start_timeout,
         )
     async with pacing.delivering():
-        persisted = await persist_result(result, credentials, work / "videos", poster=poster)
+        persisted = await persist_result(
+            result, credentials, work / "videos", poster=poster, quarantine_dir=work / "quarantine"
+        )
         record = await archive_persisted(
             persisted, result, destination, credentials, key_template=key_template, prefix=prefix,
             extra=extra,

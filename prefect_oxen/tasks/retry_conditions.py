@@ -32,10 +32,13 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 
 def retry_if_transient_or_download(task: Any, task_run: Any, state: Any) -> bool:
-    """Also retry downloads and verification: fetching a result again costs nothing."""
-    from prefect_oxen.media import MediaError
+    """Also retry downloads and verification: fetching a result again costs nothing (but a
+    quarantined video failed on its content, which a new download cannot change)."""
+    from prefect_oxen.media import MediaError, VideoQuarantined
 
     exc = _exception(state)
+    if isinstance(exc, VideoQuarantined):
+        return False
     if isinstance(exc, DownloadError):
         return exc.retryable  # an expired sync URL (ResultExpired) cannot come back
     if isinstance(exc, MediaError):
@@ -53,10 +56,11 @@ def retry_if_storage_may_recover(task: Any, task_run: Any, state: Any) -> bool:
 
 def retry_if_delivery_may_recover(task: Any, task_run: Any, state: Any) -> bool:
     """For persist + archive in one task: fetching again is free, archiving is idempotent."""
+    from prefect_oxen.media import VideoQuarantined
     from prefect_oxen.storage import ArchiveConflict, InvalidObjectKey
 
     exc = _exception(state)
-    if exc is None or isinstance(exc, (InvalidObjectKey, ArchiveConflict)):
+    if exc is None or isinstance(exc, (InvalidObjectKey, ArchiveConflict, VideoQuarantined)):
         return False
     if isinstance(exc, (OxenError, DownloadError)):
         return retry_if_transient_or_download(task, task_run, state)

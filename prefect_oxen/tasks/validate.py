@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import VideoRequest, validate_request
+from prefect_oxen.storage import validate_item_id
 from prefect_oxen.tasks.clients import shared_async_client
 from prefect_oxen.tasks.results import ValidatedRequest
 from prefect_oxen.tasks.retry_conditions import retry_if_transient
@@ -20,6 +21,8 @@ async def check_request(
     request: VideoRequest | dict[str, Any], credentials: OxenCredentials, *, key: str | None = None
 ) -> ValidatedRequest:
     """Validate without a task run (for flows that check many requests in one task)."""
+    if key is not None:
+        validate_item_id(key)  # the same id rule as the CLI and batch files, before any API call
     if not isinstance(request, VideoRequest):
         request = VideoRequest.model_validate(request)
     request = credentials.apply_defaults(request)

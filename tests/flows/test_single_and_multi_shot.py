@@ -108,7 +108,7 @@ async def test_a_paid_video_failing_verification_is_quarantined_and_a_rerun_does
     [billed] = emulator.generations()
     assert emulator.stats()["billed_generations"] == 1  # the re-run reattached, paid nothing
     assert emulator.stats()["requests"]["POST /api/ai/queue"] == 1
-    [kept] = (workdir / "staging" / "videos" / "quarantine").glob("kept.*.mp4")
+    [kept] = (workdir / "staging" / "quarantine").glob("kept.*.mp4")
     assert sha256_file(kept) == billed["sha256"]
     assert kept.with_suffix(".json").exists()
     assert all(f"kept, not deleted: {kept}" in message for message in messages)
