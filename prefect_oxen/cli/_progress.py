@@ -43,7 +43,13 @@ def batch_progress(console: Console, description: str, total: int | None) -> Ite
                 failed += 1
             progress.update(bar, advance=1, failed=failed)
 
-        with watching_items(on_item):
-            yield progress
+        try:
+            with watching_items(on_item):
+                yield progress
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM) or failed: the stop report printed above is the last word,
+            # so the bar goes rather than leaving its last line under it.
+            progress.live.transient = True
+            raise
         # Whatever the flow did not announce (a crash, a refused budget) still ends the bar.
         progress.update(bar, total=total or 1, completed=total or 1)
