@@ -1,24 +1,26 @@
-"""B1: makespan of 200 jobs (emulator latency 2 s, 16 server slots; ideal ceil(200/16) x 2 = 26 s).
+"""B1 (flow): `batch_flow(...)` called with its default parameters, as from a user's own flow.
 
-Measured against an emulator in its own process (``python -m prefect_oxen.emulator``):
-  prefect-oxen  `batch_flow`, queue mode, local archive, `concurrency` 32 by default: twice the
-                server's 16 slots, so 16 more jobs wait in the server queue while finished ones are
-                downloaded, verified and archived (at 16 a slot idles during each item's post-work).
-                No global concurrency limit (it would cap the run at its default 16 slots and add
-                two API calls per item). Prefect's ephemeral server start-up is excluded (timed
-                separately as `startup_seconds`); the timed window starts at the batch_flow call.
+200 jobs, emulator latency 2 s, 16 and 64 server slots (ideal ceil(200/slots) x 2 s: 26 s and 8 s),
+three rounds each with a fresh emulator. Measured against an emulator in its own process
+(``python -m prefect_oxen.emulator``). Prefect's ephemeral server start-up is excluded (a trivial
+flow starts it first; timed as `startup_seconds`); the timed window is the `batch_flow` call,
+everything included (validation, every download and archive, the report). The CLI's figure, the
+one users see first, is `b1_cli.py`.
+
+Baselines at 16 slots:
   naive         the docs' walkthrough in a for-loop (`requests`, `response.json()`, 5 s polling,
                 `response.content`): sequential, so a subset is run and extrapolated linearly.
   naive_enqueue_all  the wiser script: enqueue all, then poll in rounds 5 s apart (all 200 jobs).
-  raw_httpx     async httpx, same concurrency, for reference (what any client could reach).
-Target: prefect-oxen / ideal <= 1.10.
+  raw_httpx     async httpx, 32 at a time, for reference (what any client could reach).
+Targets: <= 1.10 at 16 slots, <= 1.25 at 64.
 
-    .venv/bin/python bench/b1_makespan.py [--concurrency 32] [--naive-subset 8]
+    .venv/bin/python bench/b1_makespan.py [--rounds 3] [--slots 16 64] [--naive-subset 8]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +31,7 @@ from _common import (
     api_calls,
     emulator_process,
     ideal_makespan,
+    max_unfinished,
     naive,
     prefect_batch,
     raw_httpx,
@@ -37,36 +40,46 @@ from _common import (
     write_result,
 )
 
-JOBS, LATENCY, SLOTS, TARGET = 200, 2.0, 16, 1.10
+JOBS, LATENCY, SLOTS = 200, 2.0, 16
+TARGETS = {16: 1.10, 64: 1.25}
 
 
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[32])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--slots", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--naive-subset", type=int, default=8)
     parser.add_argument("--skip-baselines", action="store_true")
     args = parser.parse_args()
     ideal = ideal_makespan(JOBS, SLOTS, LATENCY)
     out = Path(tempfile.mkdtemp(prefix="bench-b1-"))
     home = shared_home()
-    result: dict = {"benchmark": "B1_makespan", "jobs": JOBS, "latency_seconds": LATENCY, "server_slots": SLOTS,
-                    "ideal_seconds": ideal, "target_ratio": TARGET, "prefect_oxen": {}}
-
-    for concurrency in args.concurrency:
-        with emulator_process(latency=LATENCY, concurrency=SLOTS) as emu:
-            run = prefect_batch(emu.base_url, JOBS, concurrency, home=home, tag=f"b1-{concurrency}")
-            stats = emu.stats()
-            run["server_makespan_seconds"] = server_makespan(emu.generations())
+    result: dict = {"benchmark": "B1_makespan", "jobs": JOBS, "latency_seconds": LATENCY,
+                    "prefect_oxen": "batch_flow with its default parameters", "by_slots": {}}
+    for slots in args.slots:
+        slot_ideal = ideal_makespan(JOBS, slots, LATENCY)
+        rounds = []
+        for number in range(args.rounds):
+            with emulator_process(latency=LATENCY, concurrency=slots) as emu:
+                run = prefect_batch(emu.base_url, JOBS, home=home, tag=f"b1-{slots}-{number}")
+                stats, log = emu.stats(), emu.generations()
+            run["server_makespan_seconds"] = server_makespan(log)
+            run["max_unfinished_on_api"] = max_unfinished(log)
             run["requests"] = api_calls(stats)
             run["billed_generations"] = stats["billed_generations"]
-            run["ratio"] = run["batch_seconds"] / ideal
-        result["prefect_oxen"][str(concurrency)] = run
-        print(f"B1 prefect-oxen concurrency {concurrency}: {run['batch_seconds']:.1f} s = {run['ratio']:.2f} x ideal "
-              f"(target <= {TARGET}); server-side {run['server_makespan_seconds']:.1f} s; Prefect start-up "
-              f"{run['startup_seconds']:.1f} s excluded; {run['statuses']}")
-    chosen = str(args.concurrency[0])
-    result["chosen_concurrency"] = int(chosen)
-    result["B1_makespan_ratio"] = round(result["prefect_oxen"][chosen]["ratio"], 3)
+            run["ratio"] = run["batch_seconds"] / slot_ideal
+            rounds.append(run)
+            print(f"B1 flow {slots} slots round {number + 1}: {run['batch_seconds']:.1f} s = {run['ratio']:.3f} x ideal "
+                  f"{slot_ideal:.0f} s; server-side {run['server_makespan_seconds']:.1f} s; start-up "
+                  f"{run['startup_seconds']:.1f} s excluded; {run['statuses']}", flush=True)
+        median = statistics.median(r["ratio"] for r in rounds)
+        result["by_slots"][str(slots)] = {"ideal_seconds": slot_ideal, "target_ratio": TARGETS.get(slots),
+                                          "median_ratio": round(median, 3), "rounds": rounds}
+        print(f"B1 flow {slots} slots: median {median:.3f} x ideal (target <= {TARGETS.get(slots)})", flush=True)
+    if "16" in result["by_slots"]:
+        result["B1_makespan_ratio"] = result["by_slots"]["16"]["median_ratio"]
+    if "64" in result["by_slots"]:
+        result["B1_makespan_ratio_64"] = result["by_slots"]["64"]["median_ratio"]
 
     if not args.skip_baselines:
         with emulator_process(latency=LATENCY, concurrency=SLOTS) as emu:
@@ -84,13 +97,12 @@ def main() -> dict:
         print(f"B1 naive script (enqueue all, then 5 s polling rounds; all {JOBS} jobs): {wiser['seconds']:.1f} s = "
               f"{wiser['seconds'] / ideal:.2f} x ideal")
         with emulator_process(latency=LATENCY, concurrency=SLOTS) as emu:
-            raw = raw_httpx(emu.base_url, JOBS, int(chosen), out / "raw")
+            raw = raw_httpx(emu.base_url, JOBS, 32, out / "raw")
         result["raw_httpx"] = {**raw, "ratio": raw["seconds"] / ideal}
-        print(f"B1 raw async httpx (concurrency {chosen}, reference): {raw['seconds']:.1f} s = {raw['seconds'] / ideal:.2f} x ideal")
+        print(f"B1 raw async httpx (concurrency 32, reference): {raw['seconds']:.1f} s = {raw['seconds'] / ideal:.2f} x ideal")
 
     path = write_result("b1_makespan", result)
-    print(f"B1 makespan ratio {result['B1_makespan_ratio']} (target <= {TARGET}): "
-          f"{'met' if result['B1_makespan_ratio'] <= TARGET else 'NOT met'}; wrote {path}")
+    print(f"wrote {path}")
     return result
 
 
