@@ -711,9 +711,10 @@ class AsyncOxenClient:
                     expected_total = _expected_total(response, offset) or expected_total
                     with open(part, "ab" if offset else "wb") as sink:
                         async for chunk in response.aiter_raw(_CHUNK):
-                            sink.write(chunk)
+                            # Off the event loop: hashing and writing a megabyte take milliseconds
+                            # (hashlib releases the GIL), time the loop spends on other videos.
+                            await asyncio.to_thread(_write_and_hash, sink, digest, chunk)
                             if digest is not None:
-                                digest.update(chunk)
                                 hashed += len(chunk)
                         sink.flush()
                         await asyncio.to_thread(os.fsync, sink.fileno())
@@ -763,6 +764,12 @@ def _sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _write_and_hash(sink: Any, digest: Any, chunk: bytes) -> None:
+    sink.write(chunk)
+    if digest is not None:
+        digest.update(chunk)
 
 
 def _expected_total(response: httpx.Response, offset: int) -> int | None:
