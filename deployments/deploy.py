@@ -24,13 +24,20 @@ POOL = "oxen-process"
 # is never copied into deployment parameters (create it with `prefect-oxen blocks create`).
 CREDENTIALS = {"$ref": {"block_document_slug": "oxen-credentials/oxen"}}
 
+# What the on-demand run form opens with: edit the prompt and submit.
+EXAMPLE_REQUEST = {
+    "model": "kling-video-v2-6-pro-text-to-video",
+    "prompt": "a red fox trotting through fresh snow at dawn",
+    "duration": 5,
+}
+
 NIGHTLY = {
     "name": "nightly-batch",
     "description": "Generate, verify and archive every request of the nightly batch file.",
     "tags": ["oxen", "nightly"],
     "schedule": Cron("30 2 * * *", timezone="Europe/London"),
     "parameters": {
-        "items": str(HERE / "sample_batch.jsonl"),  # or "s3://my-bucket/prompts/tonight.jsonl"
+        "items": str(HERE / "nightly_batch.jsonl"),  # or "s3://my-bucket/prompts/tonight.jsonl"
         "credentials": CREDENTIALS,
         "archive": str(HERE / "oxen-archive"),  # or "s3://bucket/prefix", or archive_block=...
         "concurrency": 8,
@@ -41,7 +48,11 @@ ON_DEMAND = {
     "name": "generate-video",
     "description": "Generate, verify and archive one video on demand.",
     "tags": ["oxen", "on-demand"],
-    "parameters": {"credentials": CREDENTIALS, "archive": str(HERE / "oxen-archive")},
+    "parameters": {
+        "request": EXAMPLE_REQUEST,
+        "credentials": CREDENTIALS,
+        "archive": str(HERE / "oxen-archive"),
+    },
 }
 
 
@@ -49,14 +60,14 @@ def deploy() -> None:
     """Both deployments on the process work pool, loading the flows from this directory."""
     for flow, spec in ((batch_flow, NIGHTLY), (generate_video_flow, ON_DEMAND)):
         source = flow.from_source(source=str(HERE), entrypoint=f"flows.py:{flow.fn.__name__}")
-        source.deploy(work_pool_name=POOL, enforce_parameter_schema=False, **spec)
+        source.deploy(work_pool_name=POOL, enforce_parameter_schema=True, **spec)
 
 
 def serve_here() -> None:
     """Both deployments served by this process (schedules fire while it runs)."""
     serve(
-        batch_flow.to_deployment(enforce_parameter_schema=False, **NIGHTLY),
-        generate_video_flow.to_deployment(enforce_parameter_schema=False, **ON_DEMAND),
+        batch_flow.to_deployment(enforce_parameter_schema=True, **NIGHTLY),
+        generate_video_flow.to_deployment(enforce_parameter_schema=True, **ON_DEMAND),
         limit=4,
     )
 

@@ -6,7 +6,9 @@ import os
 from typing import Any
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, SecretStr
+from prefect.blocks.core import Block
+from prefect.blocks.core import schema_extra as block_schema_extra
+from pydantic import ConfigDict, Field, SecretStr
 
 from prefect_oxen.client import (
     AsyncOxenClient,
@@ -31,6 +33,17 @@ def _base_url_from_env() -> str:
     return os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
 
 
+def _closed_block_schema(schema: dict[str, Any], model: type[Block]) -> None:
+    """Prefect's block schema, minus ``additionalProperties``.
+
+    A flow parameter typed with this block accepts a saved block's ``{"$ref": ...}``; the server
+    checks it against "this block's fields, or a reference". With extra keys allowed the
+    reference matches both, the check fails, and deployments had to turn it off.
+    """
+    block_schema_extra(schema, model)
+    schema["additionalProperties"] = False
+
+
 class OxenCredentials(CredentialsBlock):
     """Credentials and connection settings for the Oxen.ai API.
 
@@ -49,6 +62,8 @@ class OxenCredentials(CredentialsBlock):
             oxen.generate_video(VideoRequest(model="kling-video-v2-6-pro-text-to-video", prompt="a fox"))
         ```
     """
+
+    model_config = ConfigDict(json_schema_extra=_closed_block_schema)
 
     _block_type_name = "Oxen Credentials"
     _logo_url = "https://avatars.githubusercontent.com/u/106255232?s=200&v=4"
@@ -70,14 +85,17 @@ class OxenCredentials(CredentialsBlock):
     )
     timeouts: ClientTimeouts = Field(
         default_factory=ClientTimeouts,
+        title="Timeouts",
         description="Per-call timeouts in seconds (the synchronous generate call has its own).",
     )
     retry: RetryPolicy = Field(
         default_factory=RetryPolicy,
+        title="Retry",
         description="How rate limits and transient server or connection errors are retried.",
     )
     poll: PollPolicy = Field(
         default_factory=PollPolicy,
+        title="Poll",
         description="How waits for queued generations use events and polling.",
     )
 

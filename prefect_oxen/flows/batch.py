@@ -101,8 +101,8 @@ async def _ensure_concurrency_limit(name: str, limit: int) -> None:
 )
 async def batch_flow(
     items: list[dict[str, Any]] | str,
-    credentials: OxenCredentials | str | None = None,
-    archive: Any = "oxen-archive",
+    credentials: OxenCredentials | None = None,
+    archive: str = "oxen-archive",
     archive_block: str | None = None,
     concurrency: int = DEFAULT_GENERATIONS_IN_FLIGHT,
     downloads: int = DEFAULT_DOWNLOADS,
@@ -121,22 +121,41 @@ async def batch_flow(
 ) -> BatchReport:
     """Generate, verify and archive every request of a batch, and report what happened.
 
-    `items` is a list of requests (each may carry an ``id``) or a ``.jsonl`` / ``.csv`` path or
-    ``s3://`` URI. Every item is validated and priced before anything is paid; a bad line is
-    reported with its line number and the rest run. At most `concurrency` generations of this
-    run are unfinished on the API at once (queued or running: more than the API runs in parallel,
-    so it always has the next one while finished videos are delivered), and at most the slots of
-    Prefect's global concurrency limit `concurrency_limit` across all runs, when that limit exists
-    (`prefect gcl create oxen-generations --limit N`; with `concurrency_limit_default` the flow
-    creates it when missing). At most `downloads` videos are downloaded, verified and archived at
-    once. Re-running the same batch skips what is archived and reattaches to generations already
-    paid for; two runs of one batch at the same time each wait for the items the other holds. With `budget`, a
-    batch whose estimate exceeds it is refused (`on_budget="refuse"`) or run until the next item
-    would cross it (`"partial"`). `dry_run` validates and prices only. Poster frames are made for
-    the first `contact_sheet_size` items, for the contact sheet in the summary artifact.
+    Every item is validated and priced before anything is paid; a bad line is logged and
+    reported with its line number and the rest run. Re-running the same batch skips what is
+    archived and reattaches to generations already paid for; two runs of one batch at the same
+    time each wait for the items the other holds. Ends Completed when every item is archived (or
+    skipped), Failed otherwise, with the report in the ``oxen-batch-report`` artifact and in the
+    raised `BatchIncomplete`; the state message says what was rejected and what this run paid.
 
-    Ends Completed when every item is archived (or skipped), Failed otherwise, with the report
-    in the ``oxen-batch-report`` artifact and in the raised `BatchIncomplete`.
+    Args:
+        items: A .jsonl or .csv file (local path or s3:// URI) with one request per line, or a
+            list of requests; each may carry an "id" (else item-NNNN by line).
+        credentials: The saved Oxen Credentials block to use; empty means OXEN_API_KEY and
+            OXEN_BASE_URL from the worker's environment.
+        archive: Where videos go: a local directory or an s3://bucket/prefix URI.
+        archive_block: Name of a saved prefect-aws S3Bucket block; when set it wins over
+            archive.
+        concurrency: Most generations of this run unfinished on the API at once (queued or
+            running), so the API always has the next one while finished videos are delivered.
+        downloads: Most videos downloaded, verified and archived at once on this machine.
+        budget: Most US dollars this run may spend; empty means no limit.
+        on_budget: Over budget: "refuse" the whole batch before paying anything, or "partial":
+            run until the next item would cross the budget.
+        dry_run: Validate and price every item, pay for nothing.
+        mode: How to call the API: "queue" (async queue, resumable), "sync" (one blocking call)
+            or "auto" (the queue where the model allows it).
+        key_template: Archive object path template ({prefix}, {date}, {model}, {key}).
+        prefix: First part of every archive path.
+        journal: Path of the journal that lets a re-run reattach to paid generations; empty
+            means inside the archive (local) or under PREFECT_HOME (S3).
+        work_dir: Scratch directory for downloads; empty means next to the journal.
+        concurrency_limit: Prefect global concurrency limit shared by all runs (`prefect gcl
+            create oxen-generations --limit N`); not enforced while it does not exist.
+        concurrency_limit_default: Slots of concurrency_limit to create it with when missing;
+            empty means never create it.
+        timeout_per_item: Seconds one item may take before its generation is cancelled.
+        contact_sheet_size: How many posters the summary artifact's contact sheet shows.
     """
     logger = get_run_logger()
     creds = await aresolve_credentials(credentials)
@@ -156,6 +175,7 @@ async def batch_flow(
         )
         reports: dict[str, ItemReport] = {r.key: r for r in rejected}
         for problem in rejected:
+            _log_rejection(problem, batch.source)
             announce_item(problem.key, problem.status)
         # The report reads like the input: in line order, bad lines where they were.
         entries = [(p.line or 0, p.key) for p in batch.problems] + [(i.line or 0, i.key) for i in batch.items]
@@ -170,7 +190,7 @@ async def batch_flow(
         if budget is not None and estimate > budget and on_budget == "refuse":
             for item, validated in valid:
                 reports[item.key] = ItemReport(key=item.key, line=item.line, model=validated.request.model, status="not_submitted", estimated_cost_usd=validated.estimated_cost_usd, error=f"batch refused: estimate ${estimate:.2f} exceeds budget ${budget:.2f}")
-            report = await _finish(reports, order, estimate, budget)
+            report = await _finish(reports, order, estimate, budget, source=batch.source)
             return Failed(
                 message=f"Refused: estimated cost ${estimate:.2f} exceeds the budget ${budget:.2f}; nothing was submitted.",
                 data=BatchIncomplete(report),
@@ -205,7 +225,10 @@ async def batch_flow(
                 slots.limit_name, slots.api_calls, len(valid),
             )
         await _read_back_costs(reports, creds)
-        report = await _finish(reports, order, estimate, budget, batch_id=batch_id, sheet=contact_sheet_size)
+        report = await _finish(
+            reports, order, estimate, budget, batch_id=batch_id, sheet=contact_sheet_size,
+            source=batch.source,
+        )
         if not report.ok:
             logger.warning("Batch incomplete: %s.", report.summary())
             return Failed(message=f"Partially failed: {report.summary()}.", data=BatchIncomplete(report))
@@ -292,9 +315,19 @@ def _log_admission(slots: GenerationSlots) -> None:
         )
 
 
+def _log_rejection(item: ItemReport, source: str) -> None:
+    """One WARNING per rejected line: where it is, its id and why."""
+    reason = item.error or "rejected"
+    where = f"{'item' if source == 'parameters' else 'line'} {item.line}"
+    # Reasons from the file reader and the validator already start with "line N: ".
+    if reason.startswith(("line ", "row ", "item ")) and ": " in reason:
+        where, reason = reason.split(": ", 1)
+    get_run_logger().warning("Rejected %s (%s): %s", where, item.key, reason)
+
+
 async def _finish(
     reports: dict[str, ItemReport], order: list[str], estimate: float, budget: float | None,
-    *, dry_run: bool = False, batch_id: str | None = None, sheet: int = 24,
+    *, dry_run: bool = False, batch_id: str | None = None, sheet: int = 24, source: str | None = None,
 ) -> BatchReport:
     report = BatchReport(
         items=[reports[key] for key in order if key in reports],
@@ -302,7 +335,7 @@ async def _finish(
     )
     await publish_report(report, title="Oxen dry run" if dry_run else "Oxen batch", contact_sheet_limit=sheet)
     if not dry_run:
-        emit_batch_event(report, batch_id=batch_id)
+        emit_batch_event(report, batch_id=batch_id, source=source)
     return report
 
 

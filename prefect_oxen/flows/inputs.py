@@ -7,8 +7,10 @@ of the file runs.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +18,26 @@ from pydantic import BaseModel, Field
 
 from prefect_oxen.storage import InvalidItemId, validate_item_id
 
-__all__ = ["BatchInput", "BatchItem", "InputProblem", "load_batch_items"]
+__all__ = ["BatchInput", "BatchItem", "InputProblem", "load_batch_items", "readable_key"]
 
 _CSV_INTS = {"duration", "seed", "num_inference_steps"}
 _CSV_BOOLS = {"generate_audio"}
 _CSV_JSON = {"multi_prompt", "input_image", "elements"}
+
+
+_SLUG_WORDS = 6
+
+
+def readable_key(request: dict[str, Any]) -> str:
+    """An id for a request that has none: the prompt's first words and a short hash of the
+    whole request (two requests with one prompt still differ), e.g. ``red-fox-in-snow-3f2a9c``."""
+    prompt = request.get("prompt")
+    if not prompt and isinstance(request.get("multi_prompt"), list) and request["multi_prompt"]:
+        first = request["multi_prompt"][0]
+        prompt = first.get("prompt") if isinstance(first, dict) else None
+    words = re.findall(r"[a-z0-9]+", str(prompt or "").lower())[:_SLUG_WORDS]
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+    return "-".join([*words, digest[:6]]) if words else f"video-{digest[:6]}"
 
 
 class BatchItem(BaseModel):

@@ -17,7 +17,14 @@ from prefect_oxen.tasks.journal import JournalEntry, journal_at
 from prefect_oxen.tasks.produce import produce_video
 from prefect_oxen.tasks.results import ValidatedRequest
 
-__all__ = ["ItemRun", "already_archived", "archived_entry", "describe_error", "run_item"]
+__all__ = [
+    "ItemRun",
+    "already_archived",
+    "archived_entry",
+    "describe_error",
+    "request_prompt",
+    "run_item",
+]
 
 
 def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
@@ -27,6 +34,14 @@ def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
     if not text.startswith(name) and not isinstance(exc, OxenError):
         text = f"{name}: {text}"
     return redact_text(text, secrets)[:500]
+
+
+def request_prompt(validated: ValidatedRequest) -> str | None:
+    """The request's prompt, or its first shot's for a multi-shot request."""
+    request = validated.request
+    if request.prompt:
+        return request.prompt
+    return request.multi_prompt[0].prompt if request.multi_prompt else None
 
 
 def archived_entry(validated: ValidatedRequest, settings: PipelineSettings) -> JournalEntry | None:
@@ -44,6 +59,7 @@ def already_archived(validated: ValidatedRequest, settings: PipelineSettings, en
     return ItemReport(
         key=validated.key or validated.fingerprint[:12],
         model=validated.request.model,
+        prompt=request_prompt(validated),
         status="skipped",
         generation_id=(entry.generation_ids or [None])[0],
         estimated_cost_usd=validated.estimated_cost_usd,
@@ -78,7 +94,8 @@ class ItemRun:
         self.record: ArchiveRecord | None = None
         self.report = ItemReport(
             key=validated.key or validated.fingerprint[:12], line=line, model=validated.request.model,
-            status="failed", estimated_cost_usd=validated.estimated_cost_usd,
+            prompt=request_prompt(validated), status="failed",
+            estimated_cost_usd=validated.estimated_cost_usd,
         )
 
     def _failed(self, exc: Exception) -> bool:
@@ -130,5 +147,6 @@ class ItemRun:
         report.cost_usd = result.cost_usd
         report.archive_uri = record.uri
         report.view_url = record.view_url
+        report.sha256 = record.sha256
         report.poster_path = persisted.poster_path
         return True

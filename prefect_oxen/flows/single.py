@@ -7,8 +7,9 @@ from prefect import flow
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.flows.hooks import cancel_remote_generations, remember_run
+from prefect_oxen.flows.inputs import readable_key
 from prefect_oxen.flows.pipeline import run_item
-from prefect_oxen.flows.report import emit_item_event
+from prefect_oxen.flows.report import emit_item_event, publish_video_artifact
 from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord, acheck_destination
 from prefect_oxen.tasks import using_shared_clients, validate_video_request
@@ -16,11 +17,15 @@ from prefect_oxen.tasks import using_shared_clients, validate_video_request
 __all__ = ["generate_video_flow"]
 
 
-@flow(name="oxen-generate-video", on_cancellation=[cancel_remote_generations], on_crashed=[cancel_remote_generations])
+@flow(
+    name="oxen-generate-video",
+    on_cancellation=[cancel_remote_generations],
+    on_crashed=[cancel_remote_generations],
+)
 async def generate_video_flow(
     request: dict[str, Any],
-    credentials: OxenCredentials | str | None = None,
-    archive: Any = "oxen-archive",
+    credentials: OxenCredentials | None = None,
+    archive: str = "oxen-archive",
     archive_block: str | None = None,
     key: str | None = None,
     mode: Literal["auto", "sync", "queue"] = "auto",
@@ -32,8 +37,29 @@ async def generate_video_flow(
 ) -> ArchiveRecord:
     """Validate `request`, generate it once, verify the mp4 and archive it with its manifest.
 
-    Returns the archive record; raises the item's error (after nothing was lost: a paid
-    generation stays in the journal for the next run to collect).
+    Returns the archive record and publishes an ``oxen-video`` artifact (what was made, where,
+    cost, poster); raises the item's error (after nothing was lost: a paid generation stays in
+    the journal for the next run to collect).
+
+    Args:
+        request: The API request as JSON, e.g. {"model": "kling-video-v2-6-pro-text-to-video",
+            "prompt": "a red fox in fresh snow", "duration": 5}; checked against the model's
+            schema and priced before anything is paid.
+        credentials: The saved Oxen Credentials block to use; empty means OXEN_API_KEY and
+            OXEN_BASE_URL from the worker's environment.
+        archive: Where the video goes: a local directory or an s3://bucket/prefix URI.
+        archive_block: Name of a saved prefect-aws S3Bucket block; when set it wins over
+            archive.
+        key: The video's id, used in its archive path; empty means a readable id made from the
+            prompt.
+        mode: How to call the API: "queue" (async queue, resumable), "sync" (one blocking call)
+            or "auto" (the queue where the model allows it).
+        key_template: Archive object path template ({prefix}, {date}, {model}, {key}).
+        prefix: First part of every archive path.
+        journal: Path of the journal that lets a re-run reattach to paid generations; empty
+            means inside the archive (local) or under PREFECT_HOME (S3).
+        work_dir: Scratch directory for downloads; empty means next to the journal.
+        timeout: Seconds the generation may take before it is cancelled.
     """
     creds = await aresolve_credentials(credentials)
     settings = PipelineSettings.build(
@@ -43,9 +69,10 @@ async def generate_video_flow(
     await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
     remember_run(creds, settings.journal_path)
     async with using_shared_clients():
-        validated = await validate_video_request(request, creds, key=key)
+        validated = await validate_video_request(request, creds, key=key or readable_key(request))
         report, record = await run_item(validated, creds, settings)
         emit_item_event(report, batch_id=None)
+        await publish_video_artifact(report, title="Oxen video")
         if record is None:
             raise RuntimeError(f"Video {report.key} was not archived: {report.error}")
         return record  # type: ignore[return-value]
