@@ -101,6 +101,7 @@ def main() -> int:
     print(f"B1_naive_ratio             {latest['B1_naive_ratio']}  (sequential naive script, extrapolated)")
     print(f"B2_naive_growth_mb         {latest['B2_naive_growth_mb']}")
     print(f"wrote {RESULTS_DIR / 'latest.json'}")
+    _run("render_tables.py")
     return 0
 
 
