@@ -36,7 +36,7 @@ def rows() -> list[tuple[str, str, str, str]]:
     for slots, target in (("16", "≤ 1.10"), ("64", "≤ 1.25")):
         if slots in cli.get("by_slots", {}):
             b = cli["by_slots"][slots]
-            out.append((f"B1 `prefect-oxen batch FILE` (no tuning flag), 200 videos × 2 s, {slots} API slots: makespan / ideal "
+            out.append((f"B1 `prefect-oxen batch FILE` (no tuning flag), 200 videos x 2 s, {slots} API slots: makespan / ideal "
                         f"({b['ideal_seconds']:.0f} s)", f"**{b['median_ratio']:.3f}** ({_rounds([r['ratio'] for r in b['rounds']], '{:.3f}')})",
                         target, "from the flow run's start to the last archived mp4; Prefect's start-up excluded"))
     for slots, target in (("16", "≤ 1.10"), ("64", "≤ 1.25")):
