@@ -15,7 +15,8 @@ import pytest
 
 from .conftest import ON_DEMAND_DEPLOYMENT, UIServer
 
-pytestmark = pytest.mark.slow
+# The first test may install Chromium with apt-get on a fresh machine: more than the 300 s default.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 # The V1 (legacy) UI is served at the root, the default V2 UI under /v2.
