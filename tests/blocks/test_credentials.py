@@ -80,3 +80,23 @@ def test_prefect_block_register_finds_the_block() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "Oxen Credentials" in result.stdout
+
+
+def test_block_form_groups_are_titled_like_the_block_page() -> None:
+    properties = OxenCredentials.model_json_schema()["properties"]
+    assert [properties[name]["title"] for name in ("timeouts", "retry", "poll")] == ["Timeouts", "Retry", "Poll"]
+
+
+def test_a_flow_parameter_of_this_block_accepts_a_saved_block_reference() -> None:
+    """The server's schema check of deployment runs: a ``$ref`` must match only the reference
+    branch (it matched the open block schema too, and enforcement had to be off)."""
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools.validation import validate
+
+    def flow_fn(credentials: OxenCredentials | None = None) -> None: ...
+
+    schema = parameter_schema(flow_fn).model_dump_for_openapi()
+    for reference in ({"block_document_slug": "oxen-credentials/oxen"},
+                      {"block_document_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"}):
+        assert validate({"credentials": {"$ref": reference}}, schema, raise_on_error=False, preprocess=True) == []
+    assert validate({"credentials": {"api_key": 3}}, schema, raise_on_error=False, preprocess=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+from pathlib import Path
 
 import yaml
 
@@ -62,6 +63,9 @@ def test_python_deployments_match_the_yaml() -> None:
     assert deploy.NIGHTLY["schedule"].timezone == nightly["schedules"][0]["timezone"]
     assert nightly["parameters"]["credentials"] == deploy.CREDENTIALS
     assert nightly["work_pool"]["name"] == deploy.POOL
+    assert Path(deploy.NIGHTLY["parameters"]["items"]).name == nightly["parameters"]["items"]
+    [on_demand] = [d for d in _config()["deployments"] if d["name"] == "generate-video"]
+    assert deploy.ON_DEMAND["parameters"]["request"] == on_demand["parameters"]["request"]
 
 
 def test_sample_batch_file_is_the_demo_batch() -> None:
@@ -88,3 +92,78 @@ def test_readme_names_the_two_commands() -> None:
     assert "`make demo` installs and runs the main job" in readme
     assert "`make test` installs and passes the tests" in readme
     assert "## Benchmarks" in readme
+
+
+def _flow_of(deployment: dict):
+    return getattr(_module("flows"), deployment["entrypoint"].split(":")[1])
+
+
+def _run_form_parameters(flow, deployment: dict) -> dict:
+    """What a run submitted from the deployment's form with its defaults sends: the schema's
+    defaults overlaid by the deployment's parameters (the server merges them the same way)."""
+    from prefect.utilities.callables import parameter_schema
+
+    schema = parameter_schema(flow.fn).model_dump_for_openapi()
+    defaults = {name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec}
+    return {**defaults, **deployment["parameters"]}
+
+
+def test_every_deployment_enforces_its_schema_and_its_default_run_binds() -> None:
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools.validation import validate
+
+    for deployment in _config()["deployments"]:
+        assert deployment["enforce_parameter_schema"] is True, deployment["name"]
+        flow = _flow_of(deployment)
+        schema = parameter_schema(flow.fn).model_dump_for_openapi()
+        parameters = _run_form_parameters(flow, deployment)
+        # The check the server makes when a run is created (it raised for the credentials
+        # reference and for a missing `request` before).
+        assert validate(parameters, schema, raise_on_error=False, preprocess=True) == [], deployment["name"]
+        inspect.signature(flow.fn).bind(**parameters)  # no missing required argument
+
+
+def test_a_run_without_request_is_refused_by_the_schema_not_crashed() -> None:
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools.validation import validate
+
+    from prefect_oxen.flows import generate_video_flow
+
+    schema = parameter_schema(generate_video_flow.fn).model_dump_for_openapi()
+    assert validate({"credentials": {"$ref": {"block_document_slug": "oxen-credentials/oxen"}}}, schema,
+                    raise_on_error=False, preprocess=True)
+
+
+def test_every_flow_parameter_has_a_description_and_a_fitting_widget() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from prefect_oxen.flows import batch_flow, generate_video_flow, multi_shot_flow
+
+    for flow in (batch_flow, generate_video_flow, multi_shot_flow):
+        schema = parameter_schema(flow.fn).model_dump_for_openapi()
+        properties = schema["properties"]
+        assert set(properties) == set(inspect.signature(flow.fn).parameters)
+        undescribed = [name for name, spec in properties.items() if not spec.get("description")]
+        assert not undescribed, (flow.name, undescribed)
+        # A text box that keeps a deployment's s3:// value, not an untyped JSON box.
+        assert properties["archive"]["type"] == "string", flow.name
+        # The block picker: the credentials parameter is the block (or empty).
+        assert {"$ref": "#/definitions/OxenCredentials"} in properties["credentials"]["anyOf"]
+        assert schema["definitions"]["OxenCredentials"]["block_type_slug"] == "oxen-credentials"
+
+
+def test_nightly_input_is_clean_and_the_demo_keeps_its_invalid_line(emulator, api_key: str) -> None:
+    from prefect_oxen.cli.sample import INVALID_ITEM_ID
+    from prefect_oxen.client import OxenClient, VideoRequest
+    from prefect_oxen.flows.inputs import load_batch_items
+
+    [nightly] = [d for d in _config()["deployments"] if d["name"] == "nightly-batch"]
+    assert nightly["parameters"]["items"] == "nightly_batch.jsonl"
+    batch = load_batch_items(str(DEPLOYMENTS / nightly["parameters"]["items"]))
+    assert not batch.problems and len(batch.items) >= 6
+    with OxenClient(api_key=api_key, base_url=emulator.base_url) as client:
+        for item in batch.items:
+            client.validate_request(VideoRequest.model_validate(item.request))  # raises if invalid
+    demo = load_batch_items(str(DEPLOYMENTS / "sample_batch.jsonl"))
+    assert INVALID_ITEM_ID in {item.key for item in demo.items}
+    assert INVALID_ITEM_ID not in {item.key for item in batch.items}

@@ -74,7 +74,8 @@ async def test_a_file_batch_archives_good_lines_and_reports_bad_ones(
     asserting_events_worker.drain()
     events = asserting_events_worker._client.events
     generated = {e.resource.id for e in events if e.event == "oxen.video.generated"}
-    assert generated == {f"oxen.video.{k}" for k in ("v000", "v001", "v002", "v003", "shots")}
+    run_id = state.state_details.flow_run_id
+    assert generated == {f"oxen.video.{run_id}.{k}" for k in ("v000", "v001", "v002", "v003", "shots")}
     [completed] = [e for e in events if e.event == "oxen.batch.completed"]
     assert completed.payload["archived"] == 5 and completed.payload["rejected"] == 2
 

@@ -1,0 +1,72 @@
+"""deployments/automations.yaml: the automation users copy is valid and fires on a budget stop."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import anyio
+import yaml
+from prefect.client.orchestration import get_client
+from prefect.events import emit_event
+from prefect.events.schemas.automations import AutomationCore
+from prefect.events.worker import EventsWorker
+
+from .processes import REPO
+
+
+def _automations() -> list[dict]:
+    return yaml.safe_load((REPO / "deployments" / "automations.yaml").read_text())["automations"]
+
+
+async def _deployment(client, name: str) -> UUID:
+    flow_id = await client.create_flow_from_name("oxen-batch")
+    return await client.create_deployment(flow_id=flow_id, name=name)
+
+
+def _batch_completed(outcome: str, deployment_id: UUID, batch: str) -> None:
+    """The event batch_flow emits, with the deployment Prefect relates it to in a deployment run."""
+    emit_event(
+        event="oxen.batch.completed",
+        resource={"prefect.resource.id": f"oxen.batch.{batch}", "prefect.resource.name": batch,
+                  "oxen.outcome": outcome},
+        related=[{"prefect.resource.id": f"prefect.deployment.{deployment_id}",
+                  "prefect.resource.role": "deployment"}],
+        payload={"outcome": outcome, "cost_usd": 0.0},
+    )
+    EventsWorker.drain_all()
+
+
+async def test_budget_stop_automation_pauses_the_deployment_that_ran_the_batch(
+    prefect_harness, unique: str
+) -> None:
+    [spec] = _automations()
+    automation = AutomationCore.model_validate(spec)
+    async with get_client() as client:
+        automation_id = await client.create_automation(automation)
+        try:
+            fine = await _deployment(client, f"fine-{abs(hash(unique))}")
+            stopped = await _deployment(client, f"stopped-{abs(hash(unique))}")
+            # The server loads a new automation's trigger asynchronously: repeat the events
+            # until the action has run (a condition with a deadline, not a sleep). The "ok"
+            # event goes first each time, so it was seen by the loaded trigger as well.
+            with anyio.fail_after(60):
+                while not (await client.read_deployment(stopped)).paused:
+                    _batch_completed("ok", fine, "fine")
+                    _batch_completed("budget-stop", stopped, "stopped")
+                    await anyio.sleep(0.5)
+            assert not (await client.read_deployment(fine)).paused
+        finally:
+            await client.delete_automation(automation_id)
+
+
+def test_automations_name_only_outcomes_the_flow_emits() -> None:
+    from prefect_oxen.flows.report import BatchReport, ItemReport
+
+    outcomes = {"ok", "partial", "budget-stop"}
+    for spec in _automations():
+        match = spec["trigger"]["match"]["oxen.outcome"]
+        assert set([match] if isinstance(match, str) else match) <= outcomes
+        assert spec["trigger"]["expect"] == ["oxen.batch.completed"]
+    stopped = BatchReport(items=[ItemReport(key="a", status="not_submitted")])
+    assert stopped.budget_stopped and not stopped.ok
+

@@ -1,0 +1,187 @@
+"""What users read in the Prefect UI: state messages, logs, report tables, contact sheets,
+artifacts, events and assets of batch, single and multi-shot runs (issue 12)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+
+import anyio
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+from prefect_oxen.flows import BatchReport, batch_flow, generate_video_flow, multi_shot_flow
+from prefect_oxen.flows.inputs import readable_key
+
+from .reports import report_of
+
+FAST = "oxen-emu-fast-video"
+KLING = "kling-video-v2-6-pro-text-to-video"
+
+
+def _items(n: int, tag: str) -> list[dict]:
+    return [{"id": f"v{i:03d}", "model": FAST, "prompt": f"{tag} {i}", "duration": 1} for i in range(n)]
+
+
+async def _batch(workdir: Path, items, credentials, **options) -> tuple[object, BatchReport]:
+    state = await batch_flow(
+        items, credentials, archive=str(workdir / "archive"), concurrency_limit=None,
+        return_state=True, **options,
+    )
+    return state, await report_of(state)
+
+
+async def _artifacts(flow_run_id) -> dict[str, object]:
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    return {a.key: a for a in found if a.key}
+
+
+def _events(worker, name: str) -> list:
+    worker.drain()
+    return [e for e in worker._client.events if e.event == name]
+
+
+async def test_rejected_lines_are_logged_and_summarised_in_the_state_message(
+    credentials, emulator, workdir: Path, unique: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = [json.dumps(item) for item in _items(2, unique)]
+    lines.insert(1, "{broken json")
+    lines.append(json.dumps({"id": "too-short", "model": KLING, "prompt": "x", "duration": 2}))
+    source = workdir / "batch.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+
+    with caplog.at_level(logging.WARNING):
+        state, _ = await _batch(workdir, str(source), credentials)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m for m in warnings if m.startswith("Rejected")] == [
+        "Rejected line 2 (item-0002): not valid JSON (Expecting property name enclosed in double "
+        "quotes at column 2)",
+        next(m for m in warnings if m.startswith("Rejected line 4 (too-short): ")),
+    ]
+    assert "duration value '2' is invalid" in warnings[1]
+    assert "2 rejected (line 2: not valid JSON" in state.message
+    assert "line 4: duration: duration value '2' is invalid" in state.message
+
+
+async def test_a_rerun_reports_only_its_own_spend(
+    credentials, emulator, workdir: Path, unique: str, asserting_events_worker
+) -> None:
+    items = _items(3, unique)
+    _first_state, first = await _batch(workdir, items, credentials)
+    second_state, second = await _batch(workdir, items, credentials)
+
+    assert first.paid_usd == pytest.approx(0.03) and first.skipped_usd == 0
+    assert second.count("skipped") == 3
+    assert second.paid_usd == 0 and second.total_cost_usd == 0
+    assert second.skipped_usd == pytest.approx(0.03)
+    assert "paid $0.00 this run, $0.03 already paid (skipped)" in second.summary()
+    assert emulator.stats()["billed_cost_usd"] == pytest.approx(0.03)
+
+    completed = _events(asserting_events_worker, "oxen.batch.completed")
+    by_run = {e.resource.id: e for e in completed}
+    rerun = by_run[f"oxen.batch.{second_state.state_details.flow_run_id}"]
+    assert rerun.payload["cost_usd"] == 0 and rerun.payload["skipped_cost_usd"] == pytest.approx(0.03)
+    # Summing the events counts every payment once.
+    assert sum(e.payload["cost_usd"] for e in completed) == pytest.approx(0.03)
+    summary = (await _artifacts(second_state.state_details.flow_run_id))["oxen-batch-summary"].data
+    assert "paid $0.00 this run" in summary
+
+
+async def test_report_table_reads_right_for_a_local_archive(credentials, emulator, workdir: Path, unique: str) -> None:
+    state, _report = await _batch(workdir, [{"id": "o3", "model": "kling-video-o3-pro-reference-to-video", "prompt": unique, "duration": 3}], credentials)
+    [row] = json.loads((await _artifacts(state.state_details.flow_run_id))["oxen-batch-report"].data)
+    assert row["archive"].startswith("file://")
+    assert row["link"] == ""  # a file:// link is dead in the UI
+    assert re.fullmatch(r"\d+\.\d\d", row["cost_usd"]) and row["cost_usd"] == "0.67"  # 3 s x $0.224
+    assert row["paid_by"] == "this run"
+    assert "latency_s" not in row and isinstance(row["wall_s"], float)
+    assert list(row)[:4] == ["id", "line", "status", "error"]  # the reason is not off-screen
+
+
+async def test_contact_sheet_uses_plain_images_and_no_dead_links(credentials, emulator, workdir: Path, unique: str) -> None:
+    state, _ = await _batch(workdir, _items(2, unique), credentials)
+    summary = (await _artifacts(state.state_details.flow_run_id))["oxen-batch-summary"].data
+    assert summary.count("![v00") == 2 and "](data:image/png;base64," in summary
+    assert "[![" not in summary  # the legacy UI shows an image inside a link as raw markdown
+    assert "](file://" not in summary  # the current UI strips file:// hrefs
+
+
+async def test_event_resources_are_named_and_unique_across_batches(
+    credentials, emulator, workdir: Path, unique: str, asserting_events_worker
+) -> None:
+    first, _ = await _batch(workdir / "a", _items(1, unique), credentials)
+    _second, _ = await _batch(workdir / "b", _items(1, unique + " again"), credentials)
+
+    generated = _events(asserting_events_worker, "oxen.video.generated")
+    assert len({e.resource.id for e in generated}) == 2  # both items are "v000"
+    [completed] = [
+        e for e in _events(asserting_events_worker, "oxen.batch.completed")
+        if e.resource.id == f"oxen.batch.{first.state_details.flow_run_id}"
+    ]
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(first.state_details.flow_run_id)
+    assert completed.resource.name == flow_run.name
+    assert completed.resource["oxen.outcome"] == "ok"
+
+
+def test_a_video_without_an_id_gets_a_readable_key() -> None:
+    key = readable_key({"model": FAST, "prompt": "A red fox, trotting through snow at dawn!"})
+    assert re.fullmatch(r"a-red-fox-trotting-through-snow-[0-9a-f]{6}", key)
+    assert key != readable_key({"model": FAST, "prompt": "A red fox, trotting through snow at dawn!", "duration": 3})
+    shots = readable_key({"model": FAST, "multi_prompt": [{"prompt": "chef cracks an egg"}]})
+    assert shots.startswith("chef-cracks-an-egg-")
+
+
+async def test_single_video_publishes_an_artifact_and_an_asset(
+    credentials, emulator, workdir: Path, unique: str, asserting_events_worker
+) -> None:
+    request = {"model": FAST, "prompt": f"a lone heron {unique}", "duration": 2}
+    state = await generate_video_flow(request, credentials, archive=str(workdir / "archive"), return_state=True)
+    record = await state.result()
+    assert Path(record.uri).name.startswith("a-lone-heron-")
+    artifact = (await _artifacts(state.state_details.flow_run_id))["oxen-video"].data
+    assert FAST in artifact and "$0.02" in artifact and record.uri in artifact
+    assert "](data:image/png;base64," in artifact
+
+    [asset] = _events(asserting_events_worker, "prefect.asset.materialization.succeeded")
+    assert asset.resource.id == record.uri
+    assert asset.payload["sha256"] == record.sha256 and asset.payload["model"] == FAST
+    assert asset.payload["prompt"] == request["prompt"] and asset.payload["cost_usd"] == pytest.approx(0.02)
+    assert asset.payload["duration_seconds"] == pytest.approx(2, abs=0.1)
+
+
+async def test_stitched_multi_shot_publishes_an_artifact(credentials, emulator, workdir: Path, unique: str) -> None:
+    shots = [{"prompt": f"first {unique}", "duration": 1}, {"prompt": "second", "duration": 1}]
+    state = await multi_shot_flow(FAST, shots, credentials, archive=str(workdir / "archive"), key="pair", return_state=True)
+    result = await state.result()
+    artifact = (await _artifacts(state.state_details.flow_run_id))["oxen-video"].data
+    assert "pair" in artifact and result.video.uri in artifact and "stitched" in artifact
+    assert all(shot.uri in artifact for shot in result.shots)
+
+
+async def test_asset_events_reach_the_server_event_feed(credentials, emulator, workdir: Path, unique: str) -> None:
+    state, report = await _batch(workdir, _items(1, unique), credentials)
+    uri = report.items[0].archive_uri
+
+    async def assets_seen() -> list[dict]:
+        async with get_client() as client:
+            response = await client._client.post("/events/filter", json={
+                "filter": {"event": {"name": ["prefect.asset.materialization.succeeded"]},
+                           "resource": {"id": [uri]}},
+            })
+        return response.raise_for_status().json()["events"]
+
+    with anyio.fail_after(60):
+        while not (seen := await assets_seen()):
+            await anyio.sleep(0.5)  # polling the feed until the server has persisted the event
+    [event] = seen
+    assert event["payload"]["sha256"] == report.items[0].sha256
+    related = {r["prefect.resource.id"] for r in event["related"]}
+    assert f"prefect.flow-run.{state.state_details.flow_run_id}" in related
