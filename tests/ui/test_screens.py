@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,21 @@ def _contact_sheet(server: UIServer) -> dict[str, Any]:
     )
 
 
+def _wait_until_still(page, selector: str, *, timeout: float = 15.0) -> None:
+    """Wait until what `selector` shows stops changing (the run graph animates into place)."""
+    target = page.locator(selector).first
+    target.wait_for()
+    deadline = time.monotonic() + timeout
+    previous = b""
+    while time.monotonic() < deadline:
+        current = target.screenshot(animations="disabled")
+        if current == previous:
+            return
+        previous = current
+        page.wait_for_timeout(250)  # the next frame to compare with, not a wait for the app
+    raise AssertionError(f"{selector} still changing after {timeout:.0f} s")
+
+
 def _visible_text(page) -> str:
     return page.evaluate("() => document.body.innerText")
 
@@ -80,6 +96,7 @@ def test_flow_run_page_shows_the_finished_batch(browser, ui_server: UIServer, sc
     page = _open(browser, ui_server, ui, f"/runs/flow-run/{ui_server.flow_run_id}")
     page.get_by_text(flow_run["name"]).first.wait_for()
     page.wait_for_load_state("networkidle")
+    _wait_until_still(page, "canvas")
     _save(page, screenshots, f"{ui}-flow-run", readme_name="flow-run" if ui == "v2" else None)
     assert flow_run["name"] in _visible_text(page)
     page.close()
