@@ -56,18 +56,38 @@ ON_DEMAND = {
 }
 
 
+def credentials_by_id(name: str = "oxen") -> dict[str, dict[str, str]]:
+    """The saved OxenCredentials block `name` referenced by id, which the run form's block picker
+    shows as selected (it shows "Select a block..." for a slug reference, though runs use it).
+
+    prefect.yaml cannot do this: `prefect deploy` replaces an id reference with the block's
+    fields. Only the id is read here, never the key.
+    """
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        document = client.read_block_document_by_name(
+            name=name, block_type_slug="oxen-credentials", include_secrets=False
+        )
+    return {"$ref": {"block_document_id": str(document.id)}}
+
+
+def _with_block_ids(spec: dict) -> dict:
+    return {**spec, "parameters": {**spec["parameters"], "credentials": credentials_by_id()}}
+
+
 def deploy() -> None:
     """Both deployments on the process work pool, loading the flows from this directory."""
     for flow, spec in ((batch_flow, NIGHTLY), (generate_video_flow, ON_DEMAND)):
         source = flow.from_source(source=str(HERE), entrypoint=f"flows.py:{flow.fn.__name__}")
-        source.deploy(work_pool_name=POOL, enforce_parameter_schema=True, **spec)
+        source.deploy(work_pool_name=POOL, enforce_parameter_schema=True, **_with_block_ids(spec))
 
 
 def serve_here() -> None:
     """Both deployments served by this process (schedules fire while it runs)."""
     serve(
-        batch_flow.to_deployment(enforce_parameter_schema=True, **NIGHTLY),
-        generate_video_flow.to_deployment(enforce_parameter_schema=True, **ON_DEMAND),
+        batch_flow.to_deployment(enforce_parameter_schema=True, **_with_block_ids(NIGHTLY)),
+        generate_video_flow.to_deployment(enforce_parameter_schema=True, **_with_block_ids(ON_DEMAND)),
         limit=4,
     )
 

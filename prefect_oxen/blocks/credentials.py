@@ -33,15 +33,18 @@ def _base_url_from_env() -> str:
     return os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
 
 
-def _closed_block_schema(schema: dict[str, Any], model: type[Block]) -> None:
-    """Prefect's block schema, minus ``additionalProperties``.
+def _block_schema_that_admits_references(schema: dict[str, Any], model: type[Block]) -> None:
+    """Prefect's block schema, with `base_url` required (and pre-filled in forms).
 
-    A flow parameter typed with this block accepts a saved block's ``{"$ref": ...}``; the server
-    checks it against "this block's fields, or a reference". With extra keys allowed the
-    reference matches both, the check fails, and deployments had to turn it off.
+    A deployment parameter typed with this block holds a saved block's ``{"$ref": ...}``. When
+    a run is created the server checks it against "this block's fields, or a reference" (one
+    of them, not both), so the fields must not accept a bare reference: one required field
+    does that. The check made when a deployment is saved ignores "required", so the reference
+    passes there as well.
     """
     block_schema_extra(schema, model)
-    schema["additionalProperties"] = False
+    schema["required"] = sorted({*schema.get("required", []), "base_url"})
+    schema["properties"]["base_url"].setdefault("default", DEFAULT_BASE_URL)
 
 
 class OxenCredentials(CredentialsBlock):
@@ -63,7 +66,7 @@ class OxenCredentials(CredentialsBlock):
         ```
     """
 
-    model_config = ConfigDict(json_schema_extra=_closed_block_schema)
+    model_config = ConfigDict(json_schema_extra=_block_schema_that_admits_references)
 
     _block_type_name = "Oxen Credentials"
     _logo_url = "https://avatars.githubusercontent.com/u/106255232?s=200&v=4"

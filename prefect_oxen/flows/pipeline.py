@@ -114,6 +114,10 @@ class ItemRun:
     async def produce(self, *, archive_extra: dict | None = None, poster: bool = True) -> bool:
         """Run the item; False, with the reason in the report, if it was not archived."""
         settings = self.settings
+        # Whether another run left work for this item: reattaching to it collects what that run
+        # paid; reattaching after a retry within this run collects this run's own submission.
+        earlier = journal_at(settings.journal_path).lookup(self.validated.identity)
+        left_by_another_run = earlier is not None and earlier.detail.get("flow_run_id") != _flow_run_id()
         try:
             # quote(): Prefect would otherwise walk these models field by field looking for
             # futures, on every item; they hold none.
@@ -139,7 +143,7 @@ class ItemRun:
         report = self.report
         report.status = "archived"
         report.generation_id = result.generation_id
-        report.reattached = result.reattached
+        report.reattached = result.reattached and left_by_another_run
         report.video_seconds = persisted.duration_seconds
         report.latency_seconds = round(time.time() - self.started, 3)
         # Video cost is seconds x rate (the API's documented formula); a reattached generation
@@ -150,3 +154,9 @@ class ItemRun:
         report.sha256 = record.sha256
         report.poster_path = persisted.poster_path
         return True
+
+
+def _flow_run_id() -> str | None:
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id) if flow_run.id else None

@@ -88,8 +88,11 @@ def test_block_form_groups_are_titled_like_the_block_page() -> None:
 
 
 def test_a_flow_parameter_of_this_block_accepts_a_saved_block_reference() -> None:
-    """The server's schema check of deployment runs: a ``$ref`` must match only the reference
-    branch (it matched the open block schema too, and enforcement had to be off)."""
+    """Both server checks of a deployment's ``$ref``: when the deployment is saved (plain JSON
+    schema, "required" ignored) and when a run is created (a reference must match the reference
+    branch only; with every field optional it matched the block's fields too, and enforcement
+    had to be turned off)."""
+    from prefect._internal.schemas.validators import validate_values_conform_to_schema
     from prefect.utilities.callables import parameter_schema
     from prefect.utilities.schema_tools.validation import validate
 
@@ -98,5 +101,7 @@ def test_a_flow_parameter_of_this_block_accepts_a_saved_block_reference() -> Non
     schema = parameter_schema(flow_fn).model_dump_for_openapi()
     for reference in ({"block_document_slug": "oxen-credentials/oxen"},
                       {"block_document_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"}):
-        assert validate({"credentials": {"$ref": reference}}, schema, raise_on_error=False, preprocess=True) == []
-    assert validate({"credentials": {"api_key": 3}}, schema, raise_on_error=False, preprocess=True)
+        parameters = {"credentials": {"$ref": reference}}
+        validate_values_conform_to_schema(parameters, schema, ignore_required=True)  # deployment saved
+        assert validate(parameters, schema, raise_on_error=False, preprocess=True) == []  # run created
+    assert validate({"credentials": {"base_url": 3}}, schema, raise_on_error=False, preprocess=True)

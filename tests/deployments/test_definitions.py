@@ -109,6 +109,7 @@ def _run_form_parameters(flow, deployment: dict) -> dict:
 
 
 def test_every_deployment_enforces_its_schema_and_its_default_run_binds() -> None:
+    from prefect._internal.schemas.validators import validate_values_conform_to_schema
     from prefect.utilities.callables import parameter_schema
     from prefect.utilities.schema_tools.validation import validate
 
@@ -117,8 +118,9 @@ def test_every_deployment_enforces_its_schema_and_its_default_run_binds() -> Non
         flow = _flow_of(deployment)
         schema = parameter_schema(flow.fn).model_dump_for_openapi()
         parameters = _run_form_parameters(flow, deployment)
-        # The check the server makes when a run is created (it raised for the credentials
-        # reference and for a missing `request` before).
+        # The server's checks when the deployment is saved, then when a run is created (it
+        # refused the credentials reference and a missing `request` before).
+        validate_values_conform_to_schema(deployment["parameters"], schema, ignore_required=True)
         assert validate(parameters, schema, raise_on_error=False, preprocess=True) == [], deployment["name"]
         inspect.signature(flow.fn).bind(**parameters)  # no missing required argument
 
@@ -167,3 +169,19 @@ def test_nightly_input_is_clean_and_the_demo_keeps_its_invalid_line(emulator, ap
     demo = load_batch_items(str(DEPLOYMENTS / "sample_batch.jsonl"))
     assert INVALID_ITEM_ID in {item.key for item in demo.items}
     assert INVALID_ITEM_ID not in {item.key for item in batch.items}
+
+
+def test_python_deployments_reference_the_block_by_id_for_the_picker(prefect_harness, api_key: str) -> None:
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools.validation import validate
+
+    from prefect_oxen import OxenCredentials
+
+    block_id = OxenCredentials(api_key=api_key).save("oxen", overwrite=True)
+    deploy = _module("deploy")
+    reference = deploy.credentials_by_id()
+    assert reference == {"$ref": {"block_document_id": str(block_id)}}
+    assert api_key not in repr(reference)
+    schema = parameter_schema(deploy.generate_video_flow.fn).model_dump_for_openapi()
+    parameters = {**deploy.ON_DEMAND["parameters"], "credentials": reference}
+    assert validate(parameters, schema, raise_on_error=False, preprocess=True) == []

@@ -185,3 +185,43 @@ async def test_asset_events_reach_the_server_event_feed(credentials, emulator, w
     assert event["payload"]["sha256"] == report.items[0].sha256
     related = {r["prefect.resource.id"] for r in event["related"]}
     assert f"prefect.flow-run.{state.state_details.flow_run_id}" in related
+
+
+def _mixed_report() -> BatchReport:
+    from prefect_oxen.flows import ItemReport
+
+    return BatchReport(items=[
+        ItemReport(key="new", status="archived", cost_usd=0.2, archive_uri="file:///a/new.mp4"),
+        ItemReport(key="collected", status="archived", cost_usd=0.5, reattached=True,
+                   archive_uri="s3://bucket/v/collected.mp4",
+                   view_url="https://bucket.s3.amazonaws.com/v/collected.mp4?X-Amz-Signature=abc"),
+        ItemReport(key="done", status="skipped", estimated_cost_usd=1.4),
+        ItemReport(key="lost", status="failed", cost_usd=0.1, error="download failed"),
+    ], estimated_cost_usd=2.2)
+
+
+def test_costs_are_kept_apart_paid_reattached_and_skipped() -> None:
+    report = _mixed_report()
+    assert report.paid_usd == pytest.approx(0.3)  # new spend: archived + paid-then-lost
+    assert report.reattached_usd == pytest.approx(0.5) and report.skipped_usd == pytest.approx(1.4)
+    assert report.summary().endswith(
+        "; paid $0.30 this run, $0.50 reattached (paid by an earlier run), $1.40 already paid "
+        "(skipped), estimated $2.20"
+    )
+    rows = {row["id"]: row for row in (item.row() for item in report.items)}
+    assert [rows[k]["paid_by"] for k in ("new", "collected", "done", "lost")] == [
+        "this run", "earlier run", "earlier run", "this run"]
+    # A link only where it leads somewhere: the presigned S3 URL, never a file:// URI.
+    assert rows["collected"]["link"].startswith("https://") and rows["new"]["link"] == ""
+
+
+def test_batch_event_carries_only_this_runs_spend(asserting_events_worker) -> None:
+    from prefect_oxen.flows.report import emit_batch_event
+
+    emit_batch_event(_mixed_report(), batch_id="b1", source="tonight.jsonl")
+    [event] = _events(asserting_events_worker, "oxen.batch.completed")
+    assert event.payload["cost_usd"] == pytest.approx(0.3)
+    assert event.payload["reattached_cost_usd"] == pytest.approx(0.5)
+    assert event.payload["skipped_cost_usd"] == pytest.approx(1.4)
+    assert event.resource.name == "tonight.jsonl"  # outside a flow run: the batch source
+    assert event.resource["oxen.outcome"] == "partial"
