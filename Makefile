@@ -11,7 +11,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := prefect_oxen
 # prefect_oxen's client also logs outside flow runs (CLI estimate, models): no warning for that.
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench lint screenshots clean
 
 # uv downloads and installs in parallel (a fresh install took ~25 s here, ~115 s with pip):
 # the one on PATH, else one fetched from PyPI into the venv; pip is the fallback if uv fails.
@@ -39,6 +39,10 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
+
+# The browser test, also refreshing the README's screenshots in docs/screenshots/.
+screenshots: $(VENV)/.installed
+	PREFECT_OXEN_UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/ui -q
 
 clean:
 	rm -rf $(VENV) .prefect demo-output .pytest_cache

@@ -1,7 +1,7 @@
 """What users see in both Prefect UIs after a batch: run page, report table, contact sheet, run form.
 
 Each screen is saved under tests/ui/output/ (git-ignored); the README's copies are in
-docs/screenshots/ (refreshed with PREFECT_OXEN_UPDATE_SCREENSHOTS=1).
+docs/screenshots/ (refreshed by `make screenshots`, i.e. PREFECT_OXEN_UPDATE_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
