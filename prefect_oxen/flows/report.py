@@ -397,6 +397,8 @@ async def publish_report(report: BatchReport, *, title: str, contact_sheet_limit
             reason = _reason(item) if item.status == "rejected" else item.error or ""
             reason = reason.replace("|", "\\|").replace("\n", " ")[:300]
             lines.append(f"| {item.key} | {item.status} | {reason} |")
+        lines.append("")
+    lines.append(f"Report table columns: {_COLUMNS_NOTE}")
     await acreate_markdown_artifact(key="oxen-batch-summary", markdown="\n".join(lines), description=title)
 
 
