@@ -71,8 +71,10 @@ def main() -> None:
         profiler.start()
     t0 = time.perf_counter()
     t0_wall = time.time()
+    cpu0 = time.process_time()
     state = asyncio.run(run())
     t1 = time.perf_counter()
+    cpu = time.process_time() - cpu0
     if profiler is not None:
         profiler.stop()
         Path(args.profile).write_text(profiler.output_text(unicode=False, color=False, show_all=bool(__import__("os").environ.get("PROFILE_ALL")), flat=bool(__import__("os").environ.get("PROFILE_FLAT"))))
@@ -86,6 +88,7 @@ def main() -> None:
         "import_seconds": imported - started,
         "startup_seconds": warmed - imported,
         "batch_seconds": t1 - t0,
+        "client_cpu_seconds": cpu,
         "batch_started_at": t0_wall,
         "state": state.type.value,
         "statuses": statuses,
