@@ -87,7 +87,9 @@ def serve_here() -> None:
     """Both deployments served by this process (schedules fire while it runs)."""
     serve(
         batch_flow.to_deployment(enforce_parameter_schema=True, **_with_block_ids(NIGHTLY)),
-        generate_video_flow.to_deployment(enforce_parameter_schema=True, **_with_block_ids(ON_DEMAND)),
+        generate_video_flow.to_deployment(
+            enforce_parameter_schema=True, **_with_block_ids(ON_DEMAND)
+        ),
         limit=4,
     )
 

@@ -327,7 +327,8 @@ def _log_rejection(item: ItemReport, source: str) -> None:
 
 async def _finish(
     reports: dict[str, ItemReport], order: list[str], estimate: float, budget: float | None,
-    *, dry_run: bool = False, batch_id: str | None = None, sheet: int = 24, source: str | None = None,
+    *, dry_run: bool = False, batch_id: str | None = None, sheet: int = 24,
+    source: str | None = None,
 ) -> BatchReport:
     report = BatchReport(
         items=[reports[key] for key in order if key in reports],

@@ -123,7 +123,8 @@ async def multi_shot_flow(
             report, record = await run_item(validated, creds, settings)
             emit_item_event(report, batch_id=None)
             await publish_video_artifact(
-                report, title="Oxen multi-shot video", extra=[f"{len(parsed)} shots, one native generation."]
+                report, title="Oxen multi-shot video",
+                extra=[f"{len(parsed)} shots, one native generation."],
             )
             _raise_unless_archived(report)
             logger.info("Generated %d shots natively with multi_prompt.", len(parsed))

@@ -117,7 +117,9 @@ class ItemRun:
         # Whether another run left work for this item: reattaching to it collects what that run
         # paid; reattaching after a retry within this run collects this run's own submission.
         earlier = journal_at(settings.journal_path).lookup(self.validated.identity)
-        left_by_another_run = earlier is not None and earlier.detail.get("flow_run_id") != _flow_run_id()
+        left_by_another_run = (
+            earlier is not None and earlier.detail.get("flow_run_id") != _flow_run_id()
+        )
         try:
             # quote(): Prefect would otherwise walk these models field by field looking for
             # futures, on every item; they hold none.

@@ -38,7 +38,9 @@ ItemStatus = Literal["archived", "skipped", "failed", "rejected", "not_submitted
 _REASONS_IN_MESSAGE = 3
 _REASON_LENGTH = 100
 # Words every validation error repeats; the short form in a state message keeps the reason.
-_VERBOSE = re.compile(r"Invalid request for model '[^']*': |\s*Fix the request; nothing was sent or billed\.")
+_VERBOSE = re.compile(
+    r"Invalid request for model '[^']*': |\s*Fix the request; nothing was sent or billed\."
+)
 
 
 def _money(value: float) -> str:
@@ -52,7 +54,9 @@ class ItemReport(BaseModel):
     key: str
     line: int | None = None
     model: str | None = None
-    prompt: str | None = Field(default=None, description="The prompt (first shot's for multi-shot).")
+    prompt: str | None = Field(
+        default=None, description="The prompt (the first shot's for multi-shot)."
+    )
     status: ItemStatus
     error: str | None = None
     generation_id: str | None = None
@@ -300,7 +304,10 @@ def emit_asset_event(item: ItemReport) -> None:
     emit_event(
         event="prefect.asset.materialization.succeeded",
         resource=resource,
-        related=[{"prefect.resource.id": "prefect-oxen", "prefect.resource.role": "asset-materialized-by"}],
+        related=[{
+            "prefect.resource.id": "prefect-oxen",
+            "prefect.resource.role": "asset-materialized-by",
+        }],
         payload={
             "model": item.model,
             "prompt": item.prompt,
@@ -312,7 +319,9 @@ def emit_asset_event(item: ItemReport) -> None:
     )
 
 
-def emit_batch_event(report: BatchReport, *, batch_id: str | None, source: str | None = None) -> None:
+def emit_batch_event(
+    report: BatchReport, *, batch_id: str | None, source: str | None = None
+) -> None:
     """``oxen.batch.completed``: counts and this run's costs; `cost_usd` is only new spend, so
     summing the events of many runs counts every payment once."""
     run_id, run_name = _current_flow_run()
@@ -411,7 +420,7 @@ async def publish_video_artifact(item: ItemReport, *, title: str, extra: list[st
         ("model", item.model or ""),
         ("prompt", (item.prompt or "").replace("|", "\\|")),
         ("video", f"{item.video_seconds:.1f} s" if item.video_seconds else ""),
-        ("cost", f"{_money(item.cost_usd)} ({item.paid_by or 'nothing paid'})" if item.cost_usd else "$0.00"),
+        ("cost", f"{_money(item.cost_usd)} ({item.paid_by})" if item.cost_usd else "$0.00"),
         ("archive", f"`{item.archive_uri}`" if item.archive_uri else ""),
         ("sha256", f"`{item.sha256}`" if item.sha256 else ""),
     ]
