@@ -37,11 +37,18 @@ ON_DEMAND_DEPLOYMENT = "oxen-generate-video/generate-video"
 NIGHTLY_DEPLOYMENT = "oxen-batch/nightly-batch"
 # Flags that let Chromium start in a container, without a GPU or anything phoning home.
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
     # No GPU: WebGL (the V2 run graph) on the software rasteriser instead of a blank canvas.
-    "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
 ]
 
 
@@ -50,7 +57,9 @@ def ensure_chromium() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's package (apt-get install -y chromium)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's package (apt-get install -y chromium)"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
     done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
@@ -58,7 +67,8 @@ def ensure_chromium() -> Path:
         subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
         done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
     if done.returncode != 0 or not CHROMIUM.exists():
-        pytest.fail(f"could not install chromium with apt-get:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        output = done.stdout[-2000:] + done.stderr[-2000:]
+        pytest.fail(f"could not install chromium with apt-get:\n{output}")
     return CHROMIUM
 
 
@@ -97,27 +107,41 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, emulator_server) -> Iter
     env = prefect_env(root / "home", PREFECT_UI_ENABLED="true", PREFECT_UI_API_URL=f"{url}/api")
     server = Background(
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, log=root / "server.log",
+        env=env,
+        log=root / "server.log",
     )
     try:
-        wait_for(lambda: _alive(server) and healthy(f"{url}/api"), timeout=150,
-                 what="prefect server /api/health")
+        wait_for(
+            lambda: _alive(server) and healthy(f"{url}/api"),
+            timeout=150,
+            what="prefect server /api/health",
+        )
         workdir = root / "work"
         workdir.mkdir()
         scenario_env = prefect_env(
-            root / "home", f"{url}/api",
-            OXEN_API_KEY=API_KEY, OXEN_BASE_URL=emulator_server.base_url,
+            root / "home",
+            f"{url}/api",
+            OXEN_API_KEY=API_KEY,
+            OXEN_BASE_URL=emulator_server.base_url,
             PREFECT_LOGGING_EXTRA_LOGGERS="prefect_oxen",
         )
         done = subprocess.run(
-            [sys.executable, str(SCENARIO), str(workdir)], env=scenario_env, cwd=workdir,
-            capture_output=True, text=True, timeout=180,
+            [sys.executable, str(SCENARIO), str(workdir)],
+            env=scenario_env,
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
-        assert done.returncode == 0, f"scenario failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+        output = f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+        assert done.returncode == 0, f"scenario failed:\n{output}"
         result = json.loads(done.stdout.strip().splitlines()[-1])
         with httpx.Client(base_url=f"{url}/api", timeout=10) as api:
             yield UIServer(
-                url=url, home=root / "home", api=api, flow_run_id=result["flow_run_id"],
+                url=url,
+                home=root / "home",
+                api=api,
+                flow_run_id=result["flow_run_id"],
                 flow_run_state=result["state"],
             )
     finally:
@@ -139,7 +163,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
     with sync_playwright() as playwright:
         # A persistent context is how Playwright takes a fresh --user-data-dir of our own.
         context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=str(executable), headless=True, args=CHROMIUM_FLAGS,
+            str(profile),
+            executable_path=str(executable),
+            headless=True,
+            args=CHROMIUM_FLAGS,
             viewport={"width": 1440, "height": 1000},
         )
         try:

@@ -23,14 +23,33 @@ KLING = "kling-video-v2-6-pro-text-to-video"
 KLING_O3 = "kling-video-o3-pro-reference-to-video"
 
 BATCH = [
-    {"id": "fox-in-snow", "model": FAST, "prompt": "a red fox trotting through fresh snow", "duration": 2},
-    {"id": "black-sand-beach", "model": FAST, "prompt": "waves on a black sand beach", "duration": 2,
-     "aspect_ratio": "9:16"},
-    {"id": "chef-two-shots", "model": KLING_O3, "multi_prompt": [
-        {"prompt": "a chef cracks an egg into a hot pan", "duration": 2},
-        {"prompt": "close-up of the egg sizzling", "duration": 2},
-    ]},
-    {"id": "lighthouse-7s-invalid", "model": KLING, "prompt": "a lighthouse for 7 seconds", "duration": 7},
+    {
+        "id": "fox-in-snow",
+        "model": FAST,
+        "prompt": "a red fox trotting through fresh snow",
+        "duration": 2,
+    },
+    {
+        "id": "black-sand-beach",
+        "model": FAST,
+        "prompt": "waves on a black sand beach",
+        "duration": 2,
+        "aspect_ratio": "9:16",
+    },
+    {
+        "id": "chef-two-shots",
+        "model": KLING_O3,
+        "multi_prompt": [
+            {"prompt": "a chef cracks an egg into a hot pan", "duration": 2},
+            {"prompt": "close-up of the egg sizzling", "duration": 2},
+        ],
+    },
+    {
+        "id": "lighthouse-7s-invalid",
+        "model": KLING,
+        "prompt": "a lighthouse for 7 seconds",
+        "duration": 7,
+    },
 ]
 # The name deployments/prefect.yaml refers to, as `prefect-oxen blocks create` saves it.
 CREDENTIALS_BLOCK = "oxen"
@@ -38,7 +57,8 @@ CREDENTIALS_BLOCK = "oxen"
 
 async def main(workdir: Path) -> dict[str, object]:
     credentials = OxenCredentials(
-        api_key=os.environ["OXEN_API_KEY"], base_url=os.environ["OXEN_BASE_URL"],
+        api_key=os.environ["OXEN_API_KEY"],
+        base_url=os.environ["OXEN_BASE_URL"],
         poll=PollPolicy(initial=0.05, maximum=0.25, factor=1.5, safety_interval=1.0),
     )
     await credentials.save(CREDENTIALS_BLOCK, overwrite=True)
@@ -47,8 +67,12 @@ async def main(workdir: Path) -> dict[str, object]:
     archive = str(workdir / "archive")
     # A rejected line may end the run Failed (the item 4): the screens matter, not that.
     state = await batch_flow(
-        items=str(batch_file), credentials=credentials, archive=archive,
-        journal=str(workdir / "journal"), work_dir=str(workdir / "work"), return_state=True,
+        items=str(batch_file),
+        credentials=credentials,
+        archive=archive,
+        journal=str(workdir / "journal"),
+        work_dir=str(workdir / "work"),
+        return_state=True,
     )
     return {
         "flow_run_id": str(state.state_details.flow_run_id),

@@ -1,4 +1,5 @@
-"""What users see in both Prefect UIs after a batch: run page, report table, contact sheet, run form.
+"""What users see in both Prefect UIs after a batch: the run page, the report table, the contact
+sheet, and a deployment's run form.
 
 Each screen is saved under tests/ui/output/ (git-ignored); the README's copies are in
 docs/screenshots/ (refreshed by `make screenshots`, i.e. PREFECT_OXEN_UPDATE_SCREENSHOTS=1).
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ..conftest import API_KEY
 from .conftest import ON_DEMAND_DEPLOYMENT, UIServer
 
 # The first test may install Chromium with apt-get on a fresh machine: more than the 300 s default.
@@ -37,6 +39,8 @@ def _open(browser, server: UIServer, ui: str, path: str):
 def _save(page, screenshots: Path, name: str, *, readme_name: str | None = None) -> None:
     """Save the screen for people to look at; with PREFECT_OXEN_UPDATE_SCREENSHOTS=1 also the
     README's copy (so a test run does not dirty the tree)."""
+    # Whatever a screen holds may end up in a screenshot: the API key never may.
+    assert API_KEY not in page.content()
     page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
     if readme_name and os.environ.get("PREFECT_OXEN_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
@@ -67,7 +71,9 @@ def _report_table(server: UIServer) -> dict[str, Any]:
 
 def _contact_sheet(server: UIServer) -> dict[str, Any]:
     return _the_artifact(
-        server, "contact sheet", lambda a: a["type"] == "markdown" and "data:image" in str(a["data"])
+        server,
+        "contact sheet",
+        lambda a: a["type"] == "markdown" and "data:image" in str(a["data"]),
     )
 
 
@@ -91,7 +97,9 @@ def _visible_text(page) -> str:
 
 
 @pytest.mark.parametrize("ui", ["v2", "v1"])
-def test_flow_run_page_shows_the_finished_batch(browser, ui_server: UIServer, screenshots, ui) -> None:
+def test_flow_run_page_shows_the_finished_batch(
+    browser, ui_server: UIServer, screenshots, ui
+) -> None:
     flow_run = ui_server.api.get(f"/flow_runs/{ui_server.flow_run_id}").raise_for_status().json()
     page = _open(browser, ui_server, ui, f"/runs/flow-run/{ui_server.flow_run_id}")
     page.get_by_text(flow_run["name"]).first.wait_for()
@@ -109,7 +117,9 @@ def test_report_table_renders_its_rows(browser, ui_server: UIServer, screenshots
     rows = page.locator("table tbody tr")
     rows.first.wait_for()
     page.wait_for_load_state("networkidle")
-    _save(page, screenshots, f"{ui}-report-table", readme_name="report-table" if ui == "v2" else None)
+    _save(
+        page, screenshots, f"{ui}-report-table", readme_name="report-table" if ui == "v2" else None
+    )
     text = "\n".join(rows.all_inner_texts())
     assert rows.count() >= len(ARCHIVED_KEYS) + 1, text  # every item, the rejected one too
     for key in ARCHIVED_KEYS:
@@ -118,7 +128,9 @@ def test_report_table_renders_its_rows(browser, ui_server: UIServer, screenshots
 
 
 @pytest.mark.parametrize("ui", ["v2", "v1"])
-def test_contact_sheet_shows_images_not_markdown(browser, ui_server: UIServer, screenshots, ui) -> None:
+def test_contact_sheet_shows_images_not_markdown(
+    browser, ui_server: UIServer, screenshots, ui
+) -> None:
     sheet = _contact_sheet(ui_server)
     page = _open(browser, ui_server, ui, f"/artifacts/artifact/{sheet['id']}")
     # The sheet is loaded once the artifact's key or any of its images shows.
@@ -126,13 +138,18 @@ def test_contact_sheet_shows_images_not_markdown(browser, ui_server: UIServer, s
     page.wait_for_function(
         "() => [...document.querySelectorAll(\"img[src^='data:image']\")].every(i => i.complete)"
     )
-    _save(page, screenshots, f"{ui}-contact-sheet", readme_name="contact-sheet" if ui == "v2" else None)
+    _save(
+        page,
+        screenshots,
+        f"{ui}-contact-sheet",
+        readme_name="contact-sheet" if ui == "v2" else None,
+    )
     widths = page.evaluate(
         "() => [...document.querySelectorAll(\"img[src^='data:image']\")].map(i => i.naturalWidth)"
     )
     text = _visible_text(page)
     raw = text.find("![")
-    assert raw == -1, f"raw markdown on the page: {text[raw:raw + 120]}..."
+    assert raw == -1, f"raw markdown on the page: {text[raw : raw + 120]}..."
     assert len(widths) >= len(ARCHIVED_KEYS), f"{len(widths)} poster images rendered"
     assert all(width > 0 for width in widths), widths
     # A link that cannot be followed from a browser (file://, stripped by V2) is worse than none.
@@ -159,7 +176,8 @@ def test_run_form_describes_every_parameter(
     assert undescribed == [], f"parameters without a description: {undescribed}"
     text = " ".join(_visible_text(page).split())
     missing = {
-        name: spec["description"] for name, spec in properties.items()
+        name: spec["description"]
+        for name, spec in properties.items()
         if " ".join(spec["description"].split())[:40] not in text
     }
     assert missing == {}, "descriptions not shown in the run form"
@@ -168,18 +186,19 @@ def test_run_form_describes_every_parameter(
 
 @pytest.mark.parametrize("ui", ["v2", "v1"])
 def test_run_form_opens_with_the_deployments_values(
-    browser, ui_server: UIServer, deployments: dict[str, str], ui
+    browser, ui_server: UIServer, deployments: dict[str, str], screenshots, ui
 ) -> None:
     """A run form submitted as it opens must bind: `request` shows the deployment's example
     (not an empty box) and the credentials picker its saved block (not "Select a block...")."""
     deployment_id = deployments[ON_DEMAND_DEPLOYMENT]
     deployment = ui_server.api.get(f"/deployments/{deployment_id}").raise_for_status().json()
     page = _open(browser, ui_server, ui, f"/deployments/deployment/{deployment_id}/run")
-    page.get_by_text("request", exact=False).first.wait_for()
-    page.wait_for_load_state("networkidle")
-    text = " ".join(_visible_text(page).split())
     request = deployment["parameters"].get("request")
     assert request, "the deployment has no request: its run form submits runs that cannot bind"
-    assert request["prompt"] in text
+    # The JSON editor fills in after the form: wait for the example rather than for the network.
+    page.get_by_text(request["prompt"]).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    text = " ".join(_visible_text(page).split())
+    _save(page, screenshots, f"{ui}-run-form-values")
     assert "Select a block" not in text, "the credentials picker ignores the deployment's block"
     page.close()
