@@ -279,7 +279,7 @@ def print_batch_summary(report: BatchReport, *, archive: str, title: str = "Batc
     totals.add_row("rejected", str(rejected))
     if not_submitted:
         totals.add_row("not submitted", str(not_submitted))
-    totals.add_row("cost", f"{money(report.total_cost_usd)} (estimated {money(report.estimated_cost_usd)})")
+    totals.add_row("cost", report.costs())  # this run's spend apart from what earlier runs paid
     if report.budget_usd is not None:
         totals.add_row("budget", money(report.budget_usd))
     if not report.dry_run:

@@ -29,7 +29,7 @@ def test_all_items_archived_exit_0_and_a_rerun_pays_nothing(cli, oxen_env, tmp_p
     text = flat(first.stdout)
     assert "succeeded 2 (0 already archived)" in text
     assert "failed 0" in text
-    assert "cost $0.05 (estimated $0.05)" in text
+    assert "cost paid $0.05 this run, estimated $0.05" in text
     assert str((tmp_path / "out").resolve()) in text
     videos, manifests = _archived(tmp_path / "out")
     assert [v.stem for v in videos] == ["fox", "owl"]
@@ -39,6 +39,7 @@ def test_all_items_archived_exit_0_and_a_rerun_pays_nothing(cli, oxen_env, tmp_p
     again = cli("batch", str(batch), "--archive", "out")
     assert again.exit_code == 0
     assert "succeeded 2 (2 already archived)" in flat(again.stdout)
+    assert "cost paid $0.00 this run, $0.05 already paid (skipped)" in flat(again.stdout)
     assert len(oxen_env.generations()) == 2  # nothing paid twice
 
 

@@ -155,7 +155,7 @@ def test_the_cancellation_hook_resolves_a_credentials_block_reference(api_key, e
             oxen.cancel_generation(generation.generation_id)
 
 
-async def test_a_batch_can_name_its_saved_credentials_block(api_key, emulator, workdir: Path, unique: str) -> None:
+async def test_a_batch_runs_with_a_saved_credentials_block_loaded_by_name(api_key, emulator, workdir: Path, unique: str) -> None:
     from prefect_oxen.flows import batch_flow
 
     from .helpers import report_of
@@ -163,6 +163,8 @@ async def test_a_batch_can_name_its_saved_credentials_block(api_key, emulator, w
     block = f"r5-{uuid.uuid4().hex[:8]}"
     await OxenCredentials(api_key=api_key, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL).save(block)
     items = [{"id": "named", "model": FAST, "prompt": f"R5 named {unique}", "duration": 1}]
-    state = await batch_flow(items, block, archive=str(workdir / "archive"), concurrency_limit=None, return_state=True)
+    # The parameter is the block itself (so the UI offers a block picker); a name is loaded first.
+    credentials = await OxenCredentials.aload(block)
+    state = await batch_flow(items, credentials, archive=str(workdir / "archive"), concurrency_limit=None, return_state=True)
     assert state.is_completed(), state.message
     assert (await report_of(state)).count("archived") == 1
