@@ -15,8 +15,11 @@ from typing import Any
 
 import pytest
 
+from prefect_oxen import OxenCredentials
+
 from ..conftest import API_KEY
 from .conftest import ON_DEMAND_DEPLOYMENT, UIServer
+from .scenario import CREDENTIALS_BLOCK
 
 # The first test may install Chromium with apt-get on a fresh machine: more than the 300 s default.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -198,7 +201,18 @@ def test_run_form_opens_with_the_deployments_values(
     # The JSON editor fills in after the form: wait for the example rather than for the network.
     page.get_by_text(request["prompt"]).first.wait_for()
     page.wait_for_load_state("networkidle")
-    text = " ".join(_visible_text(page).split())
     _save(page, screenshots, f"{ui}-run-form-values")
-    assert "Select a block" not in text, "the credentials picker ignores the deployment's block"
+    # The block picker sits next to the block type's logo, before the "Add" button, in both UIs.
+    picker = page.evaluate(
+        """logo => {
+            let node = document.querySelector(`img[src="${logo}"]`);
+            while (node && !node.innerText?.includes('Add')) node = node.parentElement;
+            return node ? node.innerText : null;
+        }""",
+        OxenCredentials._logo_url,
+    )
+    assert picker is not None, "no block picker for the credentials parameter"
+    assert CREDENTIALS_BLOCK in picker.split(), (
+        f"the credentials picker ignores the deployment's block: it shows {picker!r}"
+    )
     page.close()
