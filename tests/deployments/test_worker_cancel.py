@@ -22,7 +22,7 @@ FAST = "oxen-emu-fast-video"
 def test_cancelling_a_run_on_a_process_worker_cancels_its_generations(
     prefect_server, emulator, tmp_path: Path
 ) -> None:
-    """The worker's environment holds no key: the run loads it from the block it names."""
+    """The worker's environment holds no key: the run loads it from the block it references."""
     emulator.configure(latency=60)  # generations stay in flight until cancelled
     block, pool, name = (f"stop-{uuid.uuid4().hex[:8]}" for _ in range(3))
     run(
@@ -82,7 +82,8 @@ def test_cancelling_a_run_on_a_process_worker_cancels_its_generations(
                 json={
                     "parameters": {
                         "items": items,
-                        "credentials": block,
+                        # As deployments pass a saved block: a reference, loaded when the run starts.
+                        "credentials": {"$ref": {"block_document_slug": f"oxen-credentials/{block}"}},
                         "archive": str(archive),
                         "mode": "queue",
                         "concurrency_limit": None,
