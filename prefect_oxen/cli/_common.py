@@ -32,6 +32,7 @@ __all__ = [
     "ArchiveOption",
     "BadInput",
     "BaseUrlOption",
+    "ConcurrencyOption",
     "CredentialsBlockOption",
     "ExitCode",
     "Mode",
@@ -122,6 +123,15 @@ ModeOption = Annotated[
 ]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show Prefect's own run logs in the terminal.")
+]
+
+# batch and demo: None means the flow's own default (one source of truth for it).
+ConcurrencyOption = Annotated[
+    Optional[int],  # noqa: UP045 (typer needs Optional on 3.10)
+    typer.Option(
+        min=1,
+        help="Generations this run keeps unfinished on the API at once [default: the flow's].",
+    ),
 ]
 
 

@@ -14,6 +14,7 @@ from prefect_oxen.cli._common import (
     ArchiveOption,
     BadInput,
     BaseUrlOption,
+    ConcurrencyOption,
     CredentialsBlockOption,
     Mode,
     ModeOption,
@@ -100,13 +101,7 @@ def check_requests_offline(file: str, source: str) -> int:
 @handle_errors
 def batch_command(
     file: Annotated[str, typer.Argument(help="JSONL or CSV of requests (optional `id`), or s3:// URI.")],
-    concurrency: Annotated[
-        Optional[int],  # noqa: UP045 (typer needs Optional on 3.10)
-        typer.Option(
-            min=1,
-            help="Generations this run keeps unfinished on the API at once [default: the flow's].",
-        ),
-    ] = None,
+    concurrency: ConcurrencyOption = None,
     budget: Annotated[
         Optional[float],  # noqa: UP045 (typer needs Optional on 3.10)
         typer.Option(min=0.0, help="Spend limit in USD, checked against the estimate before paying."),

@@ -11,13 +11,14 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.panel import Panel
 
 from prefect_oxen.cli._common import (
     BadInput,
+    ConcurrencyOption,
     ExitCode,
     VerboseOption,
     console,
@@ -63,13 +64,7 @@ def demo_command(
     output: Annotated[Path, typer.Option(help="Where the sample batch and the archive go.")] = Path("demo-output"),
     latency: Annotated[float, typer.Option(min=0.0, help="Emulated seconds per generation.")] = 0.6,
     rate_limit: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of API calls answered 429.")] = 0.05,
-    concurrency: Annotated[
-        Optional[int],  # noqa: UP045 (typer needs Optional on 3.10)
-        typer.Option(
-            min=1,
-            help="Generations this run keeps unfinished on the API at once [default: the flow's].",
-        ),
-    ] = None,
+    concurrency: ConcurrencyOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Run a sample batch (8 items, one multi-shot, one deliberately invalid) end to end.

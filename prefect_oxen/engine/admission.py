@@ -333,8 +333,3 @@ def pacing_scope(pacing: ItemPacing) -> Iterator[ItemPacing]:
     finally:
         _current.reset(reset)
 
-
-def describe_slots(slots: GenerationSlots) -> dict[str, Any]:
-    """A small record of the admission for logs and benchmarks."""
-    return {"local": slots.local, "limit": slots.limit_name, "shared_limit": slots.shared_limit,
-            "prefect_api_calls": slots.api_calls}
