@@ -18,8 +18,7 @@ from prefect_oxen.client import (
     RetryPolicy,
     VideoRequest,
 )
-from prefect_oxen.client._core import API_KEY_ENV, BASE_URL_ENV
-from prefect_oxen.client.settings import DEFAULT_BASE_URL
+from prefect_oxen.client import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 
 __all__ = ["OxenCredentials"]
 

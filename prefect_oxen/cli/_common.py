@@ -21,7 +21,7 @@ from prefect_oxen.client import (
     OxenError,
     RequestValidationError,
 )
-from prefect_oxen.client._core import API_KEY_ENV, BASE_URL_ENV
+from prefect_oxen.client import API_KEY_ENV, BASE_URL_ENV
 
 if TYPE_CHECKING:
     from prefect_oxen.blocks import OxenCredentials

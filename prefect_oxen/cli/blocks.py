@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from prefect_oxen.cli._common import BadInput, console, handle_errors, require_api_key
-from prefect_oxen.client._core import BASE_URL_ENV
+from prefect_oxen.client import BASE_URL_ENV
 
 __all__ = ["blocks_app"]
 

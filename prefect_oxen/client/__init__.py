@@ -40,11 +40,22 @@ from prefect_oxen.client.models import (
     VideoResponse,
 )
 from prefect_oxen.client.redaction import redact_text, redact_url
-from prefect_oxen.client.settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
+from prefect_oxen.client.settings import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
+    ApiPaths,
+    ClientTimeouts,
+    PollPolicy,
+    RetryPolicy,
+)
 from prefect_oxen.client.sync_client import OxenClient
 from prefect_oxen.client.validation import validate_request
 
 __all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
     "APIError",
     "ApiPaths",
     "AsyncOxenClient",

@@ -27,11 +27,10 @@ from prefect_oxen.client.errors import (
     TransportError,
 )
 from prefect_oxen.client.redaction import redact_url
-from prefect_oxen.client.settings import DEFAULT_BASE_URL, RetryPolicy
+from prefect_oxen._version import __version__
+from prefect_oxen.client.settings import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, RetryPolicy
 
-API_KEY_ENV = "OXEN_API_KEY"
-BASE_URL_ENV = "OXEN_BASE_URL"
-USER_AGENT = "prefect-oxen/0.1"
+USER_AGENT = f"prefect-oxen/{__version__}"
 
 # Where the human message may be, in the order the reference says to look.
 _MESSAGE_PATHS: tuple[tuple[str, ...], ...] = (

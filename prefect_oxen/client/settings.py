@@ -9,8 +9,19 @@ from __future__ import annotations
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ApiPaths", "ClientTimeouts", "PollPolicy", "RetryPolicy"]
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "ApiPaths",
+    "ClientTimeouts",
+    "PollPolicy",
+    "RetryPolicy",
+]
 
+#: Where the key and the API root come from when neither an argument nor a block gives them.
+API_KEY_ENV = "OXEN_API_KEY"
+BASE_URL_ENV = "OXEN_BASE_URL"
 DEFAULT_BASE_URL = "https://hub.oxen.ai"
 
 
