@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from prefect_oxen._version import __version__
 
 _LAZY = {
     "OxenCredentials": "prefect_oxen.blocks",
+    # Lazy too, so importing the emulator loads no other prefect_oxen module.
+    "__version__": "prefect_oxen._version",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [*_LAZY]
 
 
 def __getattr__(name: str) -> Any:
