@@ -11,7 +11,7 @@ export PREFECT_LOGGING_EXTRA_LOGGERS := prefect_oxen
 # prefect_oxen's client also logs outside flow runs (CLI estimate, models): no warning for that.
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
-.PHONY: demo test bench lint screenshots clean
+.PHONY: demo test check bench lint screenshots clean
 
 # uv downloads and installs in parallel (a fresh install took ~25 s here, ~115 s with pip):
 # the one on PATH, else one fetched from PyPI into the venv; pip is the fallback if uv fails.
@@ -31,14 +31,22 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/prefect-oxen demo
 
-test: $(VENV)/.installed
+# The static checks first (seconds), then the suite.
+test: check
 	$(PY) -m pytest
+
+# Lint, format, types, docstring coverage and function shape of the package.
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check prefect_oxen tests bench deployments
+	$(VENV)/bin/mypy
+	$(VENV)/bin/interrogate prefect_oxen
+	$(PY) tests/quality/code_shape.py
 
 bench: $(VENV)/.installed
 	$(PY) bench/run_all.py
 
-lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check .
+lint: check
 
 # The browser test, also refreshing the README's screenshots in docs/screenshots/.
 screenshots: $(VENV)/.installed
