@@ -1,10 +1,11 @@
 """The Oxen.ai video API client: plain httpx, no Prefect.
 
-    from prefect_oxen.client import OxenClient, AsyncOxenClient, VideoRequest
+from prefect_oxen.client import OxenClient, AsyncOxenClient, VideoRequest
 """
 
-from prefect_oxen.client.async_client import AsyncOxenClient, DownloadResult, SyncGenerationResult
-from prefect_oxen.client.errors import (
+from prefect_oxen.client._async_client import AsyncOxenClient
+from prefect_oxen.client._download import DownloadResult
+from prefect_oxen.client._errors import (
     APIError,
     AuthenticationError,
     DeadlineExceeded,
@@ -28,7 +29,7 @@ from prefect_oxen.client.errors import (
     TransportError,
     UnexpectedResponse,
 )
-from prefect_oxen.client.models import (
+from prefect_oxen.client._models import (
     CompletionEvent,
     Generation,
     GenerationStatus,
@@ -39,8 +40,8 @@ from prefect_oxen.client.models import (
     VideoRequest,
     VideoResponse,
 )
-from prefect_oxen.client.redaction import redact_text, redact_url
-from prefect_oxen.client.settings import (
+from prefect_oxen.client._redaction import redact_text, redact_url
+from prefect_oxen.client._settings import (
     API_KEY_ENV,
     BASE_URL_ENV,
     DEFAULT_BASE_URL,
@@ -49,8 +50,9 @@ from prefect_oxen.client.settings import (
     PollPolicy,
     RetryPolicy,
 )
-from prefect_oxen.client.sync_client import OxenClient
-from prefect_oxen.client.validation import validate_request
+from prefect_oxen.client._sync_client import OxenClient
+from prefect_oxen.client._sync_generation import SyncGenerationResult
+from prefect_oxen.client._validation import validate_request
 
 __all__ = [
     "API_KEY_ENV",

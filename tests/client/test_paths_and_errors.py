@@ -13,7 +13,7 @@ from prefect_oxen.client import (
     RetryPolicy,
     VideoRequest,
 )
-from prefect_oxen.client._core import error_from_response, read_error_message
+from prefect_oxen.client._error_mapping import error_from_response, read_error_message
 
 from ..conftest import API_KEY, FAST_POLL
 

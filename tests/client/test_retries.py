@@ -17,7 +17,7 @@ from prefect_oxen.client import (
     ServerError,
     VideoRequest,
 )
-from prefect_oxen.client._core import parse_retry_after
+from prefect_oxen.client._error_mapping import parse_retry_after
 
 from ..conftest import API_KEY, FAST_POLL
 

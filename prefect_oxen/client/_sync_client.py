@@ -14,24 +14,29 @@ from typing import Any
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from prefect_oxen.client.async_client import AsyncOxenClient, DownloadResult, SyncGenerationResult
-from prefect_oxen.client.models import (
+from prefect_oxen.client._async_client import AsyncOxenClient
+from prefect_oxen.client._download import DownloadResult
+from prefect_oxen.client._models import (
     Generation,
     GenerationStatus,
     ModelInfo,
     VideoRequest,
     VideoResponse,
 )
-from prefect_oxen.client.settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
+from prefect_oxen.client._settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
+from prefect_oxen.client._sync_generation import SyncGenerationResult
 
 __all__ = ["OxenClient"]
+
 
 class OxenClient:
     """Blocking client for the Oxen video API.
 
     Example:
         >>> with OxenClient(api_key="...", base_url="http://127.0.0.1:8765") as oxen:
-        ...     response = oxen.generate_video(VideoRequest(model="...", prompt="a fox", duration=5))
+        ...     response = oxen.generate_video(
+        ...         VideoRequest(model="...", prompt="a fox", duration=5)
+        ...     )
         ...     response.videos[0].url
     """
 
@@ -113,27 +118,39 @@ class OxenClient:
         """Price of `request` in USD from the model's pricing."""
         return self._run(self._async.estimate_cost, request)
 
-    def generate_video(self, request: VideoRequest, *, validate: bool | None = None) -> VideoResponse:
+    def generate_video(
+        self, request: VideoRequest, *, validate: bool | None = None
+    ) -> VideoResponse:
         """Generate one video on the blocking endpoint; the answer as the API sent it."""
         return self._run(self._async.generate_video, request, validate=validate)
 
     def generate_video_to_file(
-        self, request: VideoRequest, destination: str | os.PathLike[str], *, validate: bool | None = None
+        self,
+        request: VideoRequest,
+        destination: str | os.PathLike[str],
+        *,
+        validate: bool | None = None,
     ) -> SyncGenerationResult:
         """Generate on the blocking endpoint and stream the result to `destination`."""
-        return self._run(self._async.generate_video_to_file, request, destination, validate=validate)
+        return self._run(
+            self._async.generate_video_to_file, request, destination, validate=validate
+        )
 
     def enqueue(
         self, request: VideoRequest, *, num_generations: int = 1, validate: bool | None = None
     ) -> list[Generation]:
         """Queue 1-4 paid generations of `request`."""
-        return self._run(self._async.enqueue, request, num_generations=num_generations, validate=validate)
+        return self._run(
+            self._async.enqueue, request, num_generations=num_generations, validate=validate
+        )
 
     def get_generation(self, generation_id: str) -> Generation:
         """One queue row."""
         return self._run(self._async.get_generation, generation_id)
 
-    def list_queue(self, *, status: str | GenerationStatus | None = None, model: str | None = None) -> list[Generation]:
+    def list_queue(
+        self, *, status: str | GenerationStatus | None = None, model: str | None = None
+    ) -> list[Generation]:
         """Queue rows (active ones unless `status` says otherwise)."""
         return self._run(self._async.list_queue, status=status, model=model)
 
@@ -142,11 +159,18 @@ class OxenClient:
         return self._run(self._async.cancel_generation, generation_id)
 
     def wait_for_generation(
-        self, generation_id: str, *, timeout: float | None = None, start_timeout: float | None = None
+        self,
+        generation_id: str,
+        *,
+        timeout: float | None = None,
+        start_timeout: float | None = None,
     ) -> Generation:
         """Wait until the generation succeeds; raises a typed error otherwise."""
         return self._run(
-            self._async.wait_for_generation, generation_id, timeout=timeout, start_timeout=start_timeout
+            self._async.wait_for_generation,
+            generation_id,
+            timeout=timeout,
+            start_timeout=start_timeout,
         )
 
     def download(

@@ -1,17 +1,15 @@
-"""What the sync and async clients share: reading error bodies, mapping statuses to exceptions,
-deciding what may be retried, and resolving configuration from arguments or the environment."""
+"""Reading the API's answers into exceptions: error bodies, statuses, ``Retry-After``, and
+transport failures (a paid POST whose answer was lost becomes `OutcomeUnknown`)."""
 
 from __future__ import annotations
 
 import email.utils
-import os
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from prefect_oxen.client.errors import (
+from prefect_oxen.client._errors import (
     APIError,
     AuthenticationError,
     GenerationNotFound,
@@ -26,11 +24,7 @@ from prefect_oxen.client.errors import (
     ServerError,
     TransportError,
 )
-from prefect_oxen.client.redaction import redact_url
-from prefect_oxen._version import __version__
-from prefect_oxen.client.settings import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, RetryPolicy
-
-USER_AGENT = f"prefect-oxen/{__version__}"
+from prefect_oxen.client._redaction import redact_url
 
 # Where the human message may be, in the order the reference says to look.
 _MESSAGE_PATHS: tuple[tuple[str, ...], ...] = (
@@ -42,26 +36,6 @@ _MESSAGE_PATHS: tuple[tuple[str, ...], ...] = (
     ("message",),
     ("detail",),
 )
-
-
-def resolve_api_key(api_key: str | None) -> str:
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
-    if not key or not key.strip():
-        raise AuthenticationError(
-            f"No Oxen API key: pass api_key=..., set {API_KEY_ENV}, or load an OxenCredentials block."
-        )
-    return key.strip()
-
-
-def resolve_base_url(base_url: str | None) -> str:
-    url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
-    return str(url).rstrip("/")
-
-
-def same_origin(url: str, base_url: str) -> bool:
-    """True when `url` is served by the API host itself (so sending the key there is safe)."""
-    a, b = urlsplit(url), urlsplit(base_url)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
 
 
 def read_error_message(body: Any) -> str | None:
@@ -121,7 +95,12 @@ def error_from_response(
     detail = read_error_message(body) or response.reason_phrase or f"HTTP {status}"
     kind = _error_type(body)
     where = f"{response.request.method} {redact_url(str(response.request.url))}"
-    common: dict[str, Any] = {"status_code": status, "error_type": kind, "detail": detail, "body": body}
+    common: dict[str, Any] = {
+        "status_code": status,
+        "error_type": kind,
+        "detail": detail,
+        "body": body,
+    }
     if status == 401:
         return AuthenticationError(
             f"Oxen rejected the API key ({status}: {detail}). Check OXEN_API_KEY or the "
@@ -159,7 +138,9 @@ def error_from_response(
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         hint = f" Retry after {retry_after:g} s." if retry_after is not None else ""
-        return RateLimited(f"Rate limited (429: {detail}).{hint}", retry_after=retry_after, **common)
+        return RateLimited(
+            f"Rate limited (429: {detail}).{hint}", retry_after=retry_after, **common
+        )
     if status >= 500:
         return ServerError(f"Oxen server error ({status}: {detail}) on {where}.", **common)
     return APIError(f"Unexpected error ({status}: {detail}) on {where}.", **common)
@@ -185,31 +166,6 @@ def transport_error(exc: httpx.HTTPError, request: httpx.Request, *, paid: bool)
         url=redact_url(str(request.url)),
         sent=not not_sent,
     )
-
-
-def backoff_hook(policy: RetryPolicy):
-    """A stamina hook: retry what is transient, and wait as long as a 429's Retry-After asks."""
-
-    def hook(exc: Exception) -> bool | float:
-        if isinstance(exc, RateLimited):
-            if exc.retry_after is not None:
-                return min(exc.retry_after, policy.max_retry_after)
-            return True
-        if isinstance(exc, OxenError):
-            return exc.retryable
-        return False
-
-    return hook
-
-
-def retry_kwargs(policy: RetryPolicy) -> dict[str, Any]:
-    return {
-        "attempts": policy.attempts,
-        "timeout": policy.timeout,
-        "wait_initial": policy.wait_initial,
-        "wait_max": policy.wait_max,
-        "wait_jitter": policy.wait_jitter,
-    }
 
 
 # Server errors after which a paid POST may or may not have been accepted: a 500 does not say

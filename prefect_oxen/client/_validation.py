@@ -12,12 +12,14 @@ import difflib
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError as SchemaError
-from jsonschema.validators import validator_for
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import (  # type: ignore[import-untyped]
+    ValidationError as SchemaError,
+)
+from jsonschema.validators import validator_for  # type: ignore[import-untyped]
 
-from prefect_oxen.client.errors import RequestValidationError
-from prefect_oxen.client.models import ModelInfo, VideoRequest, sentence
+from prefect_oxen.client._errors import RequestValidationError
+from prefect_oxen.client._models import ModelInfo, VideoRequest, sentence
 
 __all__ = ["validate_request"]
 
@@ -37,7 +39,12 @@ def validate_request(request: VideoRequest, model_info: ModelInfo) -> VideoReque
     """
     problems: list[tuple[str, str]] = []
     if request.model != model_info.id:
-        problems.append(("model", f"request is for {request.model!r} but the model details are for {model_info.id!r}"))
+        problems.append(
+            (
+                "model",
+                f"request is for {request.model!r} but the model details are for {model_info.id!r}",
+            )
+        )
     media = model_info.output_media
     if media is not None and media != "video":
         problems.append(("model", f"Model {model_info.id!r} generates {media}, not video"))
@@ -47,7 +54,12 @@ def validate_request(request: VideoRequest, model_info: ModelInfo) -> VideoReque
     if schema:
         properties = model_info.schema_properties
         if request.multi_prompt and properties and "multi_prompt" not in properties:
-            problems.append(("multi_prompt", f"Model {model_info.id!r} does not support multi_prompt; use prompt"))
+            problems.append(
+                (
+                    "multi_prompt",
+                    f"Model {model_info.id!r} does not support multi_prompt; use prompt",
+                )
+            )
         problems.extend(_unknown_fields(request, schema))
         problems.extend(_schema_problems(request, schema))
         if request.multi_prompt and "multi_prompt" in properties:
@@ -111,12 +123,28 @@ def _phrase(error: SchemaError) -> tuple[str, str]:
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         field = f"{path}.{missing}" if path else missing
         return field, "Field required"
-    if error.validator == "enum" and isinstance(error.validator_value, list) and error.validator_value:
+    if (
+        error.validator == "enum"
+        and isinstance(error.validator_value, list)
+        and error.validator_value
+    ):
         suggestion = _nearest(error.instance, error.validator_value)
         name = path.rsplit(".", 1)[-1] if path else "value"
-        return path, f"{name} value '{error.instance}' is invalid. Try using {name}='{suggestion}' instead..."
-    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
-        return path, f"{error.instance!r} is out of range ({error.validator} {error.validator_value})"
+        return (
+            path,
+            f"{name} value '{error.instance}' is invalid. Try using {name}='{suggestion}' instead...",
+        )
+    if error.validator in (
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+    ):
+        return (
+            path,
+            f"{error.instance!r} is out of range ({error.validator} {error.validator_value})",
+        )
     if error.validator == "maxLength":
         return path, f"too long: {len(error.instance)} characters (at most {error.validator_value})"
     if error.validator == "additionalProperties":
@@ -132,14 +160,26 @@ def _nearest(value: Any, allowed: list[Any]) -> Any:
     return allowed[0]
 
 
-def _total_shot_duration(request: VideoRequest, properties: dict[str, Any]) -> list[tuple[str, str]]:
+def _total_shot_duration(
+    request: VideoRequest, properties: dict[str, Any]
+) -> list[tuple[str, str]]:
     """Multi-shot totals must fit the model's duration range (Kling O3: 3-15 s)."""
     limits = properties.get("duration") or {}
     total = request.total_duration
     maximum = limits.get("maximum")
     minimum = limits.get("minimum")
     if isinstance(maximum, int) and total > maximum:
-        return [("multi_prompt", f"Total shot duration ({total}s) exceeds maximum allowed ({maximum}s).")]
+        return [
+            (
+                "multi_prompt",
+                f"Total shot duration ({total}s) exceeds maximum allowed ({maximum}s).",
+            )
+        ]
     if isinstance(minimum, int) and total < minimum:
-        return [("multi_prompt", f"Total shot duration ({total}s) is below minimum allowed ({minimum}s).")]
+        return [
+            (
+                "multi_prompt",
+                f"Total shot duration ({total}s) is below minimum allowed ({minimum}s).",
+            )
+        ]
     return []

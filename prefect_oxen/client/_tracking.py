@@ -11,47 +11,66 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-import httpx
-import httpx_sse
+import stamina
 
-from prefect_oxen.client.errors import GenerationLost, GenerationNotFound, OxenError
-from prefect_oxen.client.models import CompletionEvent, Generation, GenerationStatus
-from prefect_oxen.client.settings import PollPolicy
+from prefect_oxen.client._errors import (
+    APIError,
+    GenerationLost,
+    GenerationNotFound,
+    OxenError,
+)
+from prefect_oxen.client._event_stream import connect_event_stream, stream_refused
+from prefect_oxen.client._models import CompletionEvent, Generation, GenerationStatus
+from prefect_oxen.client._retrying import Decision
+from prefect_oxen.client._session import Session
+from prefect_oxen.client._settings import PollPolicy
 
-if TYPE_CHECKING:
-    from prefect_oxen.client.async_client import AsyncOxenClient
-
-__all__ = ["GenerationTracker"]
+__all__ = ["GenerationTracker", "QueueReader"]
 
 logger = logging.getLogger("prefect_oxen.client")
 
-COMPLETION_EVENT = "media_generation_completed"
 _RECENT_EVENTS = 10_000
-# Answers to the stream request that will not change by asking again: no such route (404, 405,
-# 501), or this key may not listen (401, 403). Other errors (5xx, 429) are retried with backoff.
-_REFUSALS = frozenset({401, 403, 404, 405, 501})
+# Consecutive stream failures after which the tracker stops asking and polls for good.
+_MAX_STREAM_FAILURES = 20
 
 
-class _StreamRefused(Exception):
-    """The API answered the event stream request with a status that asking again cannot change."""
+class QueueReader(Protocol):
+    """The two queue reads the tracker polls with (`AsyncOxenClient` provides both)."""
 
-    def __init__(self, status_code: int) -> None:
-        super().__init__(f"HTTP {status_code}")
-        self.status_code = status_code
+    async def list_queue(self) -> list[Generation]:
+        """Active queue rows."""
+
+    async def get_generation(self, generation_id: str) -> Generation:
+        """One queue row by id."""
+
+
+class _StreamEnded(Exception):
+    """The server closed the event stream: reconnect (events meanwhile are lost)."""
 
 
 class GenerationTracker:
-    """Resolves one future per tracked generation id when the generation reaches a terminal state."""
+    """Resolves one future per tracked generation id when the generation reaches a terminal state.
 
-    def __init__(self, client: AsyncOxenClient, poll: PollPolicy) -> None:
-        self._client = client
+    Args:
+        session: The client's send path, for the event stream.
+        queue: Where polls read the queue.
+        poll: Polling and event-stream policy.
+        events_path: The event-stream route.
+    """
+
+    def __init__(
+        self, session: Session, queue: QueueReader, poll: PollPolicy, *, events_path: str
+    ) -> None:
+        self._session = session
+        self._queue = queue
+        self._events_path = events_path
         self._poll = poll
+        self._failures = 0
         self._futures: dict[str, asyncio.Future[Generation]] = {}
         self._last_status: dict[str, GenerationStatus] = {}
         # Events can arrive before their waiter registers (the enqueue answer and the event race).
@@ -146,72 +165,59 @@ class GenerationTracker:
     # --- server-sent events ------------------------------------------------------------------
 
     async def _run_stream(self) -> None:
-        backoff = self._poll.initial
-        failures = 0
-        while True:
-            try:
-                await self._consume_stream()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except (httpx_sse.SSEError, _StreamRefused) as exc:
-                # No event stream for us on this server (route missing, key not allowed, not an
-                # event stream at all): asking again cannot help, so poll for the client's life.
-                # A key refused here is likely refused everywhere: worth a warning, once.
-                refused_key = isinstance(exc, _StreamRefused) and exc.status_code in (401, 403)
-                logger.log(
-                    logging.WARNING if refused_key else logging.INFO,
-                    "Oxen event stream unavailable (%s); waiting by polling only.",
-                    exc,
-                )
-                self._stream_gave_up = True
-                self._stream_up.clear()
+        """Keep the stream connected; stamina paces reconnects, `_reconnect_after` decides."""
+        try:
+            async for attempt in stamina.retry_context(
+                on=self._reconnect_after, attempts=None, timeout=None
+            ):
+                with attempt:
+                    await self._consume_stream()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._stream_up.clear()
+            self._stream_gave_up = True
+            if not stream_refused(exc):
+                logger.debug("Oxen event stream given up: %s", type(exc).__name__)
                 return
-            except (httpx.HTTPError, OxenError) as exc:
-                failures += 1
-                logger.debug("Oxen event stream dropped: %s", type(exc).__name__)
-            if self._stream_up.is_set():
-                self._stream_up.clear()
-            if failures >= 20:
-                self._stream_gave_up = True
-                return
-            # Events fired while we were away are lost: poll everything we track right away.
-            self._reconcile.set()
-            await asyncio.sleep(min(backoff * (1.5**failures), self._poll.maximum) * random.uniform(0.5, 1.0))
+            # No event stream for us on this server (route missing, key not allowed, not an
+            # event stream at all): asking again cannot help, so poll for the client's life.
+            # A key refused here is likely refused everywhere: worth a warning, once.
+            refused_key = isinstance(exc, APIError) and exc.status_code in (401, 403)
+            logger.log(
+                logging.WARNING if refused_key else logging.INFO,
+                "Oxen event stream unavailable (%s); waiting by polling only.",
+                _describe(exc),
+            )
+
+    def _reconnect_after(self, exc: Exception) -> Decision:
+        """The stamina hook of the stream: how long to wait before reconnecting, or give up."""
+        if stream_refused(exc) or not isinstance(exc, (OxenError, _StreamEnded)):
+            return False
+        self._failures = 0 if isinstance(exc, _StreamEnded) else self._failures + 1
+        if isinstance(exc, OxenError):
+            logger.debug("Oxen event stream dropped: %s", type(exc).__name__)
+        self._stream_up.clear()
+        if self._failures >= _MAX_STREAM_FAILURES:
+            return False
+        # Events fired while we were away are lost: poll everything we track right away.
+        self._reconcile.set()
+        backoff = min(self._poll.initial * (1.5**self._failures), self._poll.maximum)
+        return backoff * random.uniform(0.5, 1.0)
 
     async def _consume_stream(self) -> None:
-        client = self._client
-        url = client.base_url + client.paths.events
-        timeout = httpx.Timeout(client.timeouts.connect, read=None)
-        async with httpx_sse.aconnect_sse(
-            client._http, "GET", url, headers=client._auth_headers(), timeout=timeout
-        ) as source:
-            if source.response.status_code in _REFUSALS:
-                raise _StreamRefused(source.response.status_code)
-            source.response.raise_for_status()
+        stream = await connect_event_stream(self._session, self._events_path)
+        try:
             self.stream_connects += 1
             self._stream_up.set()
             if self.stream_connects > 1 or self._futures:
                 # Events fired before this connection are lost: poll what is already tracked.
                 self._reconcile.set()
-            async for sse in source.aiter_sse():
-                if sse.event != COMPLETION_EVENT:
-                    continue
-                try:
-                    event = CompletionEvent.model_validate(json.loads(sse.data))
-                except (ValueError, OxenError):
-                    logger.warning("Ignoring a malformed %s event.", COMPLETION_EVENT)
-                    continue
-                self.resolve(
-                    Generation(
-                        generation_id=event.generation_id,
-                        status=event.status,
-                        model_name=event.model,
-                        media_type=event.media_type,
-                        result_url=event.url,
-                        error_message=event.error,
-                    )
-                )
+            async for event in stream.events():
+                self.resolve(_row_of(event))
+        finally:
+            await stream.aclose()
+        raise _StreamEnded
 
     # --- polling -----------------------------------------------------------------------------
 
@@ -230,7 +236,9 @@ class GenerationTracker:
             self._reconcile.clear()
             changed = await self._poll_once()
             interval = (
-                self._poll.initial if changed else min(interval * self._poll.factor, self._poll.maximum)
+                self._poll.initial
+                if changed
+                else min(interval * self._poll.factor, self._poll.maximum)
             )
 
     async def _poll_once(self) -> bool:
@@ -238,9 +246,11 @@ class GenerationTracker:
         if not pending:
             return False
         try:
-            active = {row.generation_id: row for row in await self._client.list_queue()}
+            active = {row.generation_id: row for row in await self._queue.list_queue()}
         except OxenError as exc:
-            logger.debug("Queue list failed (%s); polling generations one by one.", type(exc).__name__)
+            logger.debug(
+                "Queue list failed (%s); polling generations one by one.", type(exc).__name__
+            )
             active = None
         changed = False
         for gid in pending:
@@ -257,7 +267,7 @@ class GenerationTracker:
     async def _fetch(self, generation_id: str) -> None:
         future = self._futures.get(generation_id)
         try:
-            row = await self._client.get_generation(generation_id)
+            row = await self._queue.get_generation(generation_id)
         except GenerationNotFound:
             if future is not None and not future.done():
                 future.set_exception(
@@ -272,3 +282,22 @@ class GenerationTracker:
             logger.debug("Polling %s failed: %s", generation_id, type(exc).__name__)
             return
         self.resolve(row)
+
+
+def _row_of(event: CompletionEvent) -> Generation:
+    """The terminal row an event stands for."""
+    return Generation(
+        generation_id=event.generation_id,
+        status=event.status,
+        model_name=event.model,
+        media_type=event.media_type,
+        result_url=event.url,
+        error_message=event.error,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """A refusal in a few words: its status, or why the answer is not an event stream."""
+    if isinstance(exc, APIError) and exc.status_code is not None:
+        return f"HTTP {exc.status_code}"
+    return str(exc)

@@ -5,7 +5,7 @@ checks are the API's own: where the hosted service answers with a pydantic messa
 ``Value error, Cannot provide both 'prompt' and 'multi_prompt'.``, constructing the request here
 fails with the same words, before any money is spent. Fields the API documents as model-specific
 (``negative_prompt``, ``elements``...) pass through untouched and are checked later against the
-model's own request schema (see `prefect_oxen.client.validation`).
+model's own request schema (see `prefect_oxen.client._validation`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import Self
 
-from prefect_oxen.client.errors import RequestValidationError
+from prefect_oxen.client._errors import RequestValidationError
 
 __all__ = [
     "DEFAULT_DURATION",
@@ -63,7 +64,9 @@ def _field_named_in(message: str) -> str:
     parameter the message names."""
     if "'prompt'" in message:
         return "prompt"
-    named = re.search(r"(?:parameter |^Value error, |^)'?([A-Za-z_][A-Za-z0-9_]*)'? (?:is|must)", message)
+    named = re.search(
+        r"(?:parameter |^Value error, |^)'?([A-Za-z_][A-Za-z0-9_]*)'? (?:is|must)", message
+    )
     return named.group(1) if named else "request"
 
 
@@ -81,7 +84,12 @@ def _errors_from_pydantic(exc: ValidationError) -> RequestValidationError:
         if err["type"] == "value_error" and not message.startswith("Value error, "):
             message = f"Value error, {message}"
         problems.append((field, message))
-    text = "; ".join(msg if msg.startswith("Value error, ") and field in ("prompt", "request") else f"{field}: {msg}" for field, msg in problems)
+    text = "; ".join(
+        msg
+        if msg.startswith("Value error, ") and field in ("prompt", "request")
+        else f"{field}: {msg}"
+        for field, msg in problems
+    )
     return RequestValidationError(
         f"Invalid video request: {sentence(text)} Fix the request; nothing was sent or billed.",
         field=problems[0][0] if problems else None,
@@ -100,7 +108,7 @@ class _RaisesRequestValidationError(BaseModel):
             raise _errors_from_pydantic(exc) from None
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any):  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
         try:
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as exc:
@@ -132,20 +140,33 @@ class VideoRequest(_RaisesRequestValidationError):
     # model's request schema, where a misspelt known field is caught with a "did you mean".
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    model: StrictStr = Field(min_length=1, description="Model id, e.g. kling-video-v2-6-pro-text-to-video.")
-    prompt: StrictStr | None = Field(default=None, description="Text prompt; exclusive with multi_prompt.")
-    multi_prompt: list[Shot] | None = Field(default=None, description="Shots, for models that support it.")
+    model: StrictStr = Field(
+        min_length=1, description="Model id, e.g. kling-video-v2-6-pro-text-to-video."
+    )
+    prompt: StrictStr | None = Field(
+        default=None, description="Text prompt; exclusive with multi_prompt."
+    )
+    multi_prompt: list[Shot] | None = Field(
+        default=None, description="Shots, for models that support it."
+    )
     duration: Annotated[StrictInt, Field(gt=0)] | None = Field(
         default=None, description="Seconds (with prompt); the API's default is 5."
     )
-    aspect_ratio: StrictStr | None = Field(default=None, description='"W:H", e.g. "16:9" (API default).')
+    aspect_ratio: StrictStr | None = Field(
+        default=None, description='"W:H", e.g. "16:9" (API default).'
+    )
     input_image: StrictStr | list[StrictStr] | None = Field(
         default=None, description="Reference image URL(s) for image/reference-to-video models."
     )
-    input_video: StrictStr | None = Field(default=None, description="Reference video URL (http or https).")
-    generate_audio: StrictBool | None = Field(default=None, description="Add an audio track (own rate).")
+    input_video: StrictStr | None = Field(
+        default=None, description="Reference video URL (http or https)."
+    )
+    generate_audio: StrictBool | None = Field(
+        default=None, description="Add an audio track (own rate)."
+    )
     response_format: Literal["url", "b64_json"] | None = Field(
-        default=None, description='"url" (temporary hosted URL, API default) or "b64_json" (inline).'
+        default=None,
+        description='"url" (temporary hosted URL, API default) or "b64_json" (inline).',
     )
     target_namespace: StrictStr | None = Field(
         default=None, description="User or organisation that stores the result and is billed."
@@ -186,7 +207,9 @@ class VideoRequest(_RaisesRequestValidationError):
     @classmethod
     def _namespace_shape(cls, value: str | None) -> str | None:
         if value is not None and not _NAMESPACE.match(value):
-            raise ValueError("target_namespace must be a user or organisation name (letters, digits, _ . -)")
+            raise ValueError(
+                "target_namespace must be a user or organisation name (letters, digits, _ . -)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -246,7 +269,7 @@ class VideoOutput(BaseModel):
 
     def __repr__(self) -> str:
         # Never print a signed URL's token or megabytes of base64 in a repr.
-        from prefect_oxen.client.redaction import redact_url
+        from prefect_oxen.client._redaction import redact_url
 
         if self.url:
             return f"VideoOutput(url={redact_url(self.url)!r})"
@@ -277,7 +300,11 @@ class GenerationStatus(str, enum.Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self in (GenerationStatus.SUCCEEDED, GenerationStatus.FAILED, GenerationStatus.CANCELLED)
+        return self in (
+            GenerationStatus.SUCCEEDED,
+            GenerationStatus.FAILED,
+            GenerationStatus.CANCELLED,
+        )
 
 
 class Generation(BaseModel):
@@ -303,7 +330,7 @@ class Generation(BaseModel):
         return self.status.is_terminal
 
     def __repr__(self) -> str:
-        from prefect_oxen.client.redaction import redact_url
+        from prefect_oxen.client._redaction import redact_url
 
         url = redact_url(self.result_url) if self.result_url else None
         return (
@@ -402,4 +429,6 @@ class ModelInfo(BaseModel):
 
     def estimate_cost(self, request: VideoRequest) -> float | None:
         """Price of `request` from this model's pricing, or None when it has no video rate."""
-        return self.pricing.video_cost(request.total_duration, with_audio=bool(request.generate_audio))
+        return self.pricing.video_cost(
+            request.total_duration, with_audio=bool(request.generate_audio)
+        )

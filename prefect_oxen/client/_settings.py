@@ -31,13 +31,19 @@ class ClientTimeouts(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     connect: float = Field(default=10.0, gt=0, description="Seconds to open a connection.")
-    read: float = Field(default=60.0, gt=0, description="Seconds to wait for bytes on ordinary calls.")
+    read: float = Field(
+        default=60.0, gt=0, description="Seconds to wait for bytes on ordinary calls."
+    )
     write: float = Field(default=60.0, gt=0, description="Seconds to send a request body.")
     pool: float = Field(default=30.0, gt=0, description="Seconds to wait for a free connection.")
     generate: float = Field(
-        default=1200.0, gt=0, description="Read timeout of the synchronous generate call (1-10+ min)."
+        default=1200.0,
+        gt=0,
+        description="Read timeout of the synchronous generate call (1-10+ min).",
     )
-    download: float = Field(default=120.0, gt=0, description="Read timeout between download chunks.")
+    download: float = Field(
+        default=120.0, gt=0, description="Read timeout between download chunks."
+    )
 
     def httpx(self, *, read: float | None = None) -> httpx.Timeout:
         return httpx.Timeout(
@@ -55,11 +61,17 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    attempts: int = Field(default=6, ge=1, description="Total attempts per call, the first included.")
-    timeout: float | None = Field(default=600.0, description="Give up retrying after this many seconds.")
+    attempts: int = Field(
+        default=6, ge=1, description="Total attempts per call, the first included."
+    )
+    timeout: float | None = Field(
+        default=600.0, description="Give up retrying after this many seconds."
+    )
     wait_initial: float = Field(default=0.5, ge=0, description="First backoff in seconds.")
     wait_max: float = Field(default=30.0, ge=0, description="Longest single backoff in seconds.")
-    wait_jitter: float = Field(default=1.0, ge=0, description="Random extra wait, 0..jitter seconds.")
+    wait_jitter: float = Field(
+        default=1.0, ge=0, description="Random extra wait, 0..jitter seconds."
+    )
     max_retry_after: float = Field(
         default=120.0, ge=0, description="Cap on a server's Retry-After, in seconds."
     )
@@ -88,7 +100,9 @@ class PollPolicy(BaseModel):
     initial: float = Field(default=2.0, gt=0, description="First poll interval in seconds.")
     maximum: float = Field(default=30.0, gt=0, description="Longest poll interval in seconds.")
     factor: float = Field(default=1.5, ge=1, description="Growth of the interval after each poll.")
-    jitter: float = Field(default=0.2, ge=0, le=1, description="Relative random spread of each interval.")
+    jitter: float = Field(
+        default=0.2, ge=0, le=1, description="Relative random spread of each interval."
+    )
     safety_interval: float = Field(
         default=120.0, gt=0, description="Poll interval while server-sent events are flowing."
     )
