@@ -2,7 +2,11 @@
 
 Prefect's environment (a project-local PREFECT_HOME when the user has none, no telemetry, a
 generous server start-up timeout, quiet console) is prepared in `main()` before any command
-imports Prefect.
+imports Prefect. The emulator (uvicorn, Starlette) is imported only when `emulator` or `demo`
+runs.
+
+The public surface is `app` (the typer application) and `main` (the console script); the
+command modules are private.
 """
 
 from __future__ import annotations
@@ -11,22 +15,23 @@ import sys
 
 import typer
 
-from prefect_oxen.cli._common import ExitCode
+from prefect_oxen.cli._batch import batch_command
+from prefect_oxen.cli._blocks import blocks_app
+from prefect_oxen.cli._cancel import cancel_command
+from prefect_oxen.cli._deferred_commands import CommandGroup
+from prefect_oxen.cli._demo import demo_command
 from prefect_oxen.cli._env import prepare_environment
-from prefect_oxen.cli.batch import batch_command
-from prefect_oxen.cli.blocks import blocks_app
-from prefect_oxen.cli.cancel import cancel_command
-from prefect_oxen.cli.demo import demo_command
-from prefect_oxen.cli.estimate import estimate_command
-from prefect_oxen.cli.generate import generate_command
-from prefect_oxen.cli.models import models_command
-from prefect_oxen.emulator.cli import emulator_command
+from prefect_oxen.cli._estimate import estimate_command
+from prefect_oxen.cli._exit_codes import ExitCode
+from prefect_oxen.cli._generate import generate_command
+from prefect_oxen.cli._models import models_command
 
 __all__ = ["ExitCode", "app", "main"]
 
 app = typer.Typer(
     name="prefect-oxen",
     help="Oxen.ai video generation with Prefect: one video, batches, costs and a local emulator.",
+    cls=CommandGroup,  # adds `emulator`, imported only when it runs
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -36,12 +41,11 @@ app.command("batch")(batch_command)
 app.command("estimate")(estimate_command)
 app.command("cancel")(cancel_command)
 app.command("models")(models_command)
-app.command("emulator")(emulator_command)
 app.command("demo")(demo_command)
 app.add_typer(blocks_app, name="blocks")
 
 
 def main() -> None:
-    """Console entry point (`prefect-oxen`)."""
+    """Console entry point (`prefect-oxen`): prepare Prefect's environment, then run the app."""
     prepare_environment(verbose=any(arg in ("-v", "--verbose") for arg in sys.argv[1:]))
     app()

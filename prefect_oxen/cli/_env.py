@@ -49,7 +49,9 @@ def prepare_environment(*, verbose: bool = False) -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "prefect_oxen")
     # Run logs still reach the API (and the UI); only the terminal copy is quieted, because the
     # CLI prints its own progress and summary. --verbose restores Prefect's console logs.
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault(
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL"
+    )
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING" if verbose else "CRITICAL")
     _hide_shutdown_noise()
 
@@ -58,6 +60,14 @@ class _ShutdownNoiseFilter(logging.Filter):
     """Drops the `CancelledError` traceback Prefect 3.9.1's event services may log at exit."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Keep `record` unless it is the shutdown `CancelledError` noise.
+
+        Args:
+            record: The log record.
+
+        Returns:
+            False for the noise, True for everything else.
+        """
         exc = record.exc_info[1] if record.exc_info else None
         text = record.getMessage()
         if "task_run_recorder" in text or "task_run_recorder" in record.name:
@@ -66,6 +76,7 @@ class _ShutdownNoiseFilter(logging.Filter):
 
 
 def _hide_shutdown_noise() -> None:
+    """Attach the noise filter to the loggers Prefect's shutdown noise comes from."""
     noise = _ShutdownNoiseFilter()
     for name in ("prefect", "prefect.server", "prefect.server.services", "asyncio"):
         logger = logging.getLogger(name)
@@ -80,7 +91,10 @@ def quiet_handlers() -> None:
     """
     noise = _ShutdownNoiseFilter()
     seen: set[int] = set()
-    for logger in [logging.getLogger(), *[logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]]:
+    for logger in [
+        logging.getLogger(),
+        *[logging.getLogger(n) for n in list(logging.root.manager.loggerDict)],
+    ]:
         for handler in getattr(logger, "handlers", []):
             if id(handler) in seen:
                 continue
@@ -90,7 +104,11 @@ def quiet_handlers() -> None:
 
 
 def _all_handlers() -> list[logging.Handler]:
-    loggers = [logging.getLogger(), *[logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]]
+    """Every handler attached to any logger, once each."""
+    loggers = [
+        logging.getLogger(),
+        *[logging.getLogger(n) for n in list(logging.root.manager.loggerDict)],
+    ]
     handlers: dict[int, logging.Handler] = {}
     for logger in loggers:
         for handler in getattr(logger, "handlers", []):
@@ -99,13 +117,17 @@ def _all_handlers() -> list[logging.Handler]:
 
 
 def _prefect_console_handlers() -> list[logging.StreamHandler]:
+    """Prefect's console handlers, whichever loggers they are attached to."""
     return [
-        handler for handler in _all_handlers()
-        if type(handler).__name__ == "PrefectConsoleHandler" and isinstance(handler, logging.StreamHandler)
+        handler
+        for handler in _all_handlers()
+        if type(handler).__name__ == "PrefectConsoleHandler"
+        and isinstance(handler, logging.StreamHandler)
     ]
 
 
 def _point_at(handler: logging.StreamHandler, stream: TextIO) -> None:
+    """Make `handler` (and its Rich console, when it has one) write to `stream`."""
     handler.setStream(stream)
     console = getattr(handler, "console", None)
     if console is not None:
@@ -121,7 +143,9 @@ def prefect_console_on_stderr(*, verbose: bool = False) -> Iterator[None]:
     level from the environment of that moment: when Prefect was imported before the CLI ran (an
     in-process call, a notebook, tests) neither is the CLI's.
     """
-    level = "INFO" if verbose else os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    level = (
+        "INFO" if verbose else os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    )
     previous = {id(h): h.level for h in _prefect_console_handlers()}
     for handler in _prefect_console_handlers():
         _point_at(handler, sys.stderr)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from prefect_oxen.cli._common import BadInput, ExitCode, err_console
 from prefect_oxen.cli._env import prefect_console_on_stderr, quiet_handlers
+from prefect_oxen.cli._exit_codes import BadInput, ExitCode
+from prefect_oxen.cli._output import err_console
 from prefect_oxen.cli._progress import batch_progress
 
 if TYPE_CHECKING:
@@ -47,16 +48,25 @@ def run_batch(
 
     batch = load_batch_items(source)
     if not batch.items and not batch.problems:
-        raise BadInput(f"{source} has no requests (one JSON object per line, or a CSV with a header).")
+        raise BadInput(
+            f"{source} has no requests (one JSON object per line, or a CSV with a header)."
+        )
     total = len(batch.items) + len(batch.problems)
     label = "Validating and pricing" if dry_run else "Generating"
     if concurrency is not None:  # else the flow's default: one source of truth
         options["concurrency"] = concurrency
     with batch_progress(err_console(), f"{label} {total} item(s)", total):
         outcome = run_flow(
-            batch_flow, items=source, credentials=credentials, archive=archive,
-            budget=budget, on_budget=on_budget, dry_run=dry_run,
-            mode=mode, verbose=verbose, **options,
+            batch_flow,
+            items=source,
+            credentials=credentials,
+            archive=archive,
+            budget=budget,
+            on_budget=on_budget,
+            dry_run=dry_run,
+            mode=mode,
+            verbose=verbose,
+            **options,
         )
     if isinstance(outcome, BatchIncomplete):
         return outcome.report
@@ -86,8 +96,10 @@ def batch_exit_code(report: BatchReport) -> ExitCode:
 def refused(report: BatchReport) -> bool:
     """True when the budget refused the whole batch (nothing was submitted)."""
     waiting = [item for item in report.items if item.status == "not_submitted"]
-    return bool(waiting) and all((item.error or "").startswith("batch refused") for item in waiting) and not any(
-        item.status in ("archived", "failed") for item in report.items
+    return (
+        bool(waiting)
+        and all((item.error or "").startswith("batch refused") for item in waiting)
+        and not any(item.status in ("archived", "failed") for item in report.items)
     )
 
 
@@ -99,5 +111,5 @@ def report_problems(report: BatchReport) -> None:
             where = f"line {item.line}" if item.line else item.key
             reason = item.error or item.status
             if item.line and reason.startswith(f"line {item.line}: "):
-                reason = reason[len(f"line {item.line}: "):]
+                reason = reason[len(f"line {item.line}: ") :]
             out.print(f"[yellow]{item.status}[/] {where} ({item.key}): {reason}")

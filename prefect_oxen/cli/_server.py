@@ -46,6 +46,7 @@ def start_ephemeral_server() -> None:
 
 @functools.lru_cache(maxsize=1)
 def _server_class() -> type:
+    """The `SubprocessASGIServer` subclass, built once (Prefect's server is imported on use)."""
     from prefect.server.api.server import SubprocessASGIServer
 
     class SessionLeaderServer(SubprocessASGIServer):
@@ -60,6 +61,7 @@ def _server_class() -> type:
         """
 
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            """Prefect 3.9's own server command, launched in a new session."""
             import prefect
             from prefect.settings import get_current_settings
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from prefect_oxen.cli._common import err_console
+from prefect_oxen.cli._output import err_console
 
 if TYPE_CHECKING:
-    from prefect_oxen.flows.hooks import CancellationOutcome, GenerationCancel
+    from prefect_oxen.engine import CancellationOutcome, GenerationCancel
 
 __all__ = ["StopRequested", "print_stop_report", "run_flow_state", "run_stoppable", "stop_signals"]
 
@@ -50,6 +50,11 @@ class StopRequested(BaseException):
 
     @property
     def description(self) -> str:
+        """The signal as the stop report names it ("Ctrl-C (SIGINT)", "SIGTERM").
+
+        Returns:
+            A short human name of the signal.
+        """
         return (
             "Ctrl-C (SIGINT)" if self.signum == signal.SIGINT else signal.Signals(self.signum).name
         )
@@ -89,7 +94,7 @@ def run_flow_state(flow: Any, parameters: dict[str, Any]) -> Any:
     import typer
 
     from prefect_oxen.cli._server import start_ephemeral_server
-    from prefect_oxen.flows.hooks import cancellation_outcomes
+    from prefect_oxen.engine import cancellation_outcomes
 
     earlier = set(cancellation_outcomes())
     with stop_signals():
@@ -109,6 +114,7 @@ def run_flow_state(flow: Any, parameters: dict[str, Any]) -> Any:
 
 
 def _quit_now(signum: int) -> None:
+    """The second signal: say what may still be billed, and end the process at once."""
     err_console().print(
         "[bold red]Stopped at once.[/] Generations this run left on the API may still run and be "
         "billed: re-run the same command to collect them (no new charge), or cancel them with "
@@ -155,6 +161,7 @@ class _LoopThread(threading.Thread):
         self._error: BaseException | None = None
 
     def run(self) -> None:
+        """Run the coroutine under `asyncio.run`; its outcome is kept for the main thread."""
         try:
             self._context.run(asyncio.run, self._main())
         except BaseException as exc:  # reported to the main thread
@@ -173,6 +180,7 @@ class _LoopThread(threading.Thread):
             pass
 
     async def _main(self) -> None:
+        """The coroutine itself, recording the loop and task so `cancel` can reach them."""
         self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
         self._ready.set()
         try:
@@ -181,12 +189,21 @@ class _LoopThread(threading.Thread):
             self._error = exc
 
     def cancel(self) -> None:
+        """Cancel the coroutine's task from another thread (once it has started)."""
         self._ready.wait()
         loop, task = self._loop, self._task
         if loop is not None and task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
 
     def outcome(self) -> Any:
+        """The coroutine's result.
+
+        Returns:
+            What the coroutine returned.
+
+        Raises:
+            BaseException: What the coroutine (or `asyncio.run`) raised, cancellation included.
+        """
         if self._error is not None:
             raise self._error
         return self._result
@@ -230,6 +247,7 @@ def print_stop_report(
 
 
 def _describe(generation: GenerationCancel) -> str:
+    """A generation as the stop report names it: its id, and its item key when known."""
     return (
         f"{generation.generation_id} ({generation.key})"
         if generation.key

@@ -4,14 +4,14 @@ extraction.
 A leaf package: it imports nothing from Prefect or the rest of prefect_oxen.
 """
 
-from prefect_oxen.media.b64_stream import (
+from prefect_oxen.media._b64_stream import (
     Base64Extraction,
     Base64Metadata,
     Base64VideoExtractor,
     aextract_b64_video,
     extract_b64_video,
 )
-from prefect_oxen.media.errors import (
+from prefect_oxen.media._errors import (
     Base64StreamError,
     MediaError,
     StitchError,
@@ -19,16 +19,16 @@ from prefect_oxen.media.errors import (
     VideoQuarantined,
     VideoVerificationError,
 )
-from prefect_oxen.media.poster import write_poster_frame
-from prefect_oxen.media.probe import (
+from prefect_oxen.media._poster import write_poster_frame
+from prefect_oxen.media._probe import (
     VideoProbe,
     VideoVerification,
     parse_aspect_ratio,
     probe_video,
     verify_video,
 )
-from prefect_oxen.media.quarantine import QuarantinedVideo, quarantine_video
-from prefect_oxen.media.stitch import StitchResult, stitch_videos
+from prefect_oxen.media._quarantine import QuarantinedVideo, quarantine_video
+from prefect_oxen.media._stitch import StitchResult, stitch_videos
 
 __all__ = [
     "Base64Extraction",

@@ -1,6 +1,6 @@
 """Atomic output paths for files written by PyAV (which wants a path, not a file object).
 
-Deliberately not `prefect_oxen.storage.atomic`: media and storage are independent leaf packages,
+Deliberately not `prefect_oxen.storage._atomic`: media and storage are independent leaf packages,
 and this variant differs anyway (it yields a path for a muxer to open, not an open file).
 """
 
@@ -15,7 +15,14 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path next to `path`; on success fsync it and rename it over `path`."""
+    """Yield a temp path next to `path`; on success fsync it and rename it over `path`.
+
+    Args:
+        path: The file a writer (FFmpeg, a PNG encoder) will produce.
+
+    Yields:
+        A temp path in the same directory for the writer to fill; it is removed on error.
+    """
     target = Path(path)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)

@@ -3,9 +3,9 @@
 A leaf package: it imports nothing from Prefect or the rest of prefect_oxen.
 """
 
-from prefect_oxen.storage.archive import ArchiveRecord, ArchiveTarget, manifest_key
-from prefect_oxen.storage.atomic import atomic_write, sha256_file
-from prefect_oxen.storage.errors import (
+from prefect_oxen.storage._archive import ArchiveRecord, ArchiveTarget, manifest_key
+from prefect_oxen.storage._atomic import atomic_write, sha256_file
+from prefect_oxen.storage._errors import (
     ArchiveConflict,
     ArchiveUnavailable,
     ChecksumMismatch,
@@ -14,22 +14,22 @@ from prefect_oxen.storage.errors import (
     InvalidS3Uri,
     StorageError,
 )
-from prefect_oxen.storage.keys import (
+from prefect_oxen.storage._keys import (
     DEFAULT_KEY_TEMPLATE,
     render_object_key,
     sanitize_key_component,
     validate_item_id,
     validate_object_key,
 )
-from prefect_oxen.storage.local import LocalArchive
-from prefect_oxen.storage.manifest import REDACTED, ArchiveManifest, is_secret_key, scrub_secrets
-from prefect_oxen.storage.preflight import (
+from prefect_oxen.storage._local import LocalArchive
+from prefect_oxen.storage._manifest import REDACTED, ArchiveManifest, is_secret_key, scrub_secrets
+from prefect_oxen.storage._preflight import (
     acheck_destination,
     check_destination,
     check_local_directory,
     check_s3_bucket,
 )
-from prefect_oxen.storage.s3 import (
+from prefect_oxen.storage._s3 import (
     S3Archive,
     composite_sha256,
     default_s3_client,

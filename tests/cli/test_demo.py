@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_oxen.cli.sample import INVALID_ITEM_ID, SAMPLE_BATCH
+from prefect_oxen.cli._sample import INVALID_ITEM_ID, SAMPLE_BATCH
 
 from ..deployments.processes import BIN, prefect_env
 from .conftest import flat
@@ -68,7 +68,7 @@ def test_the_demo_emulator_accepts_only_the_demo_key(cli, tmp_path: Path, monkey
     import httpx
 
     import prefect_oxen.emulator as emulator_package
-    from prefect_oxen.cli.demo import _DEMO_KEY
+    from prefect_oxen.cli._demo import _DEMO_KEY
 
     real = emulator_package.running_emulator
     answers: dict[str, int] = {}

@@ -90,8 +90,8 @@ def no_prefect_run(monkeypatch: pytest.MonkeyPatch) -> None:
     def started(*_: Any, **__: Any) -> Any:
         raise AssertionError("the command started a Prefect run for input it could reject offline")
 
-    monkeypatch.setattr("prefect_oxen.cli.generate.run_flow", started)
-    monkeypatch.setattr("prefect_oxen.cli.batch.run_batch", started)
+    monkeypatch.setattr("prefect_oxen.cli._generate.run_flow", started)
+    monkeypatch.setattr("prefect_oxen.cli._batch.run_batch", started)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from prefect_oxen.cli.sample import sample_batch_text
+from prefect_oxen.cli._sample import sample_batch_text
 
 from .processes import REPO
 
@@ -73,7 +73,7 @@ def test_sample_batch_file_is_the_demo_batch() -> None:
 
 
 def test_sample_batch_has_a_multi_shot_and_one_invalid_item() -> None:
-    from prefect_oxen.cli.sample import INVALID_ITEM_ID, SAMPLE_BATCH
+    from prefect_oxen.cli._sample import INVALID_ITEM_ID, SAMPLE_BATCH
 
     assert any(item.get("multi_prompt") and item["model"] == "kling-video-o3-pro-reference-to-video" for item in SAMPLE_BATCH)
     assert [item["id"] for item in SAMPLE_BATCH].count(INVALID_ITEM_ID) == 1
@@ -155,9 +155,9 @@ def test_every_flow_parameter_has_a_description_and_a_fitting_widget() -> None:
 
 
 def test_nightly_input_is_clean_and_the_demo_keeps_its_invalid_line(emulator, api_key: str) -> None:
-    from prefect_oxen.cli.sample import INVALID_ITEM_ID
+    from prefect_oxen.cli._sample import INVALID_ITEM_ID
     from prefect_oxen.client import OxenClient, VideoRequest
-    from prefect_oxen.flows.inputs import load_batch_items
+    from prefect_oxen.engine import load_batch_items
 
     [nightly] = [d for d in _config()["deployments"] if d["name"] == "nightly-batch"]
     assert nightly["parameters"]["items"] == "nightly_batch.jsonl"

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from prefect_oxen.storage import ArchiveUnavailable, StorageError, check_destination
-from prefect_oxen.storage import preflight as preflight_module
+from prefect_oxen.storage import _preflight as preflight_module
 
 from .conftest import BUCKET
 
@@ -114,7 +114,7 @@ def test_a_prefect_aws_bucket_block_without_credentials(no_aws_credentials: None
 
 def test_a_whole_bucket_passes_the_check_and_is_archived_to(s3: Any, video_file: Path) -> None:
     """``s3://bucket`` (no prefix) used to pass nothing and fail in the archive, after paying."""
-    from prefect_oxen.tasks.archive import open_archive
+    from prefect_oxen.engine import open_archive
 
     from .conftest import make_manifest
 

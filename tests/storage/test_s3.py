@@ -149,7 +149,7 @@ def test_multipart_mismatch_is_caught(
     path.write_bytes(os.urandom(11 * MiB))
     archive = S3Archive(s3, BUCKET, multipart_threshold=5 * MiB, multipart_chunksize=5 * MiB)
     # The composite is computed in a thread alongside the upload (sha256 given): corrupt it.
-    monkeypatch.setattr("prefect_oxen.storage.s3.sha256_parts", lambda p, size: [b"\0" * 32] * 3)
+    monkeypatch.setattr("prefect_oxen.storage._s3.sha256_parts", lambda p, size: [b"\0" * 32] * 3)
     with pytest.raises(ChecksumMismatch):
         archive.put(path, KEY, make_manifest(), sha256=sha256_file(path))
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0

@@ -8,8 +8,8 @@ from pathlib import Path
 import av
 
 from prefect_oxen.media._atomic import atomic_output
-from prefect_oxen.media.errors import VideoDecodeError
-from prefect_oxen.media.probe import probe_video
+from prefect_oxen.media._errors import VideoDecodeError
+from prefect_oxen.media._probe import probe_video
 
 
 def write_poster_frame(
@@ -22,6 +22,17 @@ def write_poster_frame(
 
     Times past the end give the last frame. Encoded with FFmpeg's PNG encoder, so no imaging
     library is needed.
+
+    Args:
+        video_path: The mp4 file.
+        png_path: The PNG to write.
+        at_seconds: Time of the frame (clamped to the video's length); None for the middle.
+
+    Returns:
+        `png_path` as a `Path`.
+
+    Raises:
+        VideoDecodeError: The video cannot be read or has no decodable frame there.
     """
     probe = probe_video(video_path)
     target = probe.duration_seconds / 2 if at_seconds is None else at_seconds
@@ -40,13 +51,13 @@ def write_poster_frame(
                 raise VideoDecodeError(
                     f"{video_path} has no decodable frame at {target:.2f} s; verify the video "
                     "(verify_video) and download it again",
-                    path=video_path,
+                    path=Path(video_path),
                 )
             png = _encode_png(chosen)
     except av.FFmpegError as exc:
         raise VideoDecodeError(
             f"cannot decode {video_path} for a poster frame ({exc}); download it again",
-            path=video_path,
+            path=Path(video_path),
         ) from exc
     with atomic_output(png_path) as tmp:
         tmp.write_bytes(png)
@@ -54,6 +65,7 @@ def write_poster_frame(
 
 
 def _encode_png(frame: av.VideoFrame) -> bytes:
+    """One decoded frame as PNG bytes."""
     codec = av.CodecContext.create("png", "w")
     codec.width, codec.height, codec.pix_fmt = frame.width, frame.height, "rgb24"
     rgb = frame.reformat(format="rgb24")

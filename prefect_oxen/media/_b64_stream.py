@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_oxen.media.errors import Base64StreamError
+from prefect_oxen.media._errors import Base64StreamError
 
 _NOT_WS = re.compile(rb"[^ \t\n\r]")
 _SCALAR_END = re.compile(rb"[,\]} \t\n\r]")
@@ -93,6 +93,10 @@ class Base64VideoExtractor:
     Decodes the first ``b64_json`` entry of the `array_key` array (``"videos"``; ``"images"``
     for the image API). Top-level fields up to `max_field_bytes` of JSON each are kept in
     `metadata`.
+
+    Args:
+        array_key: The top-level array holding the media (``"videos"`` or ``"images"``).
+        max_field_bytes: The largest top-level field kept in `metadata`, in bytes of JSON.
     """
 
     def __init__(self, *, array_key: str = "videos", max_field_bytes: int = 64 * 1024) -> None:
@@ -131,7 +135,18 @@ class Base64VideoExtractor:
         )
 
     def feed(self, chunk: bytes) -> bytes:
-        """Consume the next piece of the body; return the video bytes decoded from it."""
+        """Consume the next piece of the body; return the video bytes decoded from it.
+
+        Args:
+            chunk: The next bytes of the response body, split anywhere.
+
+        Returns:
+            The video bytes decoded from it (possibly none).
+
+        Raises:
+            ValueError: Called after `close`.
+            Base64StreamError: The body is not the expected JSON, or the base64 is invalid.
+        """
         if self._closed:
             raise ValueError("feed() called after close()")
         if not chunk:
@@ -145,7 +160,11 @@ class Base64VideoExtractor:
         return out
 
     def close(self) -> None:
-        """Check the body ended cleanly: complete JSON, terminated string, correct padding."""
+        """Check the body ended cleanly: complete JSON, terminated string, correct padding.
+
+        Raises:
+            Base64StreamError: The body ended early or the base64 ended inside a group.
+        """
         if self._closed:
             return
         self._closed = True
@@ -160,6 +179,7 @@ class Base64VideoExtractor:
     # -- driving the parser ------------------------------------------------------------------
 
     def _run(self) -> None:
+        """Advance the parser over the bytes buffered so far (or check what follows the end)."""
         if self._done:
             self._check_trailing()
             return
@@ -170,6 +190,7 @@ class Base64VideoExtractor:
             self._check_trailing()
 
     def _check_trailing(self) -> None:
+        """Refuse anything but whitespace after the end of the JSON document."""
         m = _NOT_WS.search(self._buf, self._pos)
         if m:
             self._pos = m.start()
@@ -177,14 +198,17 @@ class Base64VideoExtractor:
         self._pos = len(self._buf)
 
     def _error(self, message: str) -> Base64StreamError:
+        """A `Base64StreamError` for `message` at the current offset in the body."""
         return Base64StreamError(message, offset=self._offset + self._pos)
 
     def _wait(self, where: str) -> _Parse:
+        """Pause the parser until more bytes arrive; at end of input, the body was truncated."""
         if self._eof:
             raise self._error(f"the response body ended inside {where} (truncated download?)")
         yield
 
     def _take_until(self, end: int) -> None:
+        """Consume the buffer up to `end`, copying it into the capture while one is open."""
         if self._capture is not None and not self._capture_overflow:
             if len(self._capture) + end - self._pos > self._max_field_bytes:
                 self._capture_overflow = True
@@ -195,12 +219,14 @@ class Base64VideoExtractor:
     # -- JSON grammar (only as much as needed) -----------------------------------------------
 
     def _document(self) -> _Parse:
+        """Parse the whole body: one JSON object."""
         first = yield from self._next_token("the response body")
         if first != _LBRACE:
             raise self._error("the response body is not a JSON object")
         yield from self._object(self._top_member, "the top-level object")
 
     def _top_member(self, key: str, first: int) -> _Parse:
+        """Parse one top-level member: the video array, or a field kept as metadata."""
         if key == self._array_key and first == _LBRACKET:
             yield from self._array(self._video_item, f'the "{key}" array')
             return
@@ -216,6 +242,7 @@ class Base64VideoExtractor:
             raise self._error(f'the top-level field "{key}" is not valid JSON: {exc}') from None
 
     def _video_item(self, index: int, first: int) -> _Parse:
+        """Parse one item of the video array, streaming its base64 field out."""
         self._video_count += 1
         where = f"{self._array_key}[{index}]"
         if first != _LBRACE:
@@ -234,6 +261,7 @@ class Base64VideoExtractor:
         yield from self._object(member, where)
 
     def _object(self, on_member: Callable[[str, int], _Parse], where: str) -> _Parse:
+        """Parse a JSON object, handing each member to `on_member`."""
         self._enter(where)
         b = yield from self._next_token(where)
         if b != _RBRACE:
@@ -253,6 +281,7 @@ class Base64VideoExtractor:
         self._depth -= 1
 
     def _array(self, on_item: Callable[[int, int], _Parse], where: str) -> _Parse:
+        """Parse a JSON array, handing each item to `on_item`."""
         self._enter(where)
         b = yield from self._next_token(where)
         index = 0
@@ -269,11 +298,13 @@ class Base64VideoExtractor:
         self._depth -= 1
 
     def _enter(self, where: str) -> None:
+        """Go one level deeper, refusing documents nested beyond the limit."""
         self._depth += 1
         if self._depth > _MAX_DEPTH:
             raise self._error(f"JSON nested deeper than {_MAX_DEPTH} levels in {where}")
 
     def _skip_value(self, first: int, where: str) -> _Parse:
+        """Parse and discard any JSON value (captured when a capture is open)."""
         if first == _LBRACE:
             yield from self._object(lambda _k, b: self._skip_value(b, where), where)
         elif first == _LBRACKET:
@@ -284,6 +315,7 @@ class Base64VideoExtractor:
             yield from self._scalar(first, where)
 
     def _next_token(self, where: str) -> _Parse:
+        """The next non-whitespace byte, waiting for more input when needed."""
         while True:
             m = _NOT_WS.search(self._buf, self._pos)
             if m:
@@ -294,6 +326,7 @@ class Base64VideoExtractor:
             yield from self._wait(where)
 
     def _scalar(self, first: int, where: str) -> _Parse:
+        """Parse a number, true, false or null, and return its value."""
         token = bytearray([first])
         while True:
             m = _SCALAR_END.search(self._buf, self._pos)
@@ -307,6 +340,7 @@ class Base64VideoExtractor:
             yield from self._wait(where)
 
     def _small_string(self, where: str) -> _Parse:
+        """Parse a string bounded by the field-size limit, and return it decoded."""
         self._raw, self._raw_overflow = bytearray(b'"'), False
         yield from self._string(_RAW, where)
         if self._raw_overflow:
@@ -346,6 +380,7 @@ class Base64VideoExtractor:
             self._take_until(end + size)
 
     def _string_content(self, mode: int, text: bytes) -> None:
+        """Route the raw text of a string: to the base64 decoder, the capture, or nowhere."""
         if mode == _B64:
             try:
                 self._out += self._b64.feed(text)
@@ -358,6 +393,9 @@ class Base64VideoExtractor:
                 self._raw += text
 
     def _unescape(self, escape: bytes, where: str) -> bytes:
+        """The bytes a JSON escape sequence (``\
+        ``, ``\\u00e9``...) stands for.
+        """
         if escape[1] == ord("u"):
             if not _HEX4.fullmatch(escape, 2):
                 raise self._error(f"invalid \\u escape {escape!r} in {where}")
@@ -386,6 +424,17 @@ class _Base64Decoder:
         self._complete = False  # the padded final quad is complete: nothing may follow
 
     def feed(self, text: bytes) -> bytes:
+        """Decode the next piece of base64 text.
+
+        Args:
+            text: Base64 characters (any length, split anywhere).
+
+        Returns:
+            The bytes of every complete 4-character group so far.
+
+        Raises:
+            ValueError: A character outside the alphabet, or data after the final padding.
+        """
         invalid = text.translate(None, _B64_ALPHABET_AND_PAD)
         if invalid:
             raise ValueError(f"character {invalid[:1]!r} is not base64")
@@ -417,6 +466,11 @@ class _Base64Decoder:
         return out
 
     def finish(self) -> None:
+        """Check the text ended on a whole 4-character group.
+
+        Raises:
+            ValueError: The text ended inside a group (truncated, or missing padding).
+        """
         if self._pending:
             raise ValueError(
                 f"the text ends with {len(self._pending)} character(s) of an incomplete "
@@ -425,7 +479,18 @@ class _Base64Decoder:
 
 
 def extract_b64_video(chunks: Iterable[bytes], sink: BinaryIO) -> Base64Extraction:
-    """Stream a response body into `sink` as decoded video bytes; hash them on the way."""
+    """Stream a response body into `sink` as decoded video bytes; hash them on the way.
+
+    Args:
+        chunks: The response body, in pieces.
+        sink: A binary file the video bytes are written to.
+
+    Returns:
+        Bytes written, their sha256 and the response's other fields.
+
+    Raises:
+        Base64StreamError: The body is not the expected JSON, or the base64 is invalid.
+    """
     extractor = Base64VideoExtractor()
     digest = hashlib.sha256()
     written = 0
@@ -445,6 +510,16 @@ async def aextract_b64_video(chunks: AsyncIterable[bytes], sink: BinaryIO) -> Ba
     """Async twin of `extract_b64_video` (e.g. for `httpx.Response.aiter_bytes()`).
 
     `sink.write` is called synchronously with at most one chunk's worth of bytes at a time.
+
+    Args:
+        chunks: The response body, in pieces.
+        sink: A binary file the video bytes are written to.
+
+    Returns:
+        Bytes written, their sha256 and the response's other fields.
+
+    Raises:
+        Base64StreamError: The body is not the expected JSON, or the base64 is invalid.
     """
     extractor = Base64VideoExtractor()
     digest = hashlib.sha256()

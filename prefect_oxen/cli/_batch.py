@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 import enum
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 
-from prefect_oxen.cli._common import (
+from prefect_oxen.cli._batch_summary import print_batch_summary
+from prefect_oxen.cli._credentials import cli_credentials
+from prefect_oxen.cli._exit_codes import BadInput, fail, handle_errors
+from prefect_oxen.cli._input_checks import EXPECTED_BATCH, check_archive, check_source
+from prefect_oxen.cli._options import (
     DEFAULT_ARCHIVE,
     ArchiveOption,
-    BadInput,
     BaseUrlOption,
     ConcurrencyOption,
     CredentialsBlockOption,
     Mode,
     ModeOption,
     VerboseOption,
-    check_archive,
-    cli_credentials,
-    err_console,
-    fail,
-    handle_errors,
-    money,
-    print_batch_summary,
 )
+from prefect_oxen.cli._output import err_console, money
 from prefect_oxen.cli._runs import batch_exit_code, report_problems, run_batch
 
-__all__ = ["OnBudget", "batch_command", "check_requests_offline", "check_source"]
-
-_EXPECTED = "one JSON request per line, or a CSV with a header row"
+__all__ = ["OnBudget", "batch_command", "check_requests_offline"]
 
 
 class OnBudget(str, enum.Enum):
@@ -39,28 +33,6 @@ class OnBudget(str, enum.Enum):
 
     refuse = "refuse"
     partial = "partial"
-
-
-def check_source(file: str) -> str:
-    """`file` as the flow should read it: an S3 URI unchanged, else a readable, non-empty path."""
-    if file.startswith("s3://"):
-        return file
-    path = Path(file).expanduser()
-    if path.is_dir():
-        raise BadInput(f"Cannot read {file}: it is a directory (expected a .jsonl or .csv batch).")
-    if not path.exists():
-        raise BadInput(f"Cannot read {file}: no such file (expected a .jsonl or .csv batch).")
-    try:
-        with path.open("rb") as handle:
-            first = handle.read(1)
-    except OSError as exc:
-        raise BadInput(f"Cannot read {file}: {exc.strerror or exc}.") from None
-    if not first:
-        raise BadInput(f"{file} is empty: nothing to generate ({_EXPECTED}).")
-    if not path.is_file():
-        # A pipe or device cannot be read again by the flow.
-        raise BadInput(f"Cannot read {file}: not a regular file; save the batch to a file first.")
-    return str(path.resolve())
 
 
 def check_requests_offline(file: str, source: str) -> int:
@@ -71,11 +43,11 @@ def check_requests_offline(file: str, source: str) -> int:
     catalogue, so they stay with the flow).
     """
     from prefect_oxen.client import VideoRequest
-    from prefect_oxen.flows.inputs import load_batch_items
+    from prefect_oxen.engine import load_batch_items
 
     batch = load_batch_items(source)
     if not batch.items and not batch.problems:
-        raise BadInput(f"{file} has no requests, only blank or comment lines ({_EXPECTED}).")
+        raise BadInput(f"{file} has no requests, only blank or comment lines ({EXPECTED_BATCH}).")
     rejected = [(problem.line, problem.key, problem.error) for problem in batch.problems]
     usable = 0
     for item in batch.items:
@@ -100,17 +72,25 @@ def check_requests_offline(file: str, source: str) -> int:
 
 @handle_errors
 def batch_command(
-    file: Annotated[str, typer.Argument(help="JSONL or CSV of requests (optional `id`), or s3:// URI.")],
+    file: Annotated[
+        str, typer.Argument(help="JSONL or CSV of requests (optional `id`), or s3:// URI.")
+    ],
     concurrency: ConcurrencyOption = None,
     budget: Annotated[
         Optional[float],  # noqa: UP045 (typer needs Optional on 3.10)
-        typer.Option(min=0.0, help="Spend limit in USD, checked against the estimate before paying."),
+        typer.Option(
+            min=0.0, help="Spend limit in USD, checked against the estimate before paying."
+        ),
     ] = None,
     on_budget: Annotated[
         OnBudget,
-        typer.Option(help="Over budget: refuse the batch, or run items until the next would cross it."),
+        typer.Option(
+            help="Over budget: refuse the batch, or run items until the next would cross it."
+        ),
     ] = OnBudget.refuse,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and price only; pay nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and price only; pay nothing.")
+    ] = False,
     archive: ArchiveOption = DEFAULT_ARCHIVE,
     mode: ModeOption = Mode.auto,
     base_url: BaseUrlOption = None,
@@ -130,8 +110,15 @@ def batch_command(
         check_archive(archive)
     credentials = cli_credentials(base_url, credentials_block)
     report = run_batch(
-        source, credentials, archive=archive, concurrency=concurrency, budget=budget,
-        on_budget=on_budget.value, dry_run=dry_run, mode=mode.value, verbose=verbose,
+        source,
+        credentials,
+        archive=archive,
+        concurrency=concurrency,
+        budget=budget,
+        on_budget=on_budget.value,
+        dry_run=dry_run,
+        mode=mode.value,
+        verbose=verbose,
     )
     title = f"Dry run of {file}" if dry_run else f"Batch {file}"
     print_batch_summary(report, archive=archive, title=title)

@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_oxen.storage.manifest import ArchiveManifest
+from prefect_oxen.storage._manifest import ArchiveManifest
 
 
 class ArchiveRecord(BaseModel):
@@ -37,23 +37,66 @@ class ArchiveTarget(Protocol):
         sha256: str | None = None,
         overwrite: bool = False,
     ) -> ArchiveRecord:
-        """Store the video and its manifest at `key`; skip if identical, raise on conflict."""
+        """Store the video and its manifest at `key`; skip if identical, raise on conflict.
+
+        Args:
+            video_path: The verified video file to store.
+            key: Object key relative to the archive root (``.mp4``).
+            manifest: The manifest stored next to the video.
+            sha256: The file's hex sha256 when already known (saves a read).
+            overwrite: Replace a different video already stored at `key`.
+
+        Returns:
+            Where the video and manifest are, and whether this call stored them.
+
+        Raises:
+            ArchiveConflict: A different video is stored at `key` and `overwrite` is False.
+        """
         ...
 
     def exists(self, key: str, sha256: str) -> bool:
-        """Whether a video with this sha256 is already stored at `key`."""
+        """Whether a video with this sha256 is already stored at `key`.
+
+        Args:
+            key: Object key of the video.
+            sha256: Hex sha256 the stored video must have.
+
+        Returns:
+            True when a video with that sha256 is stored at `key`.
+        """
         ...
 
     def uri_for(self, key: str) -> str:
-        """The URI the video at `key` has (or would have)."""
+        """The URI the video at `key` has (or would have).
+
+        Args:
+            key: Object key of the video.
+
+        Returns:
+            Its URI (``file://`` or ``s3://``).
+        """
         ...
 
     def read_manifest(self, key: str) -> dict[str, Any] | None:
-        """The stored manifest of the video at `key`, or None if there is none."""
+        """The stored manifest of the video at `key`, or None if there is none.
+
+        Args:
+            key: Object key of the video.
+
+        Returns:
+            The manifest as a mapping, or None.
+        """
         ...
 
 
 def manifest_key(key: str) -> str:
-    """The sidecar manifest key for a video key: ``a/b.mp4`` -> ``a/b.json``."""
+    """The sidecar manifest key for a video key: ``a/b.mp4`` -> ``a/b.json``.
+
+    Args:
+        key: The video's object key.
+
+    Returns:
+        The manifest's object key.
+    """
     stem = key[: -len(".mp4")] if key.endswith(".mp4") else key
     return stem + ".json"

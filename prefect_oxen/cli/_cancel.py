@@ -12,25 +12,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from prefect_oxen.cli._common import (
+from prefect_oxen.cli._credentials import cli_credentials
+from prefect_oxen.cli._exit_codes import ExitCode, fail, handle_errors
+from prefect_oxen.cli._options import (
     DEFAULT_ARCHIVE,
     ArchiveOption,
     BaseUrlOption,
     CredentialsBlockOption,
-    ExitCode,
-    cli_credentials,
-    console,
-    err_console,
-    fail,
-    handle_errors,
 )
+from prefect_oxen.cli._output import console, err_console
 
 __all__ = ["cancel_command", "journal_location"]
 
 
 def journal_location(archive: str, journal: str | None = None) -> Path:
     """Where the flows keep the journal of `archive` (or `journal` itself when given)."""
-    from prefect_oxen.flows.settings import PipelineSettings
+    from prefect_oxen.engine import PipelineSettings
 
     return PipelineSettings.build(archive, journal=journal).journal_path
 
@@ -55,8 +52,8 @@ def cancel_command(
     of the same archive is working: it would cancel that run's generations too. Exit 0 when
     everything unfinished was cancelled (or nothing was), 1 when some could not be.
     """
-    from prefect_oxen.flows.hooks import cancel_unfinished
-    from prefect_oxen.tasks.journal import GenerationJournal
+    from prefect_oxen.engine import cancel_unfinished
+    from prefect_oxen.engine import GenerationJournal
 
     path = journal_location(archive, journal)
     if not path.is_file():

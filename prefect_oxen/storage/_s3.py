@@ -25,10 +25,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from s3transfer.utils import ChunksizeAdjuster
 
-from prefect_oxen.storage.archive import ArchiveRecord, manifest_key
-from prefect_oxen.storage.errors import ArchiveConflict, ChecksumMismatch, InvalidS3Uri
-from prefect_oxen.storage.keys import validate_object_key
-from prefect_oxen.storage.manifest import ArchiveManifest
+from prefect_oxen.storage._archive import ArchiveRecord, manifest_key
+from prefect_oxen.storage._errors import ArchiveConflict, ChecksumMismatch, InvalidS3Uri
+from prefect_oxen.storage._keys import validate_object_key
+from prefect_oxen.storage._manifest import ArchiveManifest
 
 MiB = 1024 * 1024
 _SSE_MODES = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
@@ -42,6 +42,9 @@ def default_s3_client() -> Any:
     """A boto3 S3 client from the environment (credential chain, ``AWS_ENDPOINT_URL``), SigV4.
 
     SigV4 so presigned viewing links work in every region.
+
+    Returns:
+        A new boto3 S3 client.
     """
     import boto3
     from botocore.config import Config
@@ -50,7 +53,17 @@ def default_s3_client() -> Any:
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split ``s3://bucket/some/key`` into ``("bucket", "some/key")``."""
+    """Split ``s3://bucket/some/key`` into ``("bucket", "some/key")``.
+
+    Args:
+        uri: An object URI.
+
+    Returns:
+        The bucket and the key.
+
+    Raises:
+        InvalidS3Uri: Not ``s3://``, or the bucket or key is missing.
+    """
     parsed = urllib.parse.urlsplit(uri)
     if parsed.scheme != "s3":
         raise InvalidS3Uri(uri, "the scheme is not s3://")
@@ -66,6 +79,15 @@ def parse_s3_prefix(uri: str) -> tuple[str, str]:
     """Split an archive destination ``s3://bucket[/prefix]`` into ``("bucket", "prefix")``.
 
     Unlike an object URI, the prefix may be empty: ``s3://bucket`` archives at the bucket's root.
+
+    Args:
+        uri: An archive destination.
+
+    Returns:
+        The bucket and the prefix (``""`` for the bucket's root).
+
+    Raises:
+        InvalidS3Uri: Not ``s3://``, or the bucket is missing.
     """
     parsed = urllib.parse.urlsplit(uri)
     if parsed.scheme != "s3":
@@ -76,8 +98,16 @@ def parse_s3_prefix(uri: str) -> tuple[str, str]:
 
 
 def sha256_parts(path: str | os.PathLike[str], part_size: int) -> list[bytes]:
-    """SHA-256 digests of consecutive `part_size` slices of a file (what S3 checks per part)."""
-    digests = []
+    """SHA-256 digests of consecutive `part_size` slices of a file (what S3 checks per part).
+
+    Args:
+        path: The file.
+        part_size: Bytes per part (the last part may be shorter).
+
+    Returns:
+        One raw 32-byte digest per part, in order.
+    """
+    digests: list[bytes] = []
     with open(path, "rb") as f:
         while True:
             digest = hashlib.sha256()
@@ -94,7 +124,14 @@ def sha256_parts(path: str | os.PathLike[str], part_size: int) -> list[bytes]:
 
 
 def composite_sha256(part_digests: list[bytes]) -> str:
-    """S3's composite checksum of a multipart object: ``b64(sha256(d1 + d2 ...))-N``."""
+    """S3's composite checksum of a multipart object: ``b64(sha256(d1 + d2 ...))-N``.
+
+    Args:
+        part_digests: The raw digest of each part, in order (`sha256_parts`).
+
+    Returns:
+        The checksum as S3 reports it for the object.
+    """
     combined = hashlib.sha256(b"".join(part_digests)).digest()
     return f"{base64.b64encode(combined).decode()}-{len(part_digests)}"
 
@@ -104,6 +141,22 @@ class S3Archive:
 
     `put` is idempotent: an object whose sha256 matches is not uploaded again; different content
     at the same key raises `ArchiveConflict` unless `overwrite=True`.
+
+    Args:
+        s3_client: A boto3 S3 client (`default_s3_client`, or a prefect-aws block's).
+        bucket: The bucket's name.
+        prefix: Key prefix every archive key is stored under (``""`` for the root).
+        server_side_encryption: ``"AES256"``, ``"aws:kms"``, ``"aws:kms:dsse"`` or None.
+        sse_kms_key_id: The KMS key for ``aws:kms`` encryption.
+        multipart_threshold: Files from this size up are uploaded in parts.
+        multipart_chunksize: Bytes per part (adjusted as s3transfer adjusts it).
+        max_concurrency: Parts uploaded at once.
+        presign_expires_in: Lifetime of the viewing links, in seconds (at most 7 days).
+        verify_checksum: HEAD each upload and compare S3's checksum with the local one.
+
+    Raises:
+        ValueError: An unknown encryption mode, a KMS key without KMS encryption, or a link
+            lifetime out of range.
     """
 
     def __init__(
@@ -147,21 +200,56 @@ class S3Archive:
         )
 
     def object_key(self, key: str) -> str:
-        """The full object key in the bucket for an archive key."""
+        """The full object key in the bucket for an archive key.
+
+        Args:
+            key: The archive key.
+
+        Returns:
+            ``prefix/key`` (or `key` when there is no prefix).
+
+        Raises:
+            InvalidObjectKey: The key is unsafe.
+        """
         key = validate_object_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def uri_for(self, key: str) -> str:
-        """``s3://bucket/<prefix>/<key>``."""
+        """``s3://bucket/<prefix>/<key>``.
+
+        Args:
+            key: The archive key.
+
+        Returns:
+            The video's ``s3://`` URI.
+        """
         return f"s3://{self.bucket}/{self.object_key(key)}"
 
     def exists(self, key: str, sha256: str) -> bool:
-        """Whether an object with this sha256 is stored at `key` (one HEAD request)."""
+        """Whether an object with this sha256 is stored at `key` (one HEAD request).
+
+        Args:
+            key: The archive key.
+            sha256: Hex sha256 the stored video must have.
+
+        Returns:
+            True when the object exists and its recorded sha256 matches.
+        """
         head = self._head(self.object_key(key))
         return head is not None and _stored_sha256(head) == sha256
 
     def read_manifest(self, key: str) -> dict[str, Any] | None:
-        """The manifest stored next to `key`, or None."""
+        """The manifest stored next to `key`, or None.
+
+        Args:
+            key: The archive key of the video.
+
+        Returns:
+            The manifest, or None when there is none.
+
+        Raises:
+            botocore.exceptions.ClientError: Any S3 error other than "not found".
+        """
         try:
             response = self.client.get_object(
                 Bucket=self.bucket, Key=manifest_key(self.object_key(key))
@@ -173,7 +261,15 @@ class S3Archive:
         return json.loads(response["Body"].read())
 
     def presigned_url(self, key: str, *, expires_in: int | None = None) -> str:
-        """A presigned GET URL for the video at `key` (no request is made)."""
+        """A presigned GET URL for the video at `key` (no request is made).
+
+        Args:
+            key: The archive key of the video.
+            expires_in: The link's lifetime in seconds (default: the archive's).
+
+        Returns:
+            The URL.
+        """
         return self.client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": self.object_key(key)},
@@ -194,6 +290,20 @@ class S3Archive:
         Pass `sha256` when already known (e.g. computed while downloading) to skip hashing the
         file before the idempotency check. Raises `ChecksumMismatch` (after deleting the bad
         object) when S3's checksum differs from the local one.
+
+        Args:
+            video_path: The verified video file.
+            key: The archive key of the video.
+            manifest: The manifest stored next to it.
+            sha256: The file's hex sha256 when already known.
+            overwrite: Replace a different video already stored at `key`.
+
+        Returns:
+            The archive record, with a presigned viewing link.
+
+        Raises:
+            ArchiveConflict: A different video is stored at `key` and `overwrite` is False.
+            ChecksumMismatch: S3's checksum of the upload differs from the local one.
         """
         object_key = self.object_key(key)
         uri = f"s3://{self.bucket}/{object_key}"
@@ -250,6 +360,7 @@ class S3Archive:
         part_size: int | None,
         parts: list[bytes] | None,
     ) -> None:
+        """Upload the file with its sha256 checksum, metadata and encryption settings."""
         extra_args: dict[str, Any] = {
             "ContentType": "video/mp4",
             "ChecksumAlgorithm": "SHA256",
@@ -283,6 +394,7 @@ class S3Archive:
         self._verify(object_key, uri, expected, size)
 
     def _verify(self, object_key: str, uri: str, expected: str, size: int) -> None:
+        """Check the stored object's checksum and size; delete it when they are wrong."""
         head = self._head(object_key)
         found = (head or {}).get("ChecksumSHA256")
         found_size = (head or {}).get("ContentLength")
@@ -300,12 +412,14 @@ class S3Archive:
         raise ChecksumMismatch(uri=uri, expected=expected, found=str(found), detail=detail)
 
     def _part_size(self, size: int) -> int | None:
+        """The multipart chunk size s3transfer will use for `size` bytes, or None for one part."""
         # Same rule and same adjustment (max 10,000 parts, min 5 MiB) as s3transfer applies.
         if size < self.transfer_config.multipart_threshold:
             return None
         return ChunksizeAdjuster().adjust_chunksize(self.transfer_config.multipart_chunksize, size)
 
     def _head(self, object_key: str) -> dict[str, Any] | None:
+        """The object's HEAD (with its checksum), or None when it does not exist."""
         try:
             return self.client.head_object(
                 Bucket=self.bucket, Key=object_key, ChecksumMode="ENABLED"
@@ -316,6 +430,7 @@ class S3Archive:
             raise
 
     def _sse_args(self) -> dict[str, str]:
+        """The server-side encryption arguments this archive uploads with."""
         args = {}
         if self.server_side_encryption:
             args["ServerSideEncryption"] = self.server_side_encryption
@@ -327,6 +442,7 @@ class S3Archive:
 def _hash_file(
     path: str | os.PathLike[str], part_size: int | None
 ) -> tuple[str, list[bytes] | None]:
+    """The file's sha256, and its per-part digests when it is uploaded in parts."""
     # One read gives the full sha256 and, for multipart uploads, the per-part digests.
     full = hashlib.sha256()
     parts: list[bytes] | None = [] if part_size else None
@@ -352,6 +468,7 @@ def _hash_file(
 
 
 def _stored_sha256(head: Mapping[str, Any]) -> str | None:
+    """The sha256 of the file an existing object holds, when its HEAD says it."""
     metadata = head.get("Metadata") or {}
     if "sha256" in metadata:
         return metadata["sha256"]
@@ -365,6 +482,7 @@ def _stored_sha256(head: Mapping[str, Any]) -> str | None:
 
 
 def _same_checksum(found: str, expected: str) -> bool:
+    """True when two S3 checksums agree (tolerating a missing part-count suffix)."""
     # Some S3-compatible servers (moto) omit the "-N" part-count suffix of composite checksums.
     if found == expected:
         return True
@@ -372,10 +490,12 @@ def _same_checksum(found: str, expected: str) -> bool:
 
 
 def _b64(hex_digest: str) -> str:
+    """A hex digest in the base64 form S3 checksums use."""
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
 
 
 def _ascii_metadata(values: Mapping[str, str | None]) -> dict[str, str]:
+    """User metadata S3 can carry: ASCII, percent-encoded, bounded, empty values dropped."""
     # S3 user metadata travels as HTTP headers: ASCII only, so percent-encode anything else.
     return {
         name: urllib.parse.quote(value, safe=" -_.:/@+=")[:_METADATA_VALUE_LIMIT]

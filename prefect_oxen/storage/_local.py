@@ -10,11 +10,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from prefect_oxen.storage.archive import ArchiveRecord, manifest_key
-from prefect_oxen.storage.atomic import atomic_write, fsync_directory, sha256_file
-from prefect_oxen.storage.errors import ArchiveConflict, ChecksumMismatch
-from prefect_oxen.storage.keys import validate_object_key
-from prefect_oxen.storage.manifest import ArchiveManifest
+from prefect_oxen.storage._archive import ArchiveRecord, manifest_key
+from prefect_oxen.storage._atomic import atomic_write, fsync_directory, sha256_file
+from prefect_oxen.storage._errors import ArchiveConflict, ChecksumMismatch
+from prefect_oxen.storage._keys import validate_object_key
+from prefect_oxen.storage._manifest import ArchiveManifest
 
 _COPY_BLOCK = 1024 * 1024
 
@@ -24,6 +24,10 @@ class LocalArchive:
 
     `link=True` hard-links instead of copying when source and root share a filesystem: free, but
     the archive then shares the inode, so never modify the source in place afterwards.
+
+    Args:
+        root: The archive directory (resolved to an absolute path).
+        link: Hard-link instead of copying where possible.
     """
 
     def __init__(self, root: str | os.PathLike[str], *, link: bool = False) -> None:
@@ -31,20 +35,52 @@ class LocalArchive:
         self.link = link
 
     def path_for(self, key: str) -> Path:
-        """The local path of the video at `key` (validated not to escape the root)."""
+        """The local path of the video at `key` (validated not to escape the root).
+
+        Args:
+            key: Object key of the video.
+
+        Returns:
+            ``root / key``.
+
+        Raises:
+            InvalidObjectKey: The key is unsafe.
+        """
         return self.root / validate_object_key(key)
 
     def uri_for(self, key: str) -> str:
-        """A ``file://`` URI for the video at `key`."""
+        """A ``file://`` URI for the video at `key`.
+
+        Args:
+            key: Object key of the video.
+
+        Returns:
+            The ``file://`` URI of ``root / key``.
+        """
         return self.path_for(key).as_uri()
 
     def exists(self, key: str, sha256: str) -> bool:
-        """Whether the file at `key` exists and hashes to `sha256`."""
+        """Whether the file at `key` exists and hashes to `sha256`.
+
+        Args:
+            key: Object key of the video.
+            sha256: Hex sha256 the file must have.
+
+        Returns:
+            True when the file exists with that content.
+        """
         path = self.path_for(key)
         return path.is_file() and sha256_file(path) == sha256
 
     def read_manifest(self, key: str) -> dict[str, Any] | None:
-        """The sidecar manifest of `key` as a dict, or None if absent."""
+        """The sidecar manifest of `key` as a dict, or None if absent.
+
+        Args:
+            key: Object key of the video.
+
+        Returns:
+            The manifest, or None when there is none.
+        """
         path = self.root / manifest_key(validate_object_key(key))
         try:
             return json.loads(path.read_bytes())
@@ -64,6 +100,20 @@ class LocalArchive:
 
         A given `sha256` is checked while copying (one read of the file), so a stale or wrong
         value raises `ChecksumMismatch` instead of being recorded.
+
+        Args:
+            video_path: The verified video file.
+            key: Object key of the video under the root.
+            manifest: The manifest written next to it.
+            sha256: The file's hex sha256 when already known.
+            overwrite: Replace a different video already stored at `key`.
+
+        Returns:
+            The archive record (``uploaded=False`` when the same video was already there).
+
+        Raises:
+            ArchiveConflict: A different video is stored at `key` and `overwrite` is False.
+            ChecksumMismatch: The copy does not hash to the given `sha256`.
         """
         source = Path(video_path)
         target = self.path_for(key)
@@ -103,6 +153,7 @@ class LocalArchive:
         )
 
     def _store(self, source: Path, target: Path, *, expected_sha256: str | None) -> str:
+        """Put `source` at `target` (link or verified copy); its sha256."""
         if self.link and _try_link(source, target):
             # A link shares the source's bytes, so a given sha256 is trusted rather than re-read.
             return expected_sha256 or sha256_file(target)
@@ -124,6 +175,7 @@ class LocalArchive:
 
 
 def _try_link(source: Path, target: Path) -> bool:
+    """Hard-link `source` over `target` atomically; False when linking is impossible."""
     # Link to a temp name and rename over the target, so readers never see a partial state.
     tmp = Path(tempfile.mktemp(dir=target.parent, prefix=f".{target.name}.", suffix=".lnk"))
     try:

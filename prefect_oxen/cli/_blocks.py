@@ -8,12 +8,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from prefect_oxen.cli._common import BadInput, console, handle_errors, require_api_key
+from prefect_oxen.cli._credentials import require_api_key
+from prefect_oxen.cli._exit_codes import BadInput, handle_errors
+from prefect_oxen.cli._output import console
 from prefect_oxen.client import BASE_URL_ENV
 
 __all__ = ["blocks_app"]
 
-blocks_app = typer.Typer(help="Register the block types, or save blocks from environment variables.", no_args_is_help=True)
+blocks_app = typer.Typer(
+    help="Register the block types, or save blocks from environment variables.",
+    no_args_is_help=True,
+)
 
 
 @blocks_app.command("register")
@@ -23,6 +28,7 @@ def register_command() -> None:
     from prefect_oxen.blocks import OxenCredentials
 
     async def register() -> None:
+        """Register the block type and its schema on the Prefect API."""
         await OxenCredentials.register_type_and_schema()
 
     asyncio.run(register())
@@ -35,17 +41,33 @@ def create_command(
     name: Annotated[str, typer.Option(help="Name of the OxenCredentials block.")] = "oxen",
     base_url: Annotated[
         Optional[str],  # noqa: UP045 (typer needs Optional on 3.10)
-        typer.Option("--base-url", envvar=BASE_URL_ENV, help="API root saved in the block.", show_default=False),
+        typer.Option(
+            "--base-url",
+            envvar=BASE_URL_ENV,
+            help="API root saved in the block.",
+            show_default=False,
+        ),
     ] = None,
-    target_namespace: Annotated[Optional[str], typer.Option(help="Namespace billed by default.")] = None,  # noqa: UP045
+    target_namespace: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Namespace billed by default."),
+    ] = None,
     s3_bucket: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Also save an S3Bucket block for this bucket (prefect-aws).", show_default=False),
+        typer.Option(
+            help="Also save an S3Bucket block for this bucket (prefect-aws).", show_default=False
+        ),
     ] = None,
-    s3_block_name: Annotated[str, typer.Option(help="Name of the S3Bucket block.")] = "oxen-archive",
+    s3_block_name: Annotated[
+        str, typer.Option(help="Name of the S3Bucket block.")
+    ] = "oxen-archive",
     s3_folder: Annotated[str, typer.Option(help="Folder inside the bucket.")] = "",
-    aws_block_name: Annotated[str, typer.Option(help="Name of the AwsCredentials block.")] = "oxen-aws",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace blocks of the same name.")] = False,
+    aws_block_name: Annotated[
+        str, typer.Option(help="Name of the AwsCredentials block.")
+    ] = "oxen-aws",
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace blocks of the same name.")
+    ] = False,
 ) -> None:
     """Save an OxenCredentials block from OXEN_API_KEY / OXEN_BASE_URL (and optionally an S3Bucket
     with AwsCredentials from the AWS_* variables). The key is stored as a secret, never printed."""
@@ -71,24 +93,32 @@ def create_command(
                 aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or None,
                 aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
                 aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
-                region_name=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None,
+                region_name=os.environ.get("AWS_DEFAULT_REGION")
+                or os.environ.get("AWS_REGION")
+                or None,
                 aws_client_parameters=AwsClientParameters(endpoint_url=endpoint),
             )
             aws.save(aws_block_name, overwrite=overwrite)
-            S3Bucket(bucket_name=s3_bucket, credentials=aws, bucket_folder=s3_folder).save(s3_block_name, overwrite=overwrite)
+            S3Bucket(bucket_name=s3_bucket, credentials=aws, bucket_folder=s3_folder).save(
+                s3_block_name, overwrite=overwrite
+            )
             out.print(
                 f"Saved AwsCredentials block [bold]{aws_block_name}[/] and S3Bucket block "
                 f"[bold]{s3_block_name}[/] (bucket {s3_bucket}{'/' + s3_folder if s3_folder else ''})."
             )
     except ObjectAlreadyExists:
-        raise BadInput("A block with that name already exists; pass --overwrite to replace it.") from None
+        raise BadInput(
+            "A block with that name already exists; pass --overwrite to replace it."
+        ) from None
     except ValueError as exc:
         # Prefect says "a name that is already in use for this block type ... overwrite=True".
         if "already in use" in str(exc) or "already exists" in str(exc):
-            raise BadInput("A block with that name already exists; pass --overwrite to replace it.") from None
+            raise BadInput(
+                "A block with that name already exists; pass --overwrite to replace it."
+            ) from None
         raise
     out.print(
-        f"Use it with [bold]--credentials-block {name}[/], `OxenCredentials.load(\"{name}\")` in "
+        f'Use it with [bold]--credentials-block {name}[/], `OxenCredentials.load("{name}")` in '
         f"code, or `$ref: {{block_document_slug: oxen-credentials/{name}}}` in prefect.yaml"
-        + (f"; the archive with `archive_block=\"{s3_block_name}\"`." if s3_bucket else ".")
+        + (f'; the archive with `archive_block="{s3_block_name}"`.' if s3_bucket else ".")
     )

@@ -50,6 +50,9 @@ def quarantine_video(
         name: File name in the folder (default: the video's own). Put something content-derived
             in it (a hash) so a different video never replaces one already kept.
         keep_original: Link or copy instead of moving, for a file that must stay where it is.
+
+    Returns:
+        Where the video and its note now are.
     """
     source = Path(path)
     folder = Path(directory)
@@ -71,6 +74,7 @@ def quarantine_video(
 
 
 def _move(source: Path, target: Path) -> None:
+    """Move `source` to `target`, across filesystems too (copy, then remove)."""
     try:
         os.replace(source, target)
     except OSError as exc:
@@ -82,6 +86,7 @@ def _move(source: Path, target: Path) -> None:
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link `source` at `target` (copying when links are impossible), atomically."""
     with atomic_output(target) as tmp:
         tmp.unlink()
         try:

@@ -15,7 +15,7 @@ import re
 import string
 import unicodedata
 
-from prefect_oxen.storage.errors import InvalidItemId, InvalidObjectKey
+from prefect_oxen.storage._errors import InvalidItemId, InvalidObjectKey
 
 DEFAULT_KEY_TEMPLATE = "{prefix}/{date}/{model}/{key}.mp4"
 MAX_COMPONENT_LENGTH = 100
@@ -33,6 +33,16 @@ def sanitize_key_component(value: object, *, max_length: int = MAX_COMPONENT_LEN
 
     Accents are transliterated (``é`` -> ``e``), other characters become ``_``, leading dots are
     dropped; if anything changed, ``-<8 hex of sha256(original)>`` is appended to keep it unique.
+
+    Args:
+        value: Any value; dates use their ISO form, everything else `str()`.
+        max_length: The longest segment returned (at least 16).
+
+    Returns:
+        `value` unchanged when it is already safe, else its cleaned form with the hash suffix.
+
+    Raises:
+        ValueError: `max_length` is too small to hold a hash suffix.
     """
     if max_length < 2 * _HASH_LENGTH:
         raise ValueError(f"max_length must be at least {2 * _HASH_LENGTH}, got {max_length}")
@@ -53,6 +63,15 @@ def validate_item_id(item_id: str) -> str:
     One rule for every command and flow: letters, digits, ``.``, ``_`` and ``-``, at most 128,
     starting with a letter or digit. Ids are refused rather than sanitised, because a silently
     renamed id would archive a paid video where its owner does not look for it.
+
+    Args:
+        item_id: The id given by a batch line, ``--id`` or a flow parameter.
+
+    Returns:
+        `item_id` unchanged.
+
+    Raises:
+        InvalidItemId: The id breaks the rule.
     """
     if not isinstance(item_id, str) or not _ITEM_ID.fullmatch(item_id):
         raise InvalidItemId(
@@ -69,6 +88,17 @@ def render_object_key(template: str = DEFAULT_KEY_TEMPLATE, **fields: object) ->
     `prefix` may contain ``/`` (each segment is sanitised; empty means no prefix); every other
     field is one segment. Raises `InvalidObjectKey` for unknown, missing or computed fields, and
     for templates whose literal text is absolute or contains ``..``.
+
+    Args:
+        template: A `str.format` template over the fields (default `DEFAULT_KEY_TEMPLATE`).
+        **fields: The values of the template's fields.
+
+    Returns:
+        The rendered key.
+
+    Raises:
+        InvalidObjectKey: A field is unknown, missing or computed, or the template's literal
+            text would escape its prefix.
     """
     names = _template_fields(template)
     missing = names - fields.keys()
@@ -94,6 +124,16 @@ def validate_object_key(key: str) -> str:
     """Return `key` if it is a safe relative key (ASCII `[A-Za-z0-9._/-]`, no ``.``/``..`` segment).
 
     Archives call this on every key they receive, so a hand-built key cannot escape their root.
+
+    Args:
+        key: The key to check.
+
+    Returns:
+        `key` unchanged.
+
+    Raises:
+        InvalidObjectKey: The key is empty, absolute, too long, or has unsafe characters or
+            segments.
     """
     problem = None
     if not key:
@@ -116,6 +156,7 @@ def validate_object_key(key: str) -> str:
 
 
 def _template_fields(template: str) -> set[str]:
+    """The field names a key template uses, refusing malformed or unknown ones."""
     names: set[str] = set()
     try:
         parsed = list(string.Formatter().parse(template))
@@ -146,6 +187,7 @@ def _template_fields(template: str) -> set[str]:
 
 
 def _check_literal(template: str, literal: str) -> None:
+    """Refuse a template whose literal text could leave its prefix."""
     if template.startswith("/") or "\\" in literal or ".." in literal.split("/"):
         raise InvalidObjectKey(
             f"key template {template!r} would escape its prefix (absolute path, '..' segment or "
@@ -162,6 +204,7 @@ def _check_literal(template: str, literal: str) -> None:
 
 
 def _render_field(name: str, value: object) -> str:
+    """One template field as a safe key fragment (some fields may span segments)."""
     if name in _MULTI_SEGMENT_FIELDS:
         segments = str(value).replace("\\", "/").split("/")
         return "/".join(sanitize_key_component(s) for s in segments if s and s != ".")

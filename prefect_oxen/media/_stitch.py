@@ -12,8 +12,8 @@ import av
 from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_oxen.media._atomic import atomic_output
-from prefect_oxen.media.errors import StitchError
-from prefect_oxen.media.probe import probe_video
+from prefect_oxen.media._errors import StitchError
+from prefect_oxen.media._probe import probe_video
 
 _OUT_TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for every common frame rate
 
@@ -42,6 +42,18 @@ def stitch_videos(
     Packets are copied without re-encoding when every input has the same codecs, sizes, time
     bases and codec parameters; otherwise all shots are re-encoded to H.264/AAC at the first
     shot's size and frame rate. Audio is kept only if every input has an audio track.
+
+    Args:
+        paths: The shots, in order.
+        out_path: The mp4 to write.
+        force_reencode: Re-encode even when the packets could be copied.
+
+    Returns:
+        The output's path, how it was made (and why), its duration and whether it has audio.
+
+    Raises:
+        StitchError: No input, or FFmpeg failed to join them.
+        VideoDecodeError: An input is not a readable mp4.
     """
     if not paths:
         raise StitchError("stitch_videos needs at least one input video")
@@ -72,6 +84,7 @@ def stitch_videos(
 
 
 def _stream_signature(stream: Any) -> tuple[Any, ...]:
+    """What a decoder configures itself from for `stream`: codec, timing, dimensions."""
     # Everything a decoder configures itself from once per file: if any differs between shots,
     # packets from the later shots would be decoded with the first shot's parameters.
     cc = stream.codec_context
@@ -82,6 +95,7 @@ def _stream_signature(stream: Any) -> tuple[Any, ...]:
 
 
 def _remux_blocker(sources: list[Path], keep_audio: bool) -> str | None:
+    """Why the shots cannot be joined without re-encoding, or None when they can."""
     signatures = []
     for path in sources:
         with av.open(str(path)) as container:
@@ -99,6 +113,7 @@ def _remux_blocker(sources: list[Path], keep_audio: bool) -> str | None:
 
 
 def _remux(sources: list[Path], out: Path, keep_audio: bool) -> None:
+    """Join the shots' packets into `out` without re-encoding, timestamps made continuous."""
     with av.open(str(out), "w", format="mp4") as output:
         out_streams: list[Any] = []
         # Per output stream: where the next shot starts, and the last dts written.
@@ -123,8 +138,9 @@ def _remux(sources: list[Path], out: Path, keep_audio: bool) -> None:
                     dts = packet.dts + shift[i]
                     # Encoder priming (e.g. AAC's first 1024 samples) starts before zero and
                     # would overlap the previous shot: keep dts strictly increasing.
-                    if last_dts[i] is not None and dts <= last_dts[i]:
-                        dts = last_dts[i] + 1
+                    previous = last_dts[i]
+                    if previous is not None and dts <= previous:
+                        dts = previous + 1
                     packet.pts, packet.dts = max(pts, dts), dts
                     last_dts[i] = dts
                     ends[i] = max(ends[i], pts + (packet.duration or 0))
@@ -134,6 +150,7 @@ def _remux(sources: list[Path], out: Path, keep_audio: bool) -> None:
 
 
 def _reencode(sources: list[Path], out: Path, keep_audio: bool) -> None:
+    """Decode every shot and encode them into `out` as one H.264 (and AAC) stream."""
     first = probe_video(sources[0])
     fps = Fraction(first.fps or 25).limit_denominator(1001)
     width, height = first.width - first.width % 2, first.height - first.height % 2  # yuv420p

@@ -7,26 +7,19 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from prefect_oxen.cli._common import (
+from prefect_oxen.cli._credentials import api_client, cli_credentials
+from prefect_oxen.cli._exit_codes import BadInput, ExitCode, handle_errors
+from prefect_oxen.cli._input_checks import check_archive, check_item_id
+from prefect_oxen.cli._options import (
     DEFAULT_ARCHIVE,
     ArchiveOption,
-    BadInput,
     BaseUrlOption,
     CredentialsBlockOption,
-    ExitCode,
     Mode,
     ModeOption,
     VerboseOption,
-    api_client,
-    archive_location,
-    check_archive,
-    check_item_id,
-    cli_credentials,
-    console,
-    err_console,
-    handle_errors,
-    money,
 )
+from prefect_oxen.cli._output import archive_location, console, err_console, money
 from prefect_oxen.cli._runs import run_flow
 from prefect_oxen.client import VideoRequest
 
@@ -39,7 +32,7 @@ def parse_shot(text: str, default_duration: int) -> dict[str, Any]:
     if not sep or not seconds.strip().isdigit():
         prompt, seconds = text, str(default_duration)
     if not prompt.strip():
-        raise BadInput(f"--shot {text!r}: expected \"PROMPT:SECONDS\", e.g. \"a fox runs:5\".")
+        raise BadInput(f'--shot {text!r}: expected "PROMPT:SECONDS", e.g. "a fox runs:5".')
     return {"prompt": prompt.strip(), "duration": int(seconds)}
 
 
@@ -50,7 +43,7 @@ def build_request(
     if prompt and shots:
         raise BadInput("Give either --prompt or --shot, not both.")
     if not prompt and not shots:
-        raise BadInput("Give --prompt (one shot) or --shot \"PROMPT:SECONDS\" (repeatable).")
+        raise BadInput('Give --prompt (one shot) or --shot "PROMPT:SECONDS" (repeatable).')
     request: dict[str, Any] = {"model": model, "aspect_ratio": aspect_ratio}
     if shots:
         request["multi_prompt"] = [parse_shot(shot, duration) for shot in shots]
@@ -71,7 +64,9 @@ def generate_command(
     ] = None,
     duration: Annotated[int, typer.Option(min=1, help="Seconds (and default per shot).")] = 5,
     aspect_ratio: Annotated[str, typer.Option(help='"16:9", "9:16", "1:1"...')] = "16:9",
-    audio: Annotated[bool, typer.Option("--audio", help="Generate an audio track (its own rate).")] = False,
+    audio: Annotated[
+        bool, typer.Option("--audio", help="Generate an audio track (its own rate).")
+    ] = False,
     mode: ModeOption = Mode.auto,
     archive: ArchiveOption = DEFAULT_ARCHIVE,
     key: Annotated[
@@ -105,14 +100,25 @@ def generate_command(
     with err_console().status(label):
         if shots:
             outcome = run_flow(
-                multi_shot_flow, model=model, shots=request["multi_prompt"], credentials=credentials,
-                archive=archive, key=key or "multi-shot", aspect_ratio=aspect_ratio,
-                generate_audio=True if audio else None, verbose=verbose,
+                multi_shot_flow,
+                model=model,
+                shots=request["multi_prompt"],
+                credentials=credentials,
+                archive=archive,
+                key=key or "multi-shot",
+                aspect_ratio=aspect_ratio,
+                generate_audio=True if audio else None,
+                verbose=verbose,
             )
         else:
             outcome = run_flow(
-                generate_video_flow, request=request, credentials=credentials, archive=archive,
-                key=key, mode=mode.value, verbose=verbose,
+                generate_video_flow,
+                request=request,
+                credentials=credentials,
+                archive=archive,
+                key=key,
+                mode=mode.value,
+                verbose=verbose,
             )
     if isinstance(outcome, BaseException):
         err_console().print(f"[bold red]Failed:[/] {type(outcome).__name__}: {outcome}")

@@ -49,7 +49,11 @@ class ArchiveManifest(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict, description="Caller-defined fields.")
 
     def to_json_bytes(self) -> bytes:
-        """Serialise as indented UTF-8 JSON (the stored form)."""
+        """Serialise as indented UTF-8 JSON (the stored form).
+
+        Returns:
+            The manifest's JSON, indented, as UTF-8 bytes.
+        """
         return self.model_dump_json(indent=2).encode("utf-8")
 
 
@@ -58,18 +62,33 @@ def scrub_secrets(mapping: Mapping[str, Any], secrets: Iterable[str] = ()) -> di
 
     Keys named like api_key/authorization/token/secret/password are dropped; any string that
     contains one of `secrets` (and any pydantic `SecretStr`) becomes ``"[REDACTED]"``.
+
+    Args:
+        mapping: The data to scrub (nested mappings and lists included).
+        secrets: Secret strings to redact wherever they appear.
+
+    Returns:
+        The scrubbed copy; `mapping` itself is not modified.
     """
     needles = tuple(s for s in secrets if s)  # an empty "secret" would match every string
     return _scrub_mapping(mapping, needles)
 
 
 def is_secret_key(name: str) -> bool:
-    """Whether a field name looks like it holds a credential (``apiKey``, ``x-api-key`` ...)."""
+    """Whether a field name looks like it holds a credential (``apiKey``, ``x-api-key`` ...).
+
+    Args:
+        name: A field or header name, in any case style.
+
+    Returns:
+        True for names such as ``api_key``, ``Authorization``, ``token``, ``password``.
+    """
     snake = _CAMEL_BOUNDARY.sub("_", name).lower().replace("-", "_").replace(" ", "_")
     return bool(_SECRET_KEY.search(snake))
 
 
 def _scrub_mapping(mapping: Mapping[str, Any], needles: tuple[str, ...]) -> dict[str, Any]:
+    """`mapping` without secret-named keys, its values scrubbed."""
     return {
         key: _scrub_value(value, needles)
         for key, value in mapping.items()
@@ -78,6 +97,7 @@ def _scrub_mapping(mapping: Mapping[str, Any], needles: tuple[str, ...]) -> dict
 
 
 def _scrub_value(value: Any, needles: tuple[str, ...]) -> Any:
+    """`value` with secrets redacted, recursing through mappings and sequences."""
     if isinstance(value, (SecretStr, SecretBytes)):
         return REDACTED
     if isinstance(value, str):

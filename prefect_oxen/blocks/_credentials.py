@@ -8,9 +8,12 @@ from typing import Any
 from prefect.blocks.abstract import CredentialsBlock
 from prefect.blocks.core import Block
 from prefect.blocks.core import schema_extra as block_schema_extra
-from pydantic import ConfigDict, Field, SecretStr
+from pydantic import ConfigDict, Field, HttpUrl, SecretStr
 
 from prefect_oxen.client import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    DEFAULT_BASE_URL,
     AsyncOxenClient,
     ClientTimeouts,
     OxenClient,
@@ -18,17 +21,18 @@ from prefect_oxen.client import (
     RetryPolicy,
     VideoRequest,
 )
-from prefect_oxen.client import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 
 __all__ = ["OxenCredentials"]
 
 
 def _key_from_env() -> SecretStr | None:
+    """The default `api_key`: ``OXEN_API_KEY`` as a secret, or None when unset."""
     value = os.environ.get(API_KEY_ENV)
     return SecretStr(value) if value else None
 
 
 def _base_url_from_env() -> str:
+    """The default `base_url`: ``OXEN_BASE_URL``, else the public API root."""
     return os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
 
 
@@ -61,15 +65,17 @@ class OxenCredentials(CredentialsBlock):
 
         oxen_credentials_block = OxenCredentials.load("BLOCK_NAME")
         with oxen_credentials_block.get_client() as oxen:
-            oxen.generate_video(VideoRequest(model="kling-video-v2-6-pro-text-to-video", prompt="a fox"))
+            oxen.generate_video(
+                VideoRequest(model="kling-video-v2-6-pro-text-to-video", prompt="a fox")
+            )
         ```
     """
 
     model_config = ConfigDict(json_schema_extra=_block_schema_that_admits_references)
 
     _block_type_name = "Oxen Credentials"
-    _logo_url = "https://avatars.githubusercontent.com/u/106255232?s=200&v=4"
-    _documentation_url = "https://docs.oxen.ai/"
+    _logo_url = HttpUrl("https://avatars.githubusercontent.com/u/106255232?s=200&v=4")
+    _documentation_url = HttpUrl("https://docs.oxen.ai/")
 
     api_key: SecretStr | None = Field(
         default_factory=_key_from_env,
@@ -102,6 +108,7 @@ class OxenCredentials(CredentialsBlock):
     )
 
     def _client_kwargs(self) -> dict[str, Any]:
+        """The client settings this block holds, as `OxenClient` and `AsyncOxenClient` take them."""
         return {
             "api_key": self.api_key.get_secret_value() if self.api_key else None,
             "base_url": self.base_url,

@@ -24,8 +24,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from prefect_oxen.storage.errors import ArchiveUnavailable
-from prefect_oxen.storage.s3 import default_s3_client, parse_s3_prefix
+from prefect_oxen.storage._errors import ArchiveUnavailable
+from prefect_oxen.storage._s3 import default_s3_client, parse_s3_prefix
 
 __all__ = ["acheck_destination", "check_destination", "check_local_directory", "check_s3_bucket"]
 
@@ -40,6 +40,10 @@ def check_destination(destination: Any) -> None:
     Args:
         destination: A local directory (created if missing), an ``s3://bucket/prefix`` URI
             (credentials from boto3's usual chain) or a prefect-aws ``S3Bucket`` block.
+
+    Raises:
+        ArchiveUnavailable: The destination cannot take videos; the message says why.
+        InvalidS3Uri: An ``s3://`` destination without a bucket.
     """
     if hasattr(destination, "bucket_name") and hasattr(destination, "credentials"):
         # A prefect-aws S3Bucket (duck-typed: this package does not import Prefect).
@@ -64,7 +68,15 @@ def check_destination(destination: Any) -> None:
 
 
 async def acheck_destination(destination: Any) -> None:
-    """`check_destination` off the event loop (it touches the disk or the network)."""
+    """`check_destination` off the event loop (it touches the disk or the network).
+
+    Args:
+        destination: As `check_destination`.
+
+    Raises:
+        ArchiveUnavailable: As `check_destination`.
+        InvalidS3Uri: As `check_destination`.
+    """
     await asyncio.to_thread(check_destination, destination)
 
 
@@ -72,6 +84,15 @@ def check_local_directory(directory: str | os.PathLike[str]) -> Path:
     """Create `directory` if missing and prove it takes a file: create, write, remove one.
 
     Returns the directory; raises `ArchiveUnavailable` saying why it cannot be written.
+
+    Args:
+        directory: The archive directory (``~`` expanded).
+
+    Returns:
+        The directory.
+
+    Raises:
+        ArchiveUnavailable: It is a file, cannot be created, or does not take a file.
     """
     root = Path(os.path.expanduser(os.fspath(directory)))
     if root.exists() and not root.is_dir():
@@ -106,6 +127,10 @@ def check_s3_bucket(client: Any, bucket: str, *, uri: str | None = None) -> None
         client: A boto3 S3 client (its credentials are the ones archiving will use).
         bucket: The bucket name.
         uri: How to name the destination in messages (default ``s3://<bucket>``).
+
+    Raises:
+        ArchiveUnavailable: No or rejected credentials, a missing or forbidden bucket, or an
+            unreachable endpoint; the message says which and what to do.
     """
     where = uri or f"s3://{bucket}"
     try:
@@ -139,6 +164,7 @@ def check_s3_bucket(client: Any, bucket: str, *, uri: str | None = None) -> None
 
 
 def _no_credentials(where: str, exc: Exception) -> ArchiveUnavailable:
+    """The error for an S3 destination with no AWS credentials at hand."""
     return ArchiveUnavailable(
         f"No AWS credentials for {where}: {exc}. Set AWS_ACCESS_KEY_ID and "
         "AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), or archive to a local directory.",

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_oxen.media.errors import VideoDecodeError, VideoVerificationError
+from prefect_oxen.media._errors import VideoDecodeError, VideoVerificationError
 
 _MP4_FORMATS = frozenset({"mov", "mp4"})  # FFmpeg's demuxer is "mov,mp4,m4a,3gp,3g2,mj2"
 _TAIL_SECONDS = 2.0  # how far before the end to seek when decoding the last frames
@@ -56,7 +56,14 @@ class VideoVerification(BaseModel):
 def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
     """Read duration, size, frame rate, codecs and audio presence of an mp4 file.
 
-    Raises `VideoDecodeError` when the file is not an mp4 with a video stream.
+    Args:
+        path: The file.
+
+    Returns:
+        What the container and its streams say (nothing is decoded).
+
+    Raises:
+        VideoDecodeError: The file is missing, empty, or not an mp4 with a video stream.
     """
     path = Path(path)
     size = _file_size(path)
@@ -113,8 +120,12 @@ def verify_video(
         duration_must_match: When False a duration mismatch is only a warning (recorded in
             `warnings`, ``checks["duration"]`` False), for videos whose length the API decides.
 
-    Raises `VideoDecodeError` for an unreadable or truncated file, `VideoVerificationError`
-    listing every mismatch otherwise.
+    Returns:
+        The probe, the checks made (and passed) and the advisory warnings.
+
+    Raises:
+        VideoDecodeError: The file is unreadable or truncated.
+        VideoVerificationError: The duration or aspect ratio is off; lists every mismatch.
     """
     probe = probe_video(path)
     first, last = _decode_ends(probe)
@@ -156,7 +167,17 @@ def verify_video(
 
 
 def parse_aspect_ratio(value: str) -> float:
-    """``"16:9"`` (or ``"16/9"``, ``"1.78"``) -> width / height as a float."""
+    """``"16:9"`` (or ``"16/9"``, ``"1.78"``) -> width / height as a float.
+
+    Args:
+        value: The aspect ratio as text.
+
+    Returns:
+        Width divided by height.
+
+    Raises:
+        ValueError: The text is not a positive, finite ratio.
+    """
     text = value.strip().replace("/", ":")
     try:
         if ":" in text:
@@ -172,6 +193,7 @@ def parse_aspect_ratio(value: str) -> float:
 
 
 def _decode_ends(probe: VideoProbe) -> tuple[float, float]:
+    """Decode the first frame and the last seconds, checking the file plays to its end."""
     # Headers can be intact while the data is not (a download cut short after a faststart moov),
     # so really decode: the first frame, then everything from the keyframe before the last
     # couple of seconds to the end, and check the last frame reaches the stated duration.
@@ -203,6 +225,7 @@ def _decode_ends(probe: VideoProbe) -> tuple[float, float]:
 
 
 def _file_size(path: Path) -> int:
+    """The file's size, or `VideoDecodeError` when it is missing or empty."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -216,6 +239,7 @@ def _file_size(path: Path) -> int:
 
 
 def _not_mp4(path: Path, reason: str) -> VideoDecodeError:
+    """The error for a file that is not a playable mp4, naming what it looks like."""
     hint = _sniff(path)
     return VideoDecodeError(
         f"{path} is not a playable mp4: {reason}.{hint} Download or generate it again; if this "
@@ -225,6 +249,7 @@ def _not_mp4(path: Path, reason: str) -> VideoDecodeError:
 
 
 def _truncated(path: Path, reason: str) -> VideoDecodeError:
+    """The error for an mp4 cut short or damaged."""
     return VideoDecodeError(
         f"{path} is damaged or truncated: {reason}. Download it again (the first download was "
         "probably cut short).",
@@ -233,6 +258,7 @@ def _truncated(path: Path, reason: str) -> VideoDecodeError:
 
 
 def _sniff(path: Path) -> str:
+    """A hint when the file looks like an HTML, XML or JSON page instead of a video."""
     # Name the common culprit: an HTML or JSON error page saved under the video's name.
     try:
         with open(path, "rb") as f:

@@ -7,23 +7,22 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table
 
-from prefect_oxen.cli._common import (
-    BaseUrlOption,
-    CredentialsBlockOption,
-    api_client,
-    console,
-    handle_errors,
-    money,
-)
+from prefect_oxen.cli._credentials import api_client
+from prefect_oxen.cli._exit_codes import handle_errors
+from prefect_oxen.cli._options import BaseUrlOption, CredentialsBlockOption
+from prefect_oxen.cli._output import console, money
 from prefect_oxen.client import ModelInfo
 
 __all__ = ["models_command"]
 
 
 def _rates(info: ModelInfo) -> tuple[str, str]:
+    """The base rate and the with-audio rate of a model, as the table prints them."""
     pricing = info.pricing
     if pricing.cost_per_second is not None:
-        audio = money(pricing.cost_per_second_with_audio) if pricing.cost_per_second_with_audio else ""
+        audio = (
+            money(pricing.cost_per_second_with_audio) if pricing.cost_per_second_with_audio else ""
+        )
         return f"{money(pricing.cost_per_second)}/s", f"{audio}/s" if audio else ""
     if pricing.cost_per_image is not None:
         return f"{money(pricing.cost_per_image)}/image", ""
@@ -50,7 +49,10 @@ def _describe(schema: dict[str, Any]) -> str:
 
 @handle_errors
 def models_command(
-    model_id: Annotated[Optional[str], typer.Argument(metavar="[ID]", help="Show one model's details.")] = None,  # noqa: UP045
+    model_id: Annotated[
+        Optional[str],  # noqa: UP045 (typer needs Optional on 3.10)
+        typer.Argument(metavar="[ID]", help="Show one model's details."),
+    ] = None,
     base_url: BaseUrlOption = None,
     credentials_block: CredentialsBlockOption = None,
 ) -> None:
@@ -64,8 +66,12 @@ def models_command(
             for info in sorted(client.list_models(), key=lambda m: m.id):
                 rate, audio = _rates(info)
                 table.add_row(
-                    info.id, info.output_media or "", rate, audio,
-                    "yes" if info.supports_multi_prompt else "", info.summary or info.description or "",
+                    info.id,
+                    info.output_media or "",
+                    rate,
+                    audio,
+                    "yes" if info.supports_multi_prompt else "",
+                    info.summary or info.description or "",
                 )
             out.print(table)
             return
@@ -76,7 +82,9 @@ def models_command(
     head.add_column(overflow="fold")
     head.add_row("id", info.id)
     head.add_row("output", info.output_media or "")
-    head.add_row("pricing", f"{rate}" + (f" ({audio} with audio; replaces the base rate)" if audio else ""))
+    head.add_row(
+        "pricing", f"{rate}" + (f" ({audio} with audio; replaces the base rate)" if audio else "")
+    )
     head.add_row("multi-shot", "yes (multi_prompt)" if info.supports_multi_prompt else "no")
     if info.summary or info.description:
         head.add_row("summary", info.summary or info.description or "")
@@ -88,5 +96,10 @@ def models_command(
         fields.add_column(column, overflow="fold")
     for name, prop in info.schema_properties.items():
         prop = prop if isinstance(prop, dict) else {}
-        fields.add_row(name, "yes" if name in required else "", _describe(prop), str(prop.get("description", "")))
+        fields.add_row(
+            name,
+            "yes" if name in required else "",
+            _describe(prop),
+            str(prop.get("description", "")),
+        )
     out.print(fields)

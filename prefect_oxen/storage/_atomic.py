@@ -26,6 +26,17 @@ def atomic_write(
     """Open a temp file next to `path` for writing; on success it atomically replaces `path`.
 
     On any exception the temp file is removed and `path` is left untouched.
+
+    Args:
+        path: The file to write.
+        mode: ``"wb"``, ``"w"`` or ``"wt"``.
+        encoding: Text encoding for text modes (default UTF-8).
+
+    Yields:
+        The open temp file; it is flushed, fsynced and renamed over `path` when the block ends.
+
+    Raises:
+        ValueError: `mode` is not a write mode.
     """
     if mode not in _WRITE_MODES:
         raise ValueError(f"atomic_write mode must be one of {sorted(_WRITE_MODES)}, got {mode!r}")
@@ -52,7 +63,11 @@ def atomic_write(
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
-    """Flush a directory entry to disk so a completed rename survives power loss (no-op on Windows)."""
+    """Flush a directory entry to disk so a completed rename survives power loss (no-op on Windows).
+
+    Args:
+        directory: The directory whose entries were just renamed.
+    """
     if os.name == "nt":  # directories cannot be opened for fsync on Windows
         return
     fd = os.open(directory, os.O_RDONLY)
@@ -63,7 +78,14 @@ def fsync_directory(directory: str | os.PathLike[str]) -> None:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB blocks (constant memory)."""
+    """Return the hex sha256 of a file, read in 1 MiB blocks (constant memory).
+
+    Args:
+        path: The file.
+
+    Returns:
+        Its hex sha256.
+    """
     digest = hashlib.sha256()
     buffer = bytearray(_HASH_BLOCK)
     view = memoryview(buffer)
@@ -74,6 +96,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 
 def _default_file_mode(target: Path) -> int:
+    """The mode a new file at `target` gets: the existing file's, else 0644."""
     # Keep an existing file's mode; otherwise 0644-minus-umask. Reading the umask means setting it,
     # which is process-wide and racy under threads, so take the conventional 0644 instead.
     try:

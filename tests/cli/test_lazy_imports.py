@@ -1,0 +1,56 @@
+"""The CLI imports the emulator (uvicorn, Starlette) only for the commands that run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from prefect_oxen.cli._deferred_commands import EMULATOR_HELP, load_emulator_command
+
+HEAVY = ("uvicorn", "starlette", "prefect_oxen.emulator")
+
+_PROBE = """
+import json, sys
+from prefect_oxen.cli import main
+sys.argv = ["prefect-oxen", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def loaded_by(*args: str) -> list[str]:
+    """The heavy modules loaded by `prefect-oxen ARGS` in a fresh interpreter."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(heavy=HEAVY), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args", [["--help"], ["estimate", "--help"], ["batch", "--help"]])
+def test_commands_that_need_no_emulator_do_not_import_it(args: list[str]) -> None:
+    assert loaded_by(*args) == []
+
+
+def test_the_emulator_command_imports_it_when_it_runs() -> None:
+    assert set(loaded_by("emulator", "--help")) == set(HEAVY)
+
+
+def test_the_listing_shows_the_emulator_command_s_own_help() -> None:
+    assert load_emulator_command().help == EMULATOR_HELP
+
+
+def test_the_deferred_command_runs_as_the_real_one(cli) -> None:
+    result = cli("emulator", "--help")
+    assert result.exit_code == 0
+    assert "--rate-limit" in result.stdout
+    assert "Run an Oxen-compatible emulator" in cli("--help").stdout
