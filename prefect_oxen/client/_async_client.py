@@ -224,6 +224,7 @@ class AsyncOxenClient:
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:
+        """The JSON body of `response`; raises `UnexpectedResponse` when it is not JSON."""
         try:
             return response.json()
         except ValueError:
@@ -324,6 +325,7 @@ class AsyncOxenClient:
         return (await self.get_model(request.model)).estimate_cost(request)
 
     async def _maybe_validate(self, request: VideoRequest, validate: bool | None) -> None:
+        """Validate `request` when asked to (per call, else the client's setting)."""
         if self.validate if validate is None else validate:
             await self.validate_request(request)
 
@@ -861,6 +863,7 @@ def _costs_in(rows: list[Any], wanted: set[str]) -> dict[str, float]:
 
 
 def _parse_generation(body: Any) -> Generation:
+    """A queue row as a `Generation`; raises `UnexpectedResponse` rather than guess."""
     if not isinstance(body, dict):
         raise UnexpectedResponse("A generation row is not a JSON object.", body=body)
     try:
@@ -874,6 +877,7 @@ def _parse_generation(body: Any) -> Generation:
 
 
 def _successful(generation: Generation) -> Generation:
+    """`generation` when it succeeded with a video; the matching typed error otherwise."""
     gid = generation.generation_id
     if generation.status == GenerationStatus.FAILED:
         raise GenerationFailed(

@@ -259,6 +259,7 @@ async def _finish(progress: _Progress, destination: Path, *, attempts: int) -> D
 
 
 def _sha256_file(path: Path) -> str:
+    """The sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
@@ -267,12 +268,14 @@ def _sha256_file(path: Path) -> str:
 
 
 def _write_and_hash(sink: IO[bytes], digest: Any, chunk: bytes) -> None:
+    """Write `chunk` and add it to the running hash (if any)."""
     sink.write(chunk)
     if digest is not None:
         digest.update(chunk)
 
 
 def _expected_total(response: httpx.Response, offset: int) -> int | None:
+    """The complete file's size as the response states it, if it does."""
     content_range = response.headers.get("content-range")
     if response.status_code == 206 and content_range and "/" in content_range:
         total = content_range.rsplit("/", 1)[1]

@@ -39,7 +39,14 @@ _MESSAGE_PATHS: tuple[tuple[str, ...], ...] = (
 
 
 def read_error_message(body: Any) -> str | None:
-    """Find the human message in either documented error body shape (or a bare string)."""
+    """Find the human message in either documented error body shape (or a bare string).
+
+    Args:
+        body: The decoded error body.
+
+    Returns:
+        The message, or None when the body holds none.
+    """
     if isinstance(body, str):
         return body.strip() or None
     if not isinstance(body, dict):
@@ -54,6 +61,7 @@ def read_error_message(body: Any) -> str | None:
 
 
 def _error_type(body: Any) -> str | None:
+    """The API's machine-readable error type, from either body shape."""
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("type"), str):
@@ -64,7 +72,14 @@ def _error_type(body: Any) -> str | None:
 
 
 def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date.
+
+    Args:
+        value: The header's value, if any.
+
+    Returns:
+        Seconds from now (never negative), or None when absent or unreadable.
+    """
     if not value:
         return None
     value = value.strip()
@@ -80,6 +95,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def _body(response: httpx.Response) -> Any:
+    """The response body as JSON, else its first 2000 characters of text."""
     try:
         return response.json()
     except ValueError:
@@ -89,7 +105,16 @@ def _body(response: httpx.Response) -> Any:
 def error_from_response(
     response: httpx.Response, *, model: str | None = None, generation_id: str | None = None
 ) -> APIError:
-    """Map an error response to the most specific exception, with advice on what to do next."""
+    """Map an error response to the most specific exception, with advice on what to do next.
+
+    Args:
+        response: An answer with status >= 400 (its body read).
+        model: The model the call was about (a 404 then reads as `ModelNotFound`).
+        generation_id: The generation the call was about (a 404 reads as `GenerationNotFound`).
+
+    Returns:
+        The exception to raise.
+    """
     status = response.status_code
     body = _body(response)
     detail = read_error_message(body) or response.reason_phrase or f"HTTP {status}"
@@ -109,8 +134,8 @@ def error_from_response(
         )
     if status == 402 or "insufficient credits" in detail.lower():
         return InsufficientCredits(
-            f"Insufficient credits ({status}: {detail}). Add credits to the account or bill another "
-            "target_namespace; nothing was generated.",
+            f"Insufficient credits ({status}: {detail}). Add credits to the account or bill "
+            "another target_namespace; nothing was generated.",
             **common,
         )
     if status == 403:
@@ -147,7 +172,17 @@ def error_from_response(
 
 
 def transport_error(exc: httpx.HTTPError, request: httpx.Request, *, paid: bool) -> TransportError:
-    """Wrap an httpx failure; a paid POST that may have reached the server becomes OutcomeUnknown."""
+    """Wrap an httpx failure; a paid POST that may have reached the server is `OutcomeUnknown`.
+
+    Args:
+        exc: What httpx raised.
+        request: The request that failed.
+        paid: Whether the request is a paid POST.
+
+    Returns:
+        `OutcomeUnknown` for a paid request that may have arrived, else `TransportError` (with
+        `sent` False when it never left this machine).
+    """
     where = f"{request.method} {redact_url(str(request.url))}"
     not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
     reason = type(exc).__name__
@@ -175,7 +210,15 @@ _OUTCOME_UNKNOWN_STATUSES = (500, 502, 504)
 
 
 def paid_post_error(response: httpx.Response, **kwargs: Any) -> OxenError:
-    """An error answer to a paid POST; one that leaves the outcome unknown is `OutcomeUnknown`."""
+    """An error answer to a paid POST; one that leaves the outcome unknown is `OutcomeUnknown`.
+
+    Args:
+        response: An answer with status >= 400 (its body read).
+        **kwargs: ``model`` / ``generation_id``, as for `error_from_response`.
+
+    Returns:
+        `OutcomeUnknown` for a 500, 502 or 504; the mapped error otherwise.
+    """
     status = response.status_code
     if status not in _OUTCOME_UNKNOWN_STATUSES:
         return error_from_response(response, **kwargs)

@@ -121,7 +121,10 @@ class PermissionDenied(APIError):
 
 
 class InsufficientCredits(APIError):
-    """The account (or `target_namespace`) has no credits left (402 or 403 "Insufficient credits")."""
+    """The account (or `target_namespace`) has no credits left.
+
+    The API says so with a 402, or with a 403 whose message reads "Insufficient credits".
+    """
 
 
 class NotFound(APIError):
@@ -191,7 +194,10 @@ class ServerError(APIError):
 
 
 class UnexpectedResponse(APIError):
-    """The API answered with something this client does not understand (unknown status, bad JSON)."""
+    """The API answered with something this client does not understand.
+
+    An unknown status, a body that is not JSON, or JSON of an unknown shape.
+    """
 
 
 # --- generations -----------------------------------------------------------------------------

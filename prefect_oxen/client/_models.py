@@ -55,7 +55,14 @@ _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 def sentence(text: str) -> str:
-    """`text` ending with exactly one full stop, for joining messages into prose."""
+    """`text` ending with exactly one full stop, for joining messages into prose.
+
+    Args:
+        text: A message.
+
+    Returns:
+        `text`, with a full stop added unless it ends a sentence already.
+    """
     return text if text.endswith((".", "?", "!")) else f"{text}."
 
 
@@ -109,6 +116,7 @@ class _RaisesRequestValidationError(BaseModel):
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
+        """Validate `obj`, raising `RequestValidationError` with the API's words."""
         try:
             return super().model_validate(obj, *args, **kwargs)
         except ValidationError as exc:
@@ -176,6 +184,7 @@ class VideoRequest(_RaisesRequestValidationError):
     @field_validator("prompt")
     @classmethod
     def _prompt_not_blank(cls, value: str | None) -> str | None:
+        """A blank prompt counts as no prompt."""
         # A blank prompt is no prompt: the API then answers "Either 'prompt' or ... provided".
         if value is not None and not value.strip():
             return None
@@ -184,6 +193,7 @@ class VideoRequest(_RaisesRequestValidationError):
     @field_validator("aspect_ratio")
     @classmethod
     def _aspect_ratio_shape(cls, value: str | None) -> str | None:
+        """An aspect ratio is ``W:H``."""
         if value is not None and not _ASPECT_RATIO.match(value):
             raise ValueError(f"aspect_ratio must look like 'W:H' (e.g. '16:9'), got {value!r}")
         return value
@@ -191,6 +201,7 @@ class VideoRequest(_RaisesRequestValidationError):
     @field_validator("input_video")
     @classmethod
     def _input_video_url(cls, value: str | None) -> str | None:
+        """An input video is an http(s) URL."""
         if value is not None and not re.match(r"^https?://[^\s/]+\S*$", value):
             raise ValueError("input_video must be an http(s) URL")
         return value
@@ -198,6 +209,7 @@ class VideoRequest(_RaisesRequestValidationError):
     @field_validator("input_image")
     @classmethod
     def _input_image_present(cls, value: str | list[str] | None) -> str | list[str] | None:
+        """An input image, when given, is not empty."""
         images = [value] if isinstance(value, str) else (value or [])
         if value is not None and (not images or any(not image.strip() for image in images)):
             raise ValueError("input_image must be a non-empty URL or a non-empty list of URLs")
@@ -206,6 +218,7 @@ class VideoRequest(_RaisesRequestValidationError):
     @field_validator("target_namespace")
     @classmethod
     def _namespace_shape(cls, value: str | None) -> str | None:
+        """A billing namespace has the shape of an Oxen namespace."""
         if value is not None and not _NAMESPACE.match(value):
             raise ValueError(
                 "target_namespace must be a user or organisation name (letters, digits, _ . -)"
@@ -214,6 +227,7 @@ class VideoRequest(_RaisesRequestValidationError):
 
     @model_validator(mode="after")
     def _exactly_one_prompt(self) -> VideoRequest:
+        """Exactly one of `prompt` and `multi_prompt`."""
         # The API's own rule and words; an empty multi_prompt list counts as none.
         has_prompt = self.prompt is not None
         has_shots = bool(self.multi_prompt)
@@ -225,6 +239,7 @@ class VideoRequest(_RaisesRequestValidationError):
 
     @model_validator(mode="after")
     def _extras_are_json(self) -> VideoRequest:
+        """Model-specific extra fields have parameter names and JSON values."""
         for name, value in (self.model_extra or {}).items():
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name):
                 raise ValueError(f"{name!r} is not a valid parameter name")
@@ -241,17 +256,29 @@ class VideoRequest(_RaisesRequestValidationError):
 
     @property
     def total_duration(self) -> int:
-        """Seconds of video this request asks for (sum of shots, or duration, or the default)."""
+        """Seconds of video this request asks for.
+
+        Returns:
+            The sum of the shots' durations, else `duration`, else the API's default.
+        """
         if self.multi_prompt:
             return sum(shot.duration for shot in self.multi_prompt)
         return self.duration if self.duration is not None else DEFAULT_DURATION
 
     def to_payload(self) -> dict[str, Any]:
-        """The JSON body to send: unset fields omitted so the API applies its own defaults."""
+        """The JSON body to send.
+
+        Returns:
+            The request as JSON, unset fields omitted so the API applies its own defaults.
+        """
         return self.model_dump(mode="json", exclude_none=True)
 
     def fingerprint(self) -> str:
-        """A stable sha256 of the request body: the identity used for caching and journals."""
+        """A stable sha256 of the request body: the identity used for caching and journals.
+
+        Returns:
+            The hex digest of the canonical JSON payload.
+        """
         canonical = json.dumps(self.to_payload(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -300,6 +327,7 @@ class GenerationStatus(str, enum.Enum):
 
     @property
     def is_terminal(self) -> bool:
+        """Whether the status is final (succeeded, failed or cancelled)."""
         return self in (
             GenerationStatus.SUCCEEDED,
             GenerationStatus.FAILED,
@@ -327,6 +355,7 @@ class Generation(BaseModel):
 
     @property
     def is_terminal(self) -> bool:
+        """Whether the generation has finished, one way or another."""
         return self.status.is_terminal
 
     def __repr__(self) -> str:
@@ -335,7 +364,8 @@ class Generation(BaseModel):
         url = redact_url(self.result_url) if self.result_url else None
         return (
             f"Generation(generation_id={self.generation_id!r}, status={self.status.value!r}, "
-            f"model_name={self.model_name!r}, result_url={url!r}, error_message={self.error_message!r})"
+            f"model_name={self.model_name!r}, result_url={url!r}, "
+            f"error_message={self.error_message!r})"
         )
 
     __str__ = __repr__
@@ -368,7 +398,15 @@ class Pricing(BaseModel):
     output_cost_per_token: float | None = None
 
     def video_cost(self, seconds: float, *, with_audio: bool = False) -> float | None:
-        """Price of `seconds` of video, or None when the model has no per-second price."""
+        """Price of `seconds` of video.
+
+        Args:
+            seconds: Length of the video.
+            with_audio: Price with generated audio.
+
+        Returns:
+            USD, or None when the model has no per-second price.
+        """
         rate = self.cost_per_second_with_audio if with_audio else self.cost_per_second
         if rate is None and with_audio:
             rate = self.cost_per_second
@@ -396,6 +434,7 @@ class ModelInfo(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _accept_older_shape(cls, data: Any) -> Any:
+        """Read the older catalogue shape as well as the current one."""
         if isinstance(data, dict):
             data = dict(data)
             if "id" not in data and "name" in data:
@@ -420,6 +459,7 @@ class ModelInfo(BaseModel):
 
     @property
     def schema_properties(self) -> dict[str, Any]:
+        """The properties of the model's request schema ({} when it has none)."""
         return dict((self.request_schema or {}).get("properties") or {})
 
     @property
@@ -428,7 +468,14 @@ class ModelInfo(BaseModel):
         return "multi_prompt" in self.schema_properties
 
     def estimate_cost(self, request: VideoRequest) -> float | None:
-        """Price of `request` from this model's pricing, or None when it has no video rate."""
+        """Price of `request` from this model's pricing.
+
+        Args:
+            request: The request to price.
+
+        Returns:
+            USD, or None when the model has no video rate.
+        """
         return self.pricing.video_cost(
             request.total_duration, with_audio=bool(request.generate_audio)
         )

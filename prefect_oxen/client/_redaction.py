@@ -23,7 +23,14 @@ _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
 def redact_url(url: str) -> str:
-    """Return `url` with its query string (signature, expiry, tokens) and any userinfo removed."""
+    """Return `url` with its query string (signature, expiry, tokens) and any userinfo removed.
+
+    Args:
+        url: Any URL, signed or not.
+
+    Returns:
+        The URL safe to log (``[REDACTED]`` if it cannot be parsed at all).
+    """
     try:
         parts = urlsplit(str(url))
     except ValueError:
@@ -36,7 +43,15 @@ def redact_url(url: str) -> str:
 
 
 def redact_text(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Redact signed URLs, bearer tokens and each of `secrets` wherever they occur in `text`."""
+    """Redact signed URLs, bearer tokens and each of `secrets` wherever they occur in `text`.
+
+    Args:
+        text: Free text (a log line, an error message, a report).
+        secrets: Further strings to hide (ignored when shorter than 8 characters).
+
+    Returns:
+        The text with every secret replaced by ``[REDACTED]``.
+    """
     text = _URL_WITH_QUERY.sub(lambda m: f"{m.group(1)}?{REDACTED}", text)
     text = _BEARER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     for secret in secrets:
@@ -50,6 +65,14 @@ class RedactingFilter(logging.Filter):
     """A logging filter that redacts signed URLs and bearer tokens in a record's final message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message in place.
+
+        Args:
+            record: The log record.
+
+        Returns:
+            Always True: no record is dropped.
+        """
         message = record.getMessage()
         redacted = redact_text(message)
         if redacted != message:

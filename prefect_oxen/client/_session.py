@@ -47,11 +47,25 @@ class Session:
         self.throttle = SharedThrottle()
 
     def url(self, path_or_url: str) -> str:
-        """An absolute URL: `path_or_url` itself, or an API path joined to the base URL."""
+        """An absolute URL: `path_or_url` itself, or an API path joined to the base URL.
+
+        Args:
+            path_or_url: An API path (``/api/...``) or a full URL.
+
+        Returns:
+            The absolute URL.
+        """
         return path_or_url if "://" in path_or_url else self.base_url + path_or_url
 
     def auth_headers(self, url: str | None = None) -> dict[str, str]:
-        """The ``Authorization`` header, or nothing for a `url` on another host (a CDN)."""
+        """The ``Authorization`` header, or nothing for a `url` on another host (a CDN).
+
+        Args:
+            url: Where the request goes (None: an API path).
+
+        Returns:
+            The headers to add.
+        """
         if url is not None and not same_origin(url, self.base_url):
             return {}
         return {"Authorization": f"Bearer {self.__api_key}"}
@@ -67,7 +81,20 @@ class Session:
         read_timeout: float | None = None,
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Request:
-        """A request with the key (same origin only), unset params dropped, and a timeout."""
+        """A request with the key (same origin only), unset params dropped, and a timeout.
+
+        Args:
+            method: The HTTP method.
+            path_or_url: An API path or a full URL.
+            json: The JSON body, if any.
+            params: Query parameters; None values are left out.
+            headers: Extra headers.
+            read_timeout: A read timeout instead of the usual one.
+            timeout: A whole timeout instead of the usual one.
+
+        Returns:
+            The request, ready for `send`.
+        """
         url = self.url(path_or_url)
         return self.http.build_request(
             method,
@@ -82,6 +109,14 @@ class Session:
         self, request: httpx.Request, *, paid: bool = False, stream: bool = False
     ) -> httpx.Response:
         """Send `request` once, after any shared pause; a 429's ``Retry-After`` pauses all.
+
+        Args:
+            request: From `build`.
+            paid: Whether a lost answer may have cost money.
+            stream: Leave the body unread (the caller reads and closes it).
+
+        Returns:
+            The response, whatever its status.
 
         Raises:
             TransportError: The exchange failed (`OutcomeUnknown` for a paid request that may
@@ -106,6 +141,16 @@ class Session:
     ) -> httpx.Response:
         """`send`, with an error status raised as the matching `OxenError`.
 
+        Args:
+            request: From `build`.
+            paid: Whether a lost answer may have cost money.
+            stream: Leave a successful body unread.
+            model: For the error mapping (`ModelNotFound`).
+            generation_id: For the error mapping (`GenerationNotFound`).
+
+        Returns:
+            A response with a status below 400.
+
         Raises:
             OxenError: The transport failed or the API answered with an error.
         """
@@ -124,7 +169,15 @@ class Session:
         raise error_from_response(response, model=model, generation_id=generation_id)
 
     def attempts(self, on: Hook | None = None, **overrides: Any) -> AsyncIterable[stamina.Attempt]:
-        """Attempts under this client's retry policy (see `_retrying.attempts`)."""
+        """Attempts under this client's retry policy (see `_retrying.attempts`).
+
+        Args:
+            on: Which failures to retry (default: the policy's backoff hook).
+            **overrides: stamina arguments that differ from the policy.
+
+        Returns:
+            The attempts, for ``async for attempt in ...: with attempt: ...``.
+        """
         return attempts(self.retry, on, **overrides)
 
     async def call(
@@ -138,6 +191,17 @@ class Session:
         **build: Any,
     ) -> httpx.Response:
         """One API call with the retry policy: transient failures retried, the rest raised.
+
+        Args:
+            method: The HTTP method.
+            path: The API path.
+            paid: Whether a lost answer may have cost money (then it is not re-sent).
+            model: For the error mapping.
+            generation_id: For the error mapping.
+            **build: Passed to `build` (``json``, ``params``, ``read_timeout``...).
+
+        Returns:
+            The successful response.
 
         Raises:
             OxenError: The call failed for good.

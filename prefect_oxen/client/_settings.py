@@ -46,6 +46,14 @@ class ClientTimeouts(BaseModel):
     )
 
     def httpx(self, *, read: float | None = None) -> httpx.Timeout:
+        """These timeouts as an `httpx.Timeout`.
+
+        Args:
+            read: A read timeout for this call instead of `read`.
+
+        Returns:
+            The httpx timeout.
+        """
         return httpx.Timeout(
             connect=self.connect, read=read or self.read, write=self.write, pool=self.pool
         )
@@ -78,12 +86,23 @@ class RetryPolicy(BaseModel):
 
     @classmethod
     def immediate(cls, attempts: int = 6) -> RetryPolicy:
-        """Retries with no waiting at all (tests); Retry-After is still honoured up to 0 s."""
+        """Retries with no waiting at all (tests); Retry-After is still honoured up to 0 s.
+
+        Args:
+            attempts: Total attempts per call.
+
+        Returns:
+            The policy.
+        """
         return cls(attempts=attempts, wait_initial=0, wait_max=0, wait_jitter=0, max_retry_after=0)
 
     @classmethod
     def never(cls) -> RetryPolicy:
-        """One attempt, no retries."""
+        """One attempt, no retries.
+
+        Returns:
+            The policy.
+        """
         return cls(attempts=1)
 
 

@@ -77,6 +77,7 @@ async def stream_generation(
 async def _stream_once(
     session: Session, path: str, payload: dict[str, Any], *, model: str, part: Path
 ) -> StreamedAnswer:
+    """One POST of the streamed generation, decoded into `part` as it arrives."""
     from prefect_oxen.media import Base64VideoExtractor  # loads PyAV: only when needed
 
     extractor = Base64VideoExtractor()

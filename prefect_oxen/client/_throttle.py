@@ -22,11 +22,16 @@ class SharedThrottle:
         self.waiting = 0
 
     def pause(self, seconds: float) -> None:
-        """Hold back all calls for `seconds` from now (never shortens an existing pause)."""
+        """Hold back all calls for `seconds` from now (never shortens an existing pause).
+
+        Args:
+            seconds: Length of the pause.
+        """
         self._until = max(self._until, time.monotonic() + max(0.0, seconds))
 
     @property
     def remaining(self) -> float:
+        """Seconds left of the current pause (0 when none)."""
         return max(0.0, self._until - time.monotonic())
 
     async def wait(self) -> None:

@@ -87,6 +87,7 @@ class GenerationTracker:
 
     @property
     def events_healthy(self) -> bool:
+        """True while the event stream is connected."""
         return self._stream_up.is_set()
 
     @property
@@ -97,8 +98,13 @@ class GenerationTracker:
     async def subscribe(self, timeout: float = 10.0) -> bool:
         """Make sure the event stream is connected (events are not replayed: call before enqueue).
 
-        Returns False at once when the API has no stream for this client (a refusal ends the
-        stream task), and after `timeout` seconds while the stream keeps failing to connect.
+        Args:
+            timeout: Seconds to wait for the connection.
+
+        Returns:
+            True once connected; False at once when the API has no stream for this client (a
+            refusal ends the stream task), and after `timeout` seconds while the stream keeps
+            failing to connect.
         """
         if not self._poll.use_events or self._stream_gave_up:
             return False
@@ -116,7 +122,14 @@ class GenerationTracker:
         return self._stream_up.is_set()
 
     def track(self, generation_id: str) -> asyncio.Future[Generation]:
-        """A future resolved with the generation's terminal row (or failed with an OxenError)."""
+        """Track `generation_id` until it reaches a terminal state.
+
+        Args:
+            generation_id: The generation to watch.
+
+        Returns:
+            A future resolved with the terminal row (or failed with an `OxenError`).
+        """
         future = self._futures.get(generation_id)
         if future is None or future.done():
             future = asyncio.get_running_loop().create_future()
@@ -130,16 +143,33 @@ class GenerationTracker:
         return future
 
     def untrack(self, generation_id: str) -> None:
+        """Stop tracking `generation_id` (its future is cancelled if still pending).
+
+        Args:
+            generation_id: The generation.
+        """
         future = self._futures.pop(generation_id, None)
         self._last_status.pop(generation_id, None)
         if future is not None and not future.done():
             future.cancel()
 
     def last_status(self, generation_id: str) -> GenerationStatus | None:
+        """The last status seen for `generation_id`.
+
+        Args:
+            generation_id: The generation.
+
+        Returns:
+            The status, or None if none was seen yet.
+        """
         return self._last_status.get(generation_id)
 
     def resolve(self, generation: Generation) -> None:
-        """Record a terminal row seen elsewhere (e.g. our own cancel call or a direct GET)."""
+        """Record a row seen elsewhere (e.g. our own cancel call or a direct GET).
+
+        Args:
+            generation: The row; a terminal one resolves its wait (or is kept for a later one).
+        """
         self._last_status[generation.generation_id] = generation.status
         if not generation.is_terminal:
             return
@@ -152,6 +182,7 @@ class GenerationTracker:
             future.set_result(generation)
 
     async def aclose(self) -> None:
+        """Stop the stream and poll tasks and cancel every pending wait."""
         for task in (self._stream_task, self._poll_task):
             if task is not None:
                 task.cancel()
@@ -206,6 +237,7 @@ class GenerationTracker:
         return backoff * random.uniform(0.5, 1.0)
 
     async def _consume_stream(self) -> None:
+        """Connect once and resolve what the events report, until the stream ends."""
         stream = await connect_event_stream(self._session, self._events_path)
         try:
             self.stream_connects += 1
@@ -222,6 +254,7 @@ class GenerationTracker:
     # --- polling -----------------------------------------------------------------------------
 
     async def _run_polls(self) -> None:
+        """Poll while anything is tracked: fast without events, rarely with them."""
         interval = self._poll.initial
         while True:
             if not any(not fut.done() for fut in self._futures.values()):
@@ -242,6 +275,7 @@ class GenerationTracker:
             )
 
     async def _poll_once(self) -> bool:
+        """One queue list; ids no longer active are fetched one by one."""
         pending = [gid for gid, fut in self._futures.items() if not fut.done()]
         if not pending:
             return False
@@ -265,6 +299,7 @@ class GenerationTracker:
         return changed
 
     async def _fetch(self, generation_id: str) -> None:
+        """Fetch one generation's row; a 404 fails its wait with `GenerationLost`."""
         future = self._futures.get(generation_id)
         try:
             row = await self._queue.get_generation(generation_id)

@@ -34,8 +34,17 @@ _API_FIELDS = {"model", "target_namespace", "response_format", "num_generations"
 def validate_request(request: VideoRequest, model_info: ModelInfo) -> VideoRequest:
     """Check `request` against `model_info` (media type, multi-shot support, request schema).
 
-    Returns the request unchanged when it is valid; raises `RequestValidationError` naming every
-    offending field otherwise. Nothing is sent: this is the last gate before money is spent.
+    Nothing is sent: this is the last gate before money is spent.
+
+    Args:
+        request: The request to check.
+        model_info: The details of the model it is for.
+
+    Returns:
+        The request unchanged, when it is valid.
+
+    Raises:
+        RequestValidationError: Naming every offending field.
     """
     problems: list[tuple[str, str]] = []
     if request.model != model_info.id:
@@ -67,8 +76,8 @@ def validate_request(request: VideoRequest, model_info: ModelInfo) -> VideoReque
     if problems:
         text = "; ".join(f"{field}: {message}" if field else message for field, message in problems)
         raise RequestValidationError(
-            f"Invalid request for model {model_info.id!r}: {sentence(text)} Fix the request; nothing "
-            "was sent or billed.",
+            f"Invalid request for model {model_info.id!r}: {sentence(text)} Fix the request; "
+            "nothing was sent or billed.",
             field=problems[0][0] or None,
             errors=problems,
             detail=text,
@@ -77,6 +86,7 @@ def validate_request(request: VideoRequest, model_info: ModelInfo) -> VideoReque
 
 
 def _instance(request: VideoRequest, schema: dict[str, Any]) -> dict[str, Any]:
+    """The request as the JSON instance its model's schema describes."""
     declared = set((schema.get("properties") or {}).keys())
     return {k: v for k, v in request.to_payload().items() if k not in _API_FIELDS or k in declared}
 
@@ -110,6 +120,7 @@ def _validator(schema: dict[str, Any]) -> Any:
 
 
 def _schema_problems(request: VideoRequest, schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (field, problem) the model's schema finds in the request."""
     validator = _validator(schema)
     instance = _instance(request, schema)
     errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
@@ -132,7 +143,8 @@ def _phrase(error: SchemaError) -> tuple[str, str]:
         name = path.rsplit(".", 1)[-1] if path else "value"
         return (
             path,
-            f"{name} value '{error.instance}' is invalid. Try using {name}='{suggestion}' instead...",
+            f"{name} value '{error.instance}' is invalid. "
+            f"Try using {name}='{suggestion}' instead...",
         )
     if error.validator in (
         "minimum",
@@ -153,6 +165,7 @@ def _phrase(error: SchemaError) -> tuple[str, str]:
 
 
 def _nearest(value: Any, allowed: list[Any]) -> Any:
+    """For a hint: the allowed number nearest a numeric `value`, else the first allowed value."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         numeric = [a for a in allowed if isinstance(a, (int, float)) and not isinstance(a, bool)]
         if numeric:
