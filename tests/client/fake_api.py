@@ -18,11 +18,12 @@ from typing import Any
 import httpx
 
 from prefect_oxen.client import AsyncOxenClient, PollPolicy, RetryPolicy
+from tests.support import KLING
 
 from ..conftest import API_KEY
 
 BASE_URL = "https://oxen.test"
-MODEL = "kling-video-v2-6-pro-text-to-video"
+MODEL = KLING
 RESULT_URL = "https://cdn.oxen.test/results/video.mp4?signature=s3cr3t"
 NO_EVENTS_POLL = PollPolicy(initial=0.01, maximum=0.05, use_events=False)
 

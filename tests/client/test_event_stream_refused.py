@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from prefect_oxen.client import AsyncOxenClient, PollPolicy, RetryPolicy, VideoRequest
+from tests.support import FAST
 
 from ..conftest import API_KEY, FAST_POLL
 from .fake_api import MODEL, FakeOxen, error, fake_client
@@ -93,7 +94,7 @@ async def test_queue_work_against_an_api_without_events_does_not_stall(emulator)
     ):
         assert not await asyncio.wait_for(oxen.tracker.subscribe(timeout=NEVER), DEADLINE)
         for prompt in ("a fox", "a hare"):
-            request = VideoRequest(model="oxen-emu-fast-video", prompt=prompt, duration=1)
+            request = VideoRequest(model=FAST, prompt=prompt, duration=1)
             [generation] = await oxen.enqueue(request)
             done = await oxen.wait_for_generation(generation.generation_id, timeout=DEADLINE)
             assert done.result_url

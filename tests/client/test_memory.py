@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from prefect_oxen.client import AsyncOxenClient, RetryPolicy, VideoRequest
+from tests.support import FAST
 
 from ..conftest import API_KEY
 
@@ -33,9 +34,20 @@ def big_video_emulator() -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     child = subprocess.Popen(
-        [sys.executable, "-m", "prefect_oxen.emulator", "--port", str(port), "--api-key", API_KEY,
-         "--video-padding-bytes", str(PADDING)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "prefect_oxen.emulator",
+            "--port",
+            str(port),
+            "--api-key",
+            API_KEY,
+            "--video-padding-bytes",
+            str(PADDING),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -55,8 +67,12 @@ def big_video_emulator() -> Iterator[str]:
 
 
 async def test_inline_video_is_streamed_to_disk(big_video_emulator: str, tmp_path: Path) -> None:
-    request = VideoRequest(model="oxen-emu-fast-video", prompt="a large inline fox", duration=2, response_format="b64_json")
-    async with AsyncOxenClient(api_key=API_KEY, base_url=big_video_emulator, retry=RetryPolicy.immediate()) as oxen:
+    request = VideoRequest(
+        model=FAST, prompt="a large inline fox", duration=2, response_format="b64_json"
+    )
+    async with AsyncOxenClient(
+        api_key=API_KEY, base_url=big_video_emulator, retry=RetryPolicy.immediate()
+    ) as oxen:
         await oxen.get_model(request.model)  # warm: only the generation is traced
         tracemalloc.start()
         try:
@@ -70,4 +86,6 @@ async def test_inline_video_is_streamed_to_disk(big_video_emulator: str, tmp_pat
     [record] = httpx.get(f"{big_video_emulator}/_emulator/generations").json()["generations"]
     assert result.download.sha256 == record["sha256"]
     # The base64 body is ~54 MB and the video ~40 MB; holding either would show here.
-    assert peak < 8 * 1024 * 1024, f"peak traced memory {peak / 2**20:.1f} MB for a {size / 2**20:.0f} MB video"
+    assert peak < 8 * 1024 * 1024, (
+        f"peak traced memory {peak / 2**20:.1f} MB for a {size / 2**20:.0f} MB video"
+    )

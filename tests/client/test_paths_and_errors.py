@@ -14,10 +14,9 @@ from prefect_oxen.client import (
     VideoRequest,
 )
 from prefect_oxen.client._error_mapping import error_from_response, read_error_message
+from tests.support import FAST, KLING, O3
 
 from ..conftest import API_KEY, FAST_POLL
-
-FAST = "oxen-emu-fast-video"
 
 
 @pytest.fixture
@@ -31,7 +30,10 @@ def legacy_emulator():
 
 async def test_older_routes_are_used_when_the_current_ones_404(legacy_emulator) -> None:
     async with AsyncOxenClient(
-        api_key=API_KEY, base_url=legacy_emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL
+        api_key=API_KEY,
+        base_url=legacy_emulator.base_url,
+        retry=RetryPolicy.immediate(),
+        poll=FAST_POLL,
     ) as oxen:
         models = await oxen.list_models()
         assert FAST in {m.id for m in models}
@@ -48,13 +50,15 @@ async def test_older_routes_are_used_when_the_current_ones_404(legacy_emulator) 
 
 async def test_models_are_read_from_the_catalogue(oxen: AsyncOxenClient) -> None:
     models = {m.id: m for m in await oxen.list_models()}
-    t2v = models["kling-video-v2-6-pro-text-to-video"]
+    t2v = models[KLING]
     assert t2v.pricing.cost_per_second == pytest.approx(0.07)
     assert t2v.pricing.cost_per_second_with_audio == pytest.approx(0.14)
-    assert models["kling-video-o3-pro-reference-to-video"].supports_multi_prompt
+    assert models[O3].supports_multi_prompt
     assert not t2v.supports_multi_prompt
     request = VideoRequest(model=t2v.id, prompt="a", duration=10, generate_audio=True)
-    assert t2v.estimate_cost(request) == pytest.approx(1.40)  # the audio rate replaces the base rate
+    assert t2v.estimate_cost(request) == pytest.approx(
+        1.40
+    )  # the audio rate replaces the base rate
 
 
 async def test_unknown_generation_is_typed(oxen: AsyncOxenClient) -> None:
@@ -79,9 +83,23 @@ async def test_running_out_of_credits_is_typed(oxen: AsyncOxenClient, emulator) 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"error": {"type": "invalid_params", "title": "Bad", "detail": "the detail"}, "status": "error"}, "the detail"),
+        (
+            {
+                "error": {"type": "invalid_params", "title": "Bad", "detail": "the detail"},
+                "status": "error",
+            },
+            "the detail",
+        ),
         ({"error": {"message": "Model not found: x"}}, "Model not found: x"),
-        ({"error": {"type": "resource_not_found", "title": "The requested resource could not be found"}}, "The requested resource could not be found"),
+        (
+            {
+                "error": {
+                    "type": "resource_not_found",
+                    "title": "The requested resource could not be found",
+                }
+            },
+            "The requested resource could not be found",
+        ),
         ({"error_message": "top level"}, "top level"),
         ({"status": "error", "status_message": "invalid_params"}, "invalid_params"),
         ({"message": "plain"}, "plain"),
@@ -110,5 +128,7 @@ def test_status_codes_map_to_types() -> None:
         error = error_from_response(response)
         assert type(error).__name__ == name
         assert "sig=secret" not in str(error)
-    forbidden_credits = httpx.Response(403, json={"error": {"message": "Insufficient credits"}}, request=request)
+    forbidden_credits = httpx.Response(
+        403, json={"error": {"message": "Insufficient credits"}}, request=request
+    )
     assert isinstance(error_from_response(forbidden_credits), InsufficientCredits)

@@ -18,10 +18,10 @@ from prefect_oxen.client import (
     VideoRequest,
 )
 from prefect_oxen.client._error_mapping import parse_retry_after
+from tests.support import FAST
 
 from ..conftest import API_KEY, FAST_POLL
 
-FAST = "oxen-emu-fast-video"
 QUEUE = "POST /api/ai/queue"
 SYNC = "POST /api/ai/videos/generate"
 
@@ -37,7 +37,9 @@ def retry_waits():
 
 
 def _client(emulator, policy: RetryPolicy, api_key: str = API_KEY) -> AsyncOxenClient:
-    return AsyncOxenClient(api_key=api_key, base_url=emulator.base_url, retry=policy, poll=FAST_POLL)
+    return AsyncOxenClient(
+        api_key=api_key, base_url=emulator.base_url, retry=policy, poll=FAST_POLL
+    )
 
 
 def _route_count(emulator, route: str) -> int:
@@ -46,7 +48,9 @@ def _route_count(emulator, route: str) -> int:
 
 async def test_retry_after_replaces_the_computed_backoff(emulator, retry_waits) -> None:
     # A slow policy (30 s waits) that finishes at once only if Retry-After: 0 is honoured.
-    policy = RetryPolicy(attempts=3, wait_initial=30, wait_max=30, wait_jitter=0, max_retry_after=60)
+    policy = RetryPolicy(
+        attempts=3, wait_initial=30, wait_max=30, wait_jitter=0, max_retry_after=60
+    )
     emulator.configure(faults={"rate_limit": 1.0, "retry_after": 0})
     async with _client(emulator, policy) as oxen:
         with pytest.raises(RateLimited) as caught:
@@ -57,7 +61,9 @@ async def test_retry_after_replaces_the_computed_backoff(emulator, retry_waits) 
 
 
 async def test_retry_after_is_capped(emulator, retry_waits) -> None:
-    policy = RetryPolicy(attempts=2, wait_initial=30, wait_max=30, wait_jitter=0, max_retry_after=0.01)
+    policy = RetryPolicy(
+        attempts=2, wait_initial=30, wait_max=30, wait_jitter=0, max_retry_after=0.01
+    )
     emulator.configure(faults={"rate_limit": 1.0, "retry_after": 5})
     async with _client(emulator, policy) as oxen:
         with pytest.raises(RateLimited) as caught:
@@ -99,7 +105,9 @@ async def test_unavailable_is_retried_up_to_the_attempt_limit(emulator) -> None:
 async def test_validation_errors_are_not_retried(emulator) -> None:
     async with _client(emulator, RetryPolicy.immediate()) as oxen:
         with pytest.raises(RequestValidationError):
-            await oxen.generate_video(VideoRequest(model=FAST, prompt="a", duration=99), validate=False)
+            await oxen.generate_video(
+                VideoRequest(model=FAST, prompt="a", duration=99), validate=False
+            )
     assert _route_count(emulator, SYNC) == 1
     assert emulator.stats()["billed_generations"] == 0
 
@@ -117,7 +125,9 @@ async def test_lost_enqueue_answer_is_reconciled_not_resent(emulator) -> None:
     """The enqueue is accepted, then the connection drops: the client finds it in the queue."""
     emulator.configure(latency=0.3, faults={"connection_reset": 1.0, "routes": [QUEUE], "limit": 1})
     async with _client(emulator, RetryPolicy.immediate()) as oxen:
-        [generation] = await oxen.enqueue(VideoRequest(model=FAST, prompt="a lost answer", duration=1))
+        [generation] = await oxen.enqueue(
+            VideoRequest(model=FAST, prompt="a lost answer", duration=1)
+        )
         done = await oxen.wait_for_generation(generation.generation_id, timeout=30)
     assert _route_count(emulator, QUEUE) == 1
     [record] = emulator.generations()

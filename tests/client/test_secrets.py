@@ -17,10 +17,9 @@ from prefect_oxen.client import (
     redact_text,
     redact_url,
 )
+from tests.support import FAST
 
 from ..conftest import API_KEY, FAST_POLL
-
-FAST = "oxen-emu-fast-video"
 
 
 def test_redact_url_drops_the_query_and_userinfo() -> None:
@@ -41,7 +40,9 @@ async def test_nothing_captured_during_a_whole_session_contains_a_secret(
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
     signatures: list[str] = []
-    async with AsyncOxenClient(api_key=API_KEY, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL) as oxen:
+    async with AsyncOxenClient(
+        api_key=API_KEY, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL
+    ) as oxen:
         texts += [repr(oxen), str(oxen)]
         [generation] = await oxen.enqueue(VideoRequest(model=FAST, prompt="a fox", duration=1))
         done = await oxen.wait_for_generation(generation.generation_id, timeout=30)
@@ -51,14 +52,18 @@ async def test_nothing_captured_during_a_whole_session_contains_a_secret(
         response = await oxen.generate_video(VideoRequest(model=FAST, prompt="a fox", duration=1))
         signatures.append(response.videos[0].url.split("?", 1)[1])
         texts += [repr(response), str(response)]
-        emulator.configure(faults={"connection_reset": 1.0, "routes": ["POST /api/ai/videos/generate"], "limit": 1})
+        emulator.configure(
+            faults={"connection_reset": 1.0, "routes": ["POST /api/ai/videos/generate"], "limit": 1}
+        )
         errors: list[OxenError] = []
         try:
             await oxen.generate_video(VideoRequest(model=FAST, prompt="a fox", duration=1))
         except OutcomeUnknown as exc:
             errors.append(exc)
         emulator.configure(faults={"connection_reset": 0.0})
-        async with AsyncOxenClient(api_key=API_KEY + "x", base_url=emulator.base_url, retry=RetryPolicy.immediate()) as wrong:
+        async with AsyncOxenClient(
+            api_key=API_KEY + "x", base_url=emulator.base_url, retry=RetryPolicy.immediate()
+        ) as wrong:
             try:
                 await wrong.list_models()
             except OxenError as exc:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from prefect_oxen.client import AuthenticationError, OxenClient, VideoRequest
-
-FAST = "oxen-emu-fast-video"
+from tests.support import FAST
 
 
 def test_generate_video_returns_the_api_answer(oxen_sync: OxenClient, emulator) -> None:
@@ -21,7 +20,9 @@ def test_generate_video_returns_the_api_answer(oxen_sync: OxenClient, emulator) 
 def test_queue_round_trip_and_download(oxen_sync: OxenClient, emulator, tmp_path: Path) -> None:
     [generation] = oxen_sync.enqueue(VideoRequest(model=FAST, prompt="a fox", duration=1))
     done = oxen_sync.wait_for_generation(generation.generation_id, timeout=30)
-    result = oxen_sync.download(done.result_url, tmp_path / "fox.mp4", generation_id=done.generation_id)
+    result = oxen_sync.download(
+        done.result_url, tmp_path / "fox.mp4", generation_id=done.generation_id
+    )
     assert result.size_bytes == (tmp_path / "fox.mp4").stat().st_size > 0
 
 
