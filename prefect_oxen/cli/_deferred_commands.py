@@ -94,7 +94,7 @@ def load_emulator_command() -> TyperCommand:
     Returns:
         The command typer builds for `prefect_oxen.emulator.cli.emulator_command`.
     """
-    from prefect_oxen.emulator.cli import emulator_command
+    from prefect_oxen.emulator import emulator_command
 
     single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     single.command("emulator")(emulator_command)

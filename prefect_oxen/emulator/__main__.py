@@ -2,7 +2,7 @@
 
 import typer
 
-from prefect_oxen.emulator.cli import emulator_command
+from prefect_oxen.emulator import emulator_command
 
 if __name__ == "__main__":
     typer.run(emulator_command)

@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from prefect_oxen.emulator import EmulatorConfig, EmulatorServer
+from tests.support import wait_for
 
 T = TypeVar("T")
 AUTH = {"Authorization": "Bearer test-key"}
-FAST = "oxen-emu-fast-video"
-KLING = "kling-video-v2-6-pro-text-to-video"
-O3 = "kling-video-o3-pro-reference-to-video"
-I2V = "kling-video-v2-6-pro-image-to-video"
-IMAGE = "flux-2-pro"
-CHAT = "oxen-emu-chat"
 DEFAULTS = EmulatorConfig().model_dump(mode="json", exclude={"host", "port", "seed", "state_dir"})
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.01) -> T:
-    """Poll `predicate` until it returns something truthy, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 class ServerErrors(logging.Handler):
@@ -68,7 +50,7 @@ def no_server_errors(server_errors: ServerErrors) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def shared_server() -> Iterator[EmulatorServer]:
-    """One emulator for the session; `emulator` restores its defaults before each test."""
+    """One emulator for the session; `reset_emulator` restores its defaults before each test."""
     with EmulatorServer(EmulatorConfig(seed=1234)) as server:
         yield server
 
@@ -81,7 +63,7 @@ def control(shared_server: EmulatorServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def emulator(shared_server: EmulatorServer, control: httpx.Client) -> EmulatorServer:
+def reset_emulator(shared_server: EmulatorServer, control: httpx.Client) -> EmulatorServer:
     """The shared emulator with default settings, zeroed counters and no generations."""
     control.patch("/_emulator/config", json=DEFAULTS).raise_for_status()
     control.post("/_emulator/reset?generations=true").raise_for_status()
@@ -95,7 +77,7 @@ def _api(shared_server: EmulatorServer) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def client(emulator: EmulatorServer, _api: httpx.Client) -> httpx.Client:
+def client(reset_emulator: EmulatorServer, _api: httpx.Client) -> httpx.Client:
     """An authenticated client of the freshly reset shared emulator."""
     return _api
 
@@ -131,7 +113,7 @@ def wait_terminal(client: httpx.Client, generation_id: str, timeout: float = 15.
         row = client.get(f"/api/ai/queue/{generation_id}").json()
         return row if row["status"] in ("succeeded", "failed", "cancelled") else None
 
-    return wait_for(terminal, timeout)
+    return wait_for(terminal, timeout=timeout, what=f"generation {generation_id} to end")
 
 
 def error_detail(response: httpx.Response) -> str:

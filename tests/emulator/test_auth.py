@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from prefect_oxen.emulator import EmulatorServer
-from tests.emulator.conftest import FAST, configure
+from tests.emulator.conftest import configure
+from tests.support import FAST
 
 
 def _assert_401(response: httpx.Response) -> None:
@@ -34,9 +35,9 @@ def _assert_401(response: httpx.Response) -> None:
     ],
 )
 def test_missing_or_malformed_token_is_401(
-    emulator: EmulatorServer, plain: httpx.Client, headers: dict, method: str, path: str
+    reset_emulator: EmulatorServer, plain: httpx.Client, headers: dict, method: str, path: str
 ) -> None:
-    response = plain.request(method, emulator.base_url + path, headers=headers, json={})
+    response = plain.request(method, reset_emulator.base_url + path, headers=headers, json={})
     _assert_401(response)
 
 
@@ -57,8 +58,8 @@ def test_any_token_accepted_by_default(client: httpx.Client) -> None:
     assert response.status_code == 200
 
 
-def test_emulator_routes_need_no_auth(emulator: EmulatorServer, plain: httpx.Client) -> None:
-    assert plain.get(emulator.base_url + "/_emulator/stats").status_code == 200
+def test_emulator_routes_need_no_auth(reset_emulator: EmulatorServer, plain: httpx.Client) -> None:
+    assert plain.get(reset_emulator.base_url + "/_emulator/stats").status_code == 200
 
 
 def test_unknown_route_is_a_json_404(client: httpx.Client) -> None:
@@ -75,7 +76,9 @@ def test_unknown_route_is_a_json_404(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize("api_keys", [None, ["**********"]])
-def test_a_masked_key_is_refused_even_when_any_token_is_accepted(client: httpx.Client, api_keys) -> None:
+def test_a_masked_key_is_refused_even_when_any_token_is_accepted(
+    client: httpx.Client, api_keys
+) -> None:
     # What a client sends when it rebuilt its credentials from Prefect's stored parameters.
     configure(client, api_keys=api_keys)
     for method, path in (("GET", "/api/ai/models"), ("DELETE", "/api/ai/queue/any-id")):

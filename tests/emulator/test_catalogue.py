@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 from jsonschema import Draft202012Validator
 
-from tests.emulator.conftest import CHAT, FAST, I2V, IMAGE, KLING, O3, configure
+from tests.emulator.conftest import configure
+from tests.support import CHAT, FAST, I2V, IMAGE, KLING, O3
 
 
 def test_list_models_has_the_catalogue_with_schemas_and_pricing(client: httpx.Client) -> None:

@@ -16,16 +16,8 @@ import httpx
 import pytest
 
 from prefect_oxen.emulator import EmulatorConfig, EmulatorServer, FaultConfig, running_emulator
-from tests.emulator.conftest import (
-    AUTH,
-    FAST,
-    KLING,
-    configure,
-    enqueue,
-    stats,
-    wait_for,
-    wait_terminal,
-)
+from tests.emulator.conftest import AUTH, configure, enqueue, stats, wait_terminal
+from tests.support import FAST, KLING, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,11 +105,11 @@ def test_patch_config(client: httpx.Client) -> None:
 
 
 def test_convenience_methods_match_the_routes(
-    emulator: EmulatorServer, client: httpx.Client
+    reset_emulator: EmulatorServer, client: httpx.Client
 ) -> None:
     client.post("/api/ai/videos/generate", json={"model": FAST, "prompt": "x", "duration": 1})
     over_http = client.get("/_emulator/stats").json()
-    direct = emulator.stats()
+    direct = reset_emulator.stats()
     for key in (
         "billed_generations",
         "billed_cost_usd",
@@ -125,11 +117,13 @@ def test_convenience_methods_match_the_routes(
         "faults_injected",
     ):
         assert direct[key] == over_http[key]
-    assert emulator.generations() == client.get("/_emulator/generations").json()["generations"]
-    assert emulator.configure(latency=0.5).latency == 0.5
-    assert emulator.config.latency == 0.5
-    emulator.reset(generations=True)
-    assert emulator.generations() == []
+    assert (
+        reset_emulator.generations() == client.get("/_emulator/generations").json()["generations"]
+    )
+    assert reset_emulator.configure(latency=0.5).latency == 0.5
+    assert reset_emulator.config.latency == 0.5
+    reset_emulator.reset(generations=True)
+    assert reset_emulator.generations() == []
 
 
 def _threads() -> set[str]:
@@ -255,7 +249,7 @@ def test_cli_command_exposes_every_fault_flag() -> None:
     import typer
     from typer.testing import CliRunner
 
-    from prefect_oxen.emulator.cli import emulator_command
+    from prefect_oxen.emulator import emulator_command
 
     app = typer.Typer()
     app.command()(emulator_command)
@@ -279,7 +273,7 @@ def test_cli_command_exposes_every_fault_flag() -> None:
 
 def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
     code = (
-        "import sys, prefect_oxen.emulator, prefect_oxen.emulator.cli;"
+        "import sys, prefect_oxen.emulator; prefect_oxen.emulator.emulator_command;"
         "bad = [m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')"
         " or (m.startswith('prefect_oxen.') and not m.startswith('prefect_oxen.emulator'))];"
         "print(bad); sys.exit(1 if bad else 0)"

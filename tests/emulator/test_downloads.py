@@ -7,7 +7,8 @@ import hashlib
 import httpx
 import pytest
 
-from tests.emulator.conftest import FAST, configure, enqueue, stats, wait_for, wait_terminal
+from tests.emulator.conftest import configure, enqueue, stats, wait_terminal
+from tests.support import FAST, wait_for
 
 
 def _video_url(client: httpx.Client, **body: object) -> str:

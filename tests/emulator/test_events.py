@@ -10,15 +10,16 @@ import httpx
 import pytest
 
 from prefect_oxen.emulator import EmulatorServer
-from tests.emulator.conftest import AUTH, FAST, configure, enqueue, parse_sse, stats, wait_for
+from tests.emulator.conftest import AUTH, configure, enqueue, parse_sse, stats
+from tests.support import FAST, wait_for
 
 Events = list[tuple[str | None, str]]
 
 
 @pytest.fixture
-async def stream(emulator: EmulatorServer) -> AsyncIterator[httpx.Response]:
+async def stream(reset_emulator: EmulatorServer) -> AsyncIterator[httpx.Response]:
     async with (
-        httpx.AsyncClient(base_url=emulator.base_url, headers=AUTH, timeout=20) as http,
+        httpx.AsyncClient(base_url=reset_emulator.base_url, headers=AUTH, timeout=20) as http,
         http.stream("GET", "/api/events") as response,
     ):
         yield response
@@ -76,10 +77,10 @@ async def test_completion_events_and_none_for_cancelled(
     assert "deployment_status" in noise
 
 
-async def test_keep_alive_comments(client: httpx.Client, emulator: EmulatorServer) -> None:
+async def test_keep_alive_comments(client: httpx.Client, reset_emulator: EmulatorServer) -> None:
     configure(client, keepalive_interval=0.05)
     async with (
-        httpx.AsyncClient(base_url=emulator.base_url, headers=AUTH, timeout=20) as http,
+        httpx.AsyncClient(base_url=reset_emulator.base_url, headers=AUTH, timeout=20) as http,
         http.stream("GET", "/api/events") as response,
     ):
         events = await read_until(response, lambda ev: ev.count(("comment", "keep-alive")) >= 2)
@@ -87,13 +88,13 @@ async def test_keep_alive_comments(client: httpx.Client, emulator: EmulatorServe
 
 
 async def test_no_replay_and_no_noise_when_disabled(
-    client: httpx.Client, emulator: EmulatorServer
+    client: httpx.Client, reset_emulator: EmulatorServer
 ) -> None:
     configure(client, noise_events=False)
     [before] = enqueue(client, model=FAST, prompt="before", duration=1)
     wait_for(lambda: client.get(f"/api/ai/queue/{before}").json()["status"] == "succeeded")
     async with (
-        httpx.AsyncClient(base_url=emulator.base_url, headers=AUTH, timeout=20) as http,
+        httpx.AsyncClient(base_url=reset_emulator.base_url, headers=AUTH, timeout=20) as http,
         http.stream("GET", "/api/events") as response,
     ):
         [after] = enqueue(client, model=FAST, prompt="after", duration=1)
@@ -103,10 +104,10 @@ async def test_no_replay_and_no_noise_when_disabled(
 
 
 async def test_client_disconnect_ends_the_stream(
-    client: httpx.Client, emulator: EmulatorServer
+    client: httpx.Client, reset_emulator: EmulatorServer
 ) -> None:
     async with (
-        httpx.AsyncClient(base_url=emulator.base_url, headers=AUTH, timeout=20) as http,
+        httpx.AsyncClient(base_url=reset_emulator.base_url, headers=AUTH, timeout=20) as http,
         http.stream("GET", "/api/events") as response,
     ):
         assert response.status_code == 200

@@ -16,7 +16,8 @@ import httpx
 import pytest
 
 from prefect_oxen.emulator import EmulatorServer
-from tests.emulator.conftest import AUTH, FAST, configure, enqueue, error_detail, stats, wait_for
+from tests.emulator.conftest import AUTH, configure, enqueue, error_detail, stats
+from tests.support import FAST, wait_for
 
 
 def _bounds(n: int, p: float) -> tuple[float, float]:

@@ -5,18 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.emulator.conftest import (
-    CHAT,
-    FAST,
-    IMAGE,
-    KLING,
-    configure,
-    enqueue,
-    error_detail,
-    stats,
-    wait_for,
-    wait_terminal,
-)
+from tests.emulator.conftest import configure, enqueue, error_detail, stats, wait_terminal
+from tests.support import CHAT, FAST, IMAGE, KLING, wait_for
 
 
 def test_enqueue_runs_to_succeeded_with_an_echoed_row(

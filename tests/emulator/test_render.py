@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from prefect_oxen.emulator import EmulatorServer
-from tests.emulator.conftest import AUTH, FAST, O3, configure, enqueue, probe, stats, wait_terminal
+from tests.emulator.conftest import AUTH, configure, enqueue, probe, stats, wait_terminal
+from tests.support import FAST, O3
 
 
 def _generate(client: httpx.Client, plain: httpx.Client, **body: object) -> bytes:
@@ -93,3 +94,22 @@ def test_padding_makes_big_files_that_still_decode(
     assert box == (3_000_000).to_bytes(4, "big") + b"free"
     assert probe(padded)["frames"] == 16
     assert client.patch("/_emulator/config", json={"video_padding_bytes": 4}).status_code == 422
+
+
+def test_reused_renders_encode_once_per_shape(client: httpx.Client, plain: httpx.Client) -> None:
+    configure(client, reuse_renders=True)
+    ids = []
+    for index in range(6):
+        duration = 2 if index % 2 else 3
+        ids += enqueue(client, model=FAST, prompt=f"prompt {index}", duration=duration, seed=index)
+    rows = [wait_terminal(client, gid) for gid in ids]
+    assert all(row["status"] == "succeeded" for row in rows)
+    assert stats(client)["renders"] == 2  # one per shape (2 s, 3 s), not one per prompt
+    frames = sorted(probe(plain.get(row["result_url"]).content)["frames"] for row in rows)
+    assert frames == [16, 16, 16, 24, 24, 24]  # still real mp4s of the requested duration
+    hashes = {g["sha256"] for g in client.get("/_emulator/generations").json()["generations"]}
+    assert len(hashes) == 2
+    data = _generate(client, plain, duration=3, aspect_ratio="9:16", generate_audio=True)
+    info = probe(data)
+    assert (info["width"], info["height"], info["audio"]) == (72, 128, ["aac"])
+    assert stats(client)["renders"] == 3  # a new shape renders once more

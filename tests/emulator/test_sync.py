@@ -8,20 +8,8 @@ import hashlib
 import httpx
 import pytest
 
-from tests.emulator.conftest import (
-    CHAT,
-    FAST,
-    I2V,
-    IMAGE,
-    KLING,
-    O3,
-    configure,
-    enqueue,
-    error_detail,
-    probe,
-    stats,
-    wait_terminal,
-)
+from tests.emulator.conftest import configure, enqueue, error_detail, probe, stats, wait_terminal
+from tests.support import CHAT, FAST, I2V, IMAGE, KLING, O3
 
 WRAP = "Getting model response error: 422 - Value error, "
 

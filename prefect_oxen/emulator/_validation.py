@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
-from prefect_oxen.emulator.catalogue import Model
-from prefect_oxen.emulator.render import ImageSpec, Shot, VideoSpec
+from prefect_oxen.emulator._catalogue import Model
+from prefect_oxen.emulator._render import ImageSpec, Shot, VideoSpec
 
 _WRAP_PREFIX = "Getting model response error: 422 - Value error, "
 
@@ -29,10 +29,12 @@ def wrap(message: str, enabled: bool) -> str:
 
 
 def _location(error: ValidationError) -> str:
+    """The dotted path of the failing field ("multi_prompt.0.prompt")."""
     return ".".join(str(part) for part in error.absolute_path)
 
 
 def _describe(error: ValidationError) -> str:
+    """A schema error in the wording the hub's pydantic validation uses."""
     where = _location(error)
     if error.validator == "required":
         # Name the missing field the way pydantic does ("multi_prompt.0.prompt: Field required").
@@ -48,6 +50,7 @@ def _describe(error: ValidationError) -> str:
 
 
 def _check_schema(model: Model, params: dict[str, Any], wrapped: bool) -> None:
+    """Validate `params` against `model`'s request schema; InvalidRequest if not."""
     validator = Draft202012Validator(model.request_schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
@@ -55,6 +58,7 @@ def _check_schema(model: Model, params: dict[str, Any], wrapped: bool) -> None:
 
 
 def _present(params: dict[str, Any], name: str) -> bool:
+    """True when `name` is given (an empty multi_prompt counts as absent)."""
     value = params.get(name)
     if name == "multi_prompt":
         return bool(value)  # an empty list counts as absent

@@ -12,9 +12,9 @@ from typing import Any
 
 import uvicorn
 
-from prefect_oxen.emulator.app import create_app
-from prefect_oxen.emulator.config import EmulatorConfig, FaultConfig
-from prefect_oxen.emulator.engine import Emulator
+from prefect_oxen.emulator._app import create_app
+from prefect_oxen.emulator._config import EmulatorConfig, FaultConfig
+from prefect_oxen.emulator._engine import Emulator
 
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
@@ -32,6 +32,7 @@ class _Server(uvicorn.Server):
         self._emulator = emulator
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Tell the engine to end its event streams, then shut uvicorn down."""
         emulator: Emulator | None = self._emulator()
         if emulator is not None:
             emulator.begin_shutdown()
@@ -42,6 +43,10 @@ class EmulatorServer:
     """An Oxen-compatible emulator served by uvicorn; a context manager that starts and stops it.
 
     `EmulatorServer(cfg)` or `EmulatorServer(latency=0.5, faults={"server_error": 0.1})`.
+
+    Args:
+        config: The settings to start with; None means `EmulatorConfig()`'s defaults.
+        **overrides: `EmulatorConfig` fields that replace those of `config`.
     """
 
     def __init__(self, config: EmulatorConfig | None = None, **overrides: Any) -> None:
@@ -87,6 +92,7 @@ class EmulatorServer:
     # -- lifecycle -------------------------------------------------------------------------
 
     def _bind(self) -> socket.socket:
+        """A listening TCP socket on the configured host and port (0 picks a free one)."""
         family = socket.AF_INET6 if ":" in self._initial.host else socket.AF_INET
         # proto must be IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted
         # sockets whose proto says TCP, and without it every response costs a 40 ms
@@ -99,6 +105,7 @@ class EmulatorServer:
         return sock
 
     def _uvicorn(self, foreground: bool = False) -> _Server:
+        """The uvicorn server for the app; embedded servers keep the host's logging."""
         extra: dict[str, Any] = {}
         if not foreground:
             # Embedded (tests, flows): leave the host application's logging config alone.
@@ -117,7 +124,14 @@ class EmulatorServer:
         return _Server(config, lambda: self.emulator)
 
     def start(self) -> EmulatorServer:
-        """Bind (port 0 picks a free port), start serving in a daemon thread, wait until ready."""
+        """Bind (port 0 picks a free port), start serving in a daemon thread, wait until ready.
+
+        Returns:
+            This server, running.
+
+        Raises:
+            RuntimeError: It is already running, or failed to start.
+        """
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
         self._socket = self._bind()
@@ -134,6 +148,7 @@ class EmulatorServer:
         return self
 
     def _run(self) -> None:
+        """Serve in this thread until stopped, keeping any failure for start()/stop()."""
         assert self._server is not None and self._socket is not None
         try:
             asyncio.run(self._serve())
@@ -141,6 +156,7 @@ class EmulatorServer:
             self._failure = exc
 
     async def _serve(self) -> None:
+        """Serve on the bound socket, remembering the loop for cross-thread calls."""
         assert self._server is not None and self._socket is not None
         self._loop = asyncio.get_running_loop()
         await self._server.serve(sockets=[self._socket])
@@ -178,29 +194,50 @@ class EmulatorServer:
     # -- conveniences (thread-safe: they run on the server's loop) ---------------------------
 
     def _call(self, func: Any, *args: Any) -> Any:
+        """Run `func(emulator, *args)` on the server's loop and return its result."""
         emulator, loop = self.emulator, self._loop
         if emulator is None or loop is None:
             raise RuntimeError("the emulator is not running")
 
         async def run() -> Any:
+            """Call `func` on the loop's thread."""
             return func(emulator, *args)
 
         return asyncio.run_coroutine_threadsafe(run(), loop).result(_STOP_TIMEOUT)
 
     def stats(self) -> dict[str, Any]:
-        """The same dict as GET /_emulator/stats."""
+        """The emulator's counters, from its own loop.
+
+        Returns:
+            The same dict as GET /_emulator/stats.
+        """
         return self._call(Emulator.snapshot)
 
     def generations(self) -> list[dict[str, Any]]:
-        """The same list as GET /_emulator/generations."""
+        """Every generation the emulator knows, oldest first.
+
+        Returns:
+            The same list as GET /_emulator/generations.
+        """
         return self._call(Emulator.generation_log)
 
     def reset(self, generations: bool = False) -> None:
-        """Zero the counters (and forget generations when asked), like POST /_emulator/reset."""
+        """Zero the counters (and forget generations when asked), like POST /_emulator/reset.
+
+        Args:
+            generations: Also forget every generation and rendered file.
+        """
         self._call(Emulator.reset, generations)
 
     def configure(self, **changes: Any) -> EmulatorConfig:
-        """Change settings at run time, like PATCH /_emulator/config (faults merge)."""
+        """Change settings at run time, like PATCH /_emulator/config (faults merge).
+
+        Args:
+            **changes: `EmulatorConfig` fields to change (not host, port, seed or state_dir).
+
+        Returns:
+            The configuration now in force.
+        """
         return self._call(Emulator.update_config, changes)
 
 
@@ -211,8 +248,16 @@ def running_emulator(
     faults: FaultConfig | dict[str, Any] | None = None,
     **settings: Any,
 ) -> Iterator[EmulatorServer]:
-    """Start an emulator for the duration of a `with` block; keyword arguments are
-    EmulatorConfig fields (`faults` may be a plain dict of rates)."""
+    """Start an emulator for the duration of a `with` block.
+
+    Args:
+        config: The settings to start from; None means the defaults.
+        faults: Fault rates, as a `FaultConfig` or a plain dict.
+        **settings: `EmulatorConfig` fields that replace those of `config`.
+
+    Yields:
+        The running `EmulatorServer`, stopped when the block ends.
+    """
     if faults is not None:
         settings["faults"] = faults if isinstance(faults, FaultConfig) else FaultConfig(**faults)
     data = (config or EmulatorConfig()).model_dump()

@@ -31,6 +31,7 @@ class UrlSigner:
         self._key = hashlib.sha256(f"oxen-emulator-url-key:{seed}".encode()).digest()
 
     def _signature(self, path: str, expires: int) -> str:
+        """The HMAC-SHA256 of `path` and `expires` under the signing key."""
         message = f"{path}\n{expires}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 

@@ -67,6 +67,7 @@ class SlotPool:
             self.release()
 
     def _wake(self) -> None:
+        """Give free slots to waiters in arrival order."""
         while self._waiters and self._in_use < self._capacity:
             waiter = self._waiters.popleft()
             if not waiter.done():

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from prefect_oxen.emulator.config import EmulatorConfig, FaultConfig
-from prefect_oxen.emulator.server import EmulatorServer
+from prefect_oxen.emulator._config import EmulatorConfig, FaultConfig
+from prefect_oxen.emulator._server import EmulatorServer
 
 _DEFAULTS = EmulatorConfig()
 _FAULTS = FaultConfig()
@@ -35,6 +35,7 @@ def emulator_command(
     credits_usd: Optional[float] = None,  # noqa: UP045
     insufficient_credits_status: int = _DEFAULTS.insufficient_credits_status,
     video_padding_bytes: int = 0,
+    reuse_renders: bool = False,
     keepalive_interval: float = _DEFAULTS.keepalive_interval,
     noise_events: bool = True,
     wrap_validation_messages: bool = True,
@@ -72,6 +73,7 @@ def emulator_command(
         credits_usd=credits_usd,
         insufficient_credits_status=insufficient_credits_status,
         video_padding_bytes=video_padding_bytes,
+        reuse_renders=reuse_renders,
         keepalive_interval=keepalive_interval,
         noise_events=noise_events,
         wrap_validation_messages=wrap_validation_messages,

@@ -52,6 +52,21 @@ class VideoSpec:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
+    def shape(self) -> VideoSpec:
+        """This spec with everything but its shape dropped (shot lengths, aspect ratio, audio).
+
+        Returns:
+            The spec every request of the same shape renders to when renders are reused, so a
+            load test encodes once per shape instead of once per prompt.
+        """
+        return VideoSpec(
+            model="",
+            shots=tuple(Shot("", shot.duration) for shot in self.shots),
+            aspect_ratio=self.aspect_ratio,
+            seed=None,
+            generate_audio=self.generate_audio,
+        )
+
 
 @dataclass(frozen=True)
 class ImageSpec:
@@ -86,12 +101,14 @@ def frame_size(aspect_ratio: str) -> tuple[int, int]:
 
 
 def _palette(*parts: object) -> tuple[int, int, int]:
+    """A deterministic YUV colour derived from `parts`."""
     digest = hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).digest()
     # Keep luma mid-range so the moving bar stays visible against the background.
     return 48 + digest[0] % 128, 64 + digest[1] % 128, 64 + digest[2] % 128
 
 
 def _plane_bytes(width: int, height: int, line_size: int, row: bytes) -> bytes:
+    """One image plane of `height` identical rows, padded to the line size."""
     padded = row + bytes(line_size - width)
     return padded * height
 
@@ -139,6 +156,7 @@ def render_video(spec: VideoSpec) -> bytes:
 def _encode_tone(
     container: av.container.OutputContainer, stream: av.AudioStream, spec: VideoSpec
 ) -> None:
+    """Encode a constant AAC tone as long as the video into `stream`."""
     total = spec.duration * AUDIO_RATE
     # A pitch with a whole number of periods per frame makes every frame identical, so one
     # buffer is computed once instead of a sine per sample.

@@ -18,6 +18,7 @@ class ConnectionDropUnsupported(RuntimeError):
 
 
 def _transport(scope: Scope) -> Any:
+    """The asyncio transport under an ASGI scope, when uvicorn exposes one."""
     raw_send = scope.get(RAW_SEND_KEY)
     cycle = getattr(raw_send, "__self__", None)
     return getattr(cycle, "transport", None)

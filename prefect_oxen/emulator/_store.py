@@ -79,6 +79,7 @@ class GenerationStore:
             self._handle = journal.open("a", encoding="utf-8")
 
     def _load(self, journal: Path) -> None:
+        """Read the persisted generations back from `journal` (bad lines skipped)."""
         if journal.exists():
             for line in journal.read_text(encoding="utf-8").splitlines():
                 try:

@@ -185,6 +185,7 @@ class Model:
 
 
 def _video_pricing(per_second: str, with_audio: str) -> dict[str, Any]:
+    """A per-output-second pricing block, as the hub's model list shows it."""
     return {
         "method": "per_video_output_second",
         "cost_per_second": float(per_second),

@@ -10,14 +10,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from prefect_oxen.emulator.render import (
+from prefect_oxen.emulator._render import (
     ImageSpec,
     VideoSpec,
     free_box_header,
     render_image,
     render_video,
 )
-from prefect_oxen.emulator.store import Artifact
+from prefect_oxen.emulator._store import Artifact
 
 _ZEROS = bytes(1 << 20)
 
@@ -69,6 +69,7 @@ class ArtifactStore:
         return await self._get(key, lambda: self._write(render_image(spec), "png", 0))
 
     async def _get(self, key: str, produce: Callable[[], Artifact]) -> Artifact:
+        """The cached artifact for `key`, rendering it (once, shared by waiters) on a miss."""
         if key in self._cache:
             return self._cache[key]
         task = self._pending.get(key)
@@ -82,6 +83,7 @@ class ArtifactStore:
         return await asyncio.shield(task)
 
     def _finished(self, key: str, task: asyncio.Future[Artifact]) -> None:
+        """Cache and index a finished render; a failed one is simply forgotten."""
         self._pending.pop(key, None)
         if task.cancelled() or task.exception() is not None:
             return
@@ -91,6 +93,7 @@ class ArtifactStore:
             index.write(json.dumps({"key": key, "artifact": artifact.__dict__}) + "\n")
 
     def _write(self, data: bytes, extension: str, padding: int) -> Artifact:
+        """Write rendered bytes (plus an optional `free` box) and name the file by its hash."""
         digest = hashlib.sha256(data)
         tmp = self.root / f".{uuid.uuid4().hex}.part"
         with tmp.open("wb") as handle:

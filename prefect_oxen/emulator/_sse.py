@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from prefect_oxen.emulator.events import EventBroker
+from prefect_oxen.emulator._events import EventBroker
 
 COMPLETED = "media_generation_completed"
 NOISE = "deployment_status"
@@ -59,10 +59,12 @@ class EventStream:
 
     @staticmethod
     async def _wait_for_disconnect(receive: Receive) -> None:
+        """Return once the client has disconnected."""
         while (await receive())["type"] != "http.disconnect":
             pass
 
     async def _pump(self, send: Send) -> None:
+        """Send the stream's headers, then events and keep-alives until stopped."""
         headers = [
             (b"content-type", b"text/event-stream; charset=utf-8"),
             (b"cache-control", b"no-cache"),

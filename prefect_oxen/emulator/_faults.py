@@ -6,7 +6,7 @@ import random
 import time
 from collections import Counter, deque
 
-from prefect_oxen.emulator.config import FaultConfig
+from prefect_oxen.emulator._config import FaultConfig
 
 #: API faults in the order they win when several fire on the same request.
 API_FAULTS = ("connection_reset", "rate_limit", "unavailable", "server_error")
@@ -45,6 +45,7 @@ class FaultInjector:
         self._budget_used = 0
 
     def _draw(self, names: tuple[str, ...], faults: FaultConfig, route: str) -> str | None:
+        """Draw every fault of `names` and return the first that fires within the limit."""
         fired = [name for name in names if self._rngs[name].random() < getattr(faults, name)]
         if not fired or (faults.limit is not None and self._budget_used >= faults.limit):
             return None
@@ -55,6 +56,7 @@ class FaultInjector:
 
     @staticmethod
     def _eligible(faults: FaultConfig, route: str) -> bool:
+        """True when `route` is one the fault settings apply to."""
         return faults.routes is None or route in faults.routes
 
     def draw_api(self, faults: FaultConfig, route: str) -> str | None:

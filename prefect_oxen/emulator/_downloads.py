@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from prefect_oxen.emulator.connection import ConnectionDropUnsupported, drop_connection
+from prefect_oxen.emulator._connection import ConnectionDropUnsupported, drop_connection
 
 _CHUNK = 1 << 20
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

@@ -17,24 +17,24 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from prefect_oxen.emulator.catalogue import CATALOGUE, find_model
-from prefect_oxen.emulator.config import EmulatorConfig
-from prefect_oxen.emulator.connection import (
+from prefect_oxen.emulator._catalogue import CATALOGUE, find_model
+from prefect_oxen.emulator._config import EmulatorConfig
+from prefect_oxen.emulator._connection import (
     RAW_SEND_KEY,
     ConnectionDropUnsupported,
     drop_connection,
 )
-from prefect_oxen.emulator.downloads import FileBody, b64_json_body, parse_range
-from prefect_oxen.emulator.engine import Emulator, GenerationFailed, ModelNotFound
-from prefect_oxen.emulator.errors import (
+from prefect_oxen.emulator._downloads import FileBody, b64_json_body, parse_range
+from prefect_oxen.emulator._engine import Emulator, GenerationFailed, ModelNotFound
+from prefect_oxen.emulator._errors import (
     error_response,
     model_not_found_response,
     not_found_response,
 )
-from prefect_oxen.emulator.signing import Verdict
-from prefect_oxen.emulator.sse import EventStream
-from prefect_oxen.emulator.store import ACTIVE, STATUSES, Generation
-from prefect_oxen.emulator.validation import InvalidRequest
+from prefect_oxen.emulator._signing import Verdict
+from prefect_oxen.emulator._sse import EventStream
+from prefect_oxen.emulator._store import ACTIVE, STATUSES, Generation
+from prefect_oxen.emulator._validation import InvalidRequest
 
 Handler = Callable[[Request, Emulator], Awaitable[ASGIApp]]
 
@@ -61,10 +61,12 @@ class EmulatorApp(Starlette):
 
 
 def _base_url(request: Request) -> str:
+    """The server's own URL as this request reached it, without a trailing slash."""
     return str(request.base_url).rstrip("/")
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object; InvalidRequest when it is not one."""
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError:
@@ -75,6 +77,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
 
 
 def _authorised(request: Request, emu: Emulator) -> bool:
+    """True when the request carries a Bearer token the emulator accepts."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     token = token.strip()
     # A key masked by a logger or by Prefect's parameter store (`**********`) is never a key:
@@ -107,6 +110,7 @@ async def _api_fault(
 
 
 async def _drop(request: Request) -> None:
+    """Abort the connection under `request` (the injected `connection_reset`)."""
     try:
         await drop_connection(request.scope)
     except ConnectionDropUnsupported:
@@ -114,9 +118,11 @@ async def _drop(request: Request) -> None:
 
 
 def _wrap(endpoint: Endpoint) -> Callable[[Request], Awaitable[ASGIApp]]:
+    """The Starlette handler of `endpoint`: stats, faults, authentication, error shapes."""
     route_key = f"{endpoint.method} {endpoint.template}"
 
     async def run(request: Request) -> ASGIApp:
+        """Serve one request of the endpoint, counted and faulted as client traffic."""
         emu: Emulator = request.app.state.emulator
         # Only client traffic is counted: a test reading the stats must not change them.
         counted = not endpoint.template.startswith("/_emulator")
@@ -155,7 +161,10 @@ def _wrap(endpoint: Endpoint) -> Callable[[Request], Awaitable[ASGIApp]]:
 
 
 def _sync_handler(media_type: str, key: str) -> Handler:
+    """A handler that renders synchronously (`media_type`) and answers under `key`."""
+
     async def handler(request: Request, emu: Emulator) -> ASGIApp:
+        """Run the generation now and answer with its URL (or its bytes as base64)."""
         body = await _json_body(request)
         record = await emu.run_sync(body, media_type)
         assert record.artifact is not None and record.completed_at is not None
@@ -171,6 +180,8 @@ def _sync_handler(media_type: str, key: str) -> Handler:
 
 
 def _count_bytes(emu: Emulator) -> Callable[[int], None]:
+    """A callback adding streamed download bytes to the emulator's stats."""
+
     def count(n: int) -> None:
         emu.stats.bytes_served += n
 
@@ -246,6 +257,7 @@ async def retry_queue(request: Request, emu: Emulator) -> ASGIApp:
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """Query parameter `name` as an int within [low, high]; InvalidRequest otherwise."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
@@ -298,6 +310,7 @@ async def events(request: Request, emu: Emulator) -> ASGIApp:
     base = _base_url(request)
 
     def render(generation_id: str) -> dict[str, Any] | None:
+        """One generation as a `generation_completed` event payload (None when forgotten)."""
         record = emu.store.get(generation_id)
         if record is None:
             return None
@@ -490,6 +503,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
 
 def _routes() -> list[Route]:
+    """Every endpoint as a Starlette route, one route per path carrying all its methods."""
     # Starlette matches routes in order and one path may carry several methods, so group the
     # endpoints by path, keeping first-seen order (".../search" before ".../{model_id}").
     by_path: dict[str, dict[str, Callable[[Request], Awaitable[ASGIApp]]]] = {}
@@ -498,7 +512,11 @@ def _routes() -> list[Route]:
     routes = []
     for path, handlers in by_path.items():
 
-        async def dispatch(request: Request, handlers=handlers) -> ASGIApp:
+        async def dispatch(
+            request: Request,
+            handlers: dict[str, Callable[[Request], Awaitable[ASGIApp]]] = handlers,
+        ) -> ASGIApp:
+            """Hand the request to the handler of its method (HEAD is served as GET)."""
             method = "GET" if request.method == "HEAD" else request.method
             return await handlers[method](request)
 
@@ -508,6 +526,7 @@ def _routes() -> list[Route]:
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own HTTP errors (404, 405) in the hub's error shape."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return not_found_response()
@@ -519,6 +538,7 @@ def create_app(config: EmulatorConfig) -> EmulatorApp:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        """Start the emulator engine with the app and stop it when the app stops."""
         emulator = Emulator(config)
         app.state.emulator = emulator
         await emulator.start()

@@ -146,6 +146,12 @@ class EmulatorConfig(BaseModel):
         description="Size of a valid mp4 `free` box appended to every video (0 = none, else at "
         "least 8) so benchmarks get big files that still decode.",
     )
+    reuse_renders: bool = Field(
+        default=False,
+        description="Render one mp4 per shape (shot lengths, aspect ratio, audio) and serve it "
+        "to every generation of that shape: still real mp4 bytes of the right duration and size, "
+        "but no encode per prompt (load tests of thousands of generations).",
+    )
     state_dir: Path | None = Field(
         default=None,
         description="Directory that keeps generations and rendered files across restarts; "
@@ -155,6 +161,7 @@ class EmulatorConfig(BaseModel):
     @field_validator("video_padding_bytes")
     @classmethod
     def _padding_fits_a_box(cls, value: int) -> int:
+        """Refuse paddings too small to hold an mp4 box header."""
         # An mp4 box header alone is 8 bytes; anything smaller cannot be a valid box.
         if 0 < value < 8:
             raise ValueError("video_padding_bytes must be 0 or at least 8 (an mp4 box header)")
