@@ -44,7 +44,7 @@ def main() -> None:
 
     from prefect_oxen import OxenCredentials
     from prefect_oxen.flows import batch_flow
-    from prefect_oxen.flows.report import BatchIncomplete
+    from prefect_oxen.flows import BatchIncomplete
 
     imported = time.perf_counter()
 

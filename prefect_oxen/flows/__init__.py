@@ -1,9 +1,19 @@
-"""Prefect flows: one video, a multi-shot video, and resumable, budgeted batches."""
+"""Prefect flows: one video, a multi-shot video, and resumable, budgeted batches.
 
+Only the flows and what they publish live here; the records they report (`BatchReport`,
+`ItemReport`, `BatchIncomplete`) and the batch input reader come from `prefect_oxen.engine` and
+are re-exported, since callers of the flows need them.
+"""
+
+from prefect_oxen.engine import (
+    BatchIncomplete,
+    BatchItem,
+    BatchReport,
+    ItemReport,
+    load_batch_items,
+)
 from prefect_oxen.flows.batch import batch_flow
-from prefect_oxen.flows.inputs import BatchItem, load_batch_items
 from prefect_oxen.flows.multi_shot import MultiShotResult, multi_shot_flow
-from prefect_oxen.flows.report import BatchIncomplete, BatchReport, ItemReport
 from prefect_oxen.flows.single import generate_video_flow
 
 __all__ = [

@@ -1,39 +1,39 @@
 """`multi_shot_flow`: several shots as one video, natively or stitched."""
 
-
 import asyncio
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow, get_run_logger
 from pydantic import BaseModel
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import Shot, VideoRequest
-from prefect_oxen.flows.hooks import cancel_remote_generations, remember_run
-from prefect_oxen.flows.pipeline import run_item
-from prefect_oxen.flows.report import (
+from prefect_oxen.engine import (
     ItemReport,
-    emit_asset_event,
-    emit_item_event,
-    publish_video_artifact,
+    ItemRun,
+    PipelineSettings,
+    RunPlaces,
+    cancel_remote_generations,
+    check_request,
+    combined_result,
+    remember_run,
+    run_item,
+    shared_async_client,
+    shot_key,
+    shot_requests,
+    stitched_report,
+    stitched_video,
+    using_shared_clients,
+    video_path,
 )
-from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
-from prefect_oxen.media import stitch_videos, verify_video
-from prefect_oxen.storage import (
-    DEFAULT_KEY_TEMPLATE,
-    ArchiveManifest,
-    ArchiveRecord,
-    acheck_destination,
-    sha256_file,
-)
-from prefect_oxen.tasks import open_archive, shared_async_client, using_shared_clients
-from prefect_oxen.tasks.archive import archive_key
-from prefect_oxen.tasks.results import GenerationResult
-from prefect_oxen.tasks.validate import check_request
+from prefect_oxen.flows.report import emit_asset_event, emit_item_event, publish_video_artifact
+from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord, acheck_destination
+from prefect_oxen.tasks import archive_video, produce_video, stitch_shots
 
 __all__ = ["MultiShotResult", "multi_shot_flow"]
+
+_TITLE = "Oxen multi-shot video"
 
 
 class MultiShotResult(BaseModel):
@@ -44,13 +44,6 @@ class MultiShotResult(BaseModel):
     shots: list[ArchiveRecord] = []
     stitch_method: str | None = None
     duration_seconds: float
-
-
-@task(name="stitch-shots", cache_policy=NO_CACHE)
-async def stitch_shots(paths: list[str], output: str) -> tuple[str, float]:
-    """Concatenate shot files in order (remux when streams match, else re-encode)."""
-    result = await asyncio.to_thread(stitch_videos, [Path(p) for p in paths], Path(output))
-    return result.mode, result.duration_seconds
 
 
 @flow(
@@ -103,88 +96,123 @@ async def multi_shot_flow(
         journal: Path of the journal that lets a re-run reattach to paid generations; empty
             means inside the archive (local) or under PREFECT_HOME (S3).
         work_dir: Scratch directory for downloads; empty means next to the journal.
+
+    Returns:
+        The video's archive record, how it was made, and the shots' records when stitched.
+
+    Raises:
+        ArchiveUnavailable: The archive cannot be written (before anything is paid).
+        RequestValidationError: A shot does not fit the model (nothing is paid).
+        RuntimeError: A shot (or the native video) was not archived, with its reason.
+        VideoVerificationError: The stitched video is not as long as its shots.
     """
     logger = get_run_logger()
-    creds = await aresolve_credentials(credentials)
-    destination = await aresolve_archive(archive, archive_block)
-    settings = PipelineSettings.build(
-        destination, journal=journal, work_dir=work_dir, mode=mode, key_template=key_template, prefix=prefix
+    places = RunPlaces(
+        credentials=credentials,
+        archive=archive,
+        archive_block=archive_block,
+        journal=journal,
+        work_dir=work_dir,
     )
+    run = await places.aresolve(mode=mode, key_template=key_template, prefix=prefix)
+    creds, settings = run.credentials, run.settings
     await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
     remember_run(creds, settings.journal_path)
     parsed = [Shot.model_validate(shot) for shot in shots]
-    common = {k: v for k, v in {"aspect_ratio": aspect_ratio, "generate_audio": generate_audio, "seed": seed}.items() if v is not None}
+    options = {"aspect_ratio": aspect_ratio, "generate_audio": generate_audio, "seed": seed}
+    common = {name: value for name, value in options.items() if value is not None}
     async with using_shared_clients():
         info = await shared_async_client(creds).get_model(model)
-        native = info.supports_multi_prompt if strategy == "auto" else strategy == "native"
-        if native:
+        if info.supports_multi_prompt if strategy == "auto" else strategy == "native":
             request = VideoRequest(model=model, multi_prompt=parsed, **common)
-            validated = await check_request(request, creds, key=key)
-            report, record = await run_item(validated, creds, settings)
-            emit_item_event(report, batch_id=None)
-            await publish_video_artifact(
-                report, title="Oxen multi-shot video",
-                extra=[f"{len(parsed)} shots, one native generation."],
+            item = await run_item(
+                await check_request(request, creds, key=key), creds, settings, produce_video
             )
-            _raise_unless_archived(report)
+            emit_item_event(item.report, batch_id=None)
+            await publish_video_artifact(
+                item.report, title=_TITLE, extra=[f"{len(parsed)} shots, one native generation."]
+            )
+            _raise_unless_archived(item.report)
             logger.info("Generated %d shots natively with multi_prompt.", len(parsed))
-            return MultiShotResult(strategy="native", video=record, duration_seconds=report.video_seconds or 0.0)
-
-        logger.info("Model %s has no multi_prompt: generating %d shots and stitching them.", model, len(parsed))
-        validated_shots = [
-            await check_request(VideoRequest(model=model, prompt=shot.prompt, duration=shot.duration, **common), creds, key=f"{key}-shot-{i + 1:02d}")
-            for i, shot in enumerate(parsed)
+            return MultiShotResult(
+                strategy="native",
+                video=item.record,
+                duration_seconds=item.report.video_seconds or 0.0,
+            )
+        logger.info(
+            "Model %s has no multi_prompt: generating %d shots and stitching them.",
+            model,
+            len(parsed),
+        )
+        validated = [
+            await check_request(request, creds, key=shot_key(key, i))
+            for i, request in enumerate(shot_requests(model, parsed, common))
         ]
         keep = settings.model_copy(update={"keep_local_copies": True})
-        outcomes = await asyncio.gather(*(run_item(v, creds, keep) for v in validated_shots))
-        for report, _ in outcomes:
-            emit_item_event(report, batch_id=None)
-        if failed := [report for report, _ in outcomes if report.status != "archived"]:
+        runs = await asyncio.gather(*(run_item(v, creds, keep, produce_video) for v in validated))
+        for shot in runs:
+            emit_item_event(shot.report, batch_id=None)
+        if failed := [shot.report for shot in runs if shot.report.status != "archived"]:
             await publish_video_artifact(
-                failed[0], title="Oxen multi-shot video", extra=[f"Shot {failed[0].key} failed."]
+                failed[0], title=_TITLE, extra=[f"Shot {failed[0].key} failed."]
             )
             _raise_unless_archived(failed[0])
-        shot_records = [record for _, record in outcomes]
-        shot_paths = [str(settings.work_dir / "videos" / f"{v.key}.mp4") for v in validated_shots]
-        stitched = settings.work_dir / "videos" / f"{key}.mp4"
-        method, _ = await stitch_shots(shot_paths, str(stitched))
-        total = sum(shot.duration for shot in parsed)
-        verification = await asyncio.to_thread(verify_video, stitched, expected_duration=total, expected_aspect_ratio=aspect_ratio or "16:9")
-        combined = GenerationResult(
-            key=key, fingerprint=validated_shots[0].fingerprint, model=model, mode="queue",
-            request={"model": model, "multi_prompt": [s.model_dump() for s in parsed], **common},
-            cost_usd=round(sum(v.estimated_cost_usd or 0 for v in validated_shots), 6),
-        )
-        target = open_archive(destination)
-        object_key = archive_key(combined, template=key_template, prefix=prefix)
-        manifest = ArchiveManifest(
-            key=object_key, model=model, request=combined.request, cost_usd=combined.cost_usd,
-            verification={"duration_seconds": verification.probe.duration_seconds, "checks": verification.checks},
-            extra={"strategy": "stitched", "stitch_method": method, "shots": [r.uri for r in shot_records]},
-        )
-        digest = await asyncio.to_thread(sha256_file, stitched)
-        record = await asyncio.to_thread(target.put, stitched, object_key, manifest, sha256=digest)
-        for path in shot_paths:
-            Path(path).unlink(missing_ok=True)
-        summary = ItemReport(
-            key=key, model=model, prompt=parsed[0].prompt, status="archived",
-            video_seconds=verification.probe.duration_seconds,
-            cost_usd=sum(report.cost_usd or 0.0 for report, _ in outcomes
-                         if report.paid_by == "this run") or None,
-            archive_uri=record.uri, view_url=record.view_url, sha256=record.sha256,
-            poster_path=next((r.poster_path for r, _ in outcomes if r.poster_path), None),
-        )
-        emit_asset_event(summary)
-        await publish_video_artifact(summary, title="Oxen multi-shot video", extra=[
+        return await _stitch(runs, parsed, creds, settings, key=key, common=common)
+
+
+async def _stitch(
+    runs: list[ItemRun],
+    parsed: list[Shot],
+    creds: OxenCredentials,
+    settings: PipelineSettings,
+    *,
+    key: str,
+    common: dict[str, Any],
+) -> MultiShotResult:
+    """Join the archived shots, archive the result like any video, and publish it."""
+    shot_records = [shot.record for shot in runs if shot.record is not None]
+    shot_paths = [shot.persisted.path for shot in runs if shot.persisted is not None]
+    combined = combined_result([shot.validated for shot in runs], parsed, key=key, common=common)
+    stitched = video_path(settings.work_dir / "videos", combined)
+    method, _ = await stitch_shots(shot_paths, str(stitched))
+    persisted = await stitched_video(stitched, combined)
+    # The same task as every other video: secrets scrubbed, retried, idempotent.
+    record = await archive_video(
+        persisted,
+        combined,
+        settings.destination,
+        creds,
+        key_template=settings.key_template,
+        prefix=settings.prefix,
+        extra={
+            "strategy": "stitched",
+            "stitch_method": method,
+            "shots": [r.uri for r in shot_records],
+        },
+    )
+    for path in shot_paths:
+        Path(path).unlink(missing_ok=True)
+    summary = stitched_report(key, parsed, runs, persisted, record)
+    emit_asset_event(summary)
+    await publish_video_artifact(
+        summary,
+        title=_TITLE,
+        extra=[
             f"{len(parsed)} shots generated separately and stitched ({method}):",
-            *(f"- `{shot.uri}`" for shot in shot_records), "",
-        ])
-        return MultiShotResult(
-            strategy="stitched", video=record, shots=shot_records, stitch_method=method,
-            duration_seconds=verification.probe.duration_seconds,
-        )
+            *(f"- `{shot.uri}`" for shot in shot_records),
+            "",
+        ],
+    )
+    return MultiShotResult(
+        strategy="stitched",
+        video=record,
+        shots=shot_records,
+        stitch_method=method,
+        duration_seconds=persisted.duration_seconds,
+    )
 
 
 def _raise_unless_archived(report: ItemReport) -> None:
+    """Fail the flow with the shot's reason if it was not archived."""
     if report.status != "archived":
         raise RuntimeError(f"Shot {report.key} was not archived: {report.error}")

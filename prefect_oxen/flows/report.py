@@ -1,13 +1,17 @@
-"""What a batch tells its operator: per-item report, artifacts and events."""
+"""What a run tells its operator: progress, artifacts and events, from the engine's reports.
+
+The report models (`ItemReport`, `BatchReport`, `BatchIncomplete`) live in `prefect_oxen.engine`
+(the item run fills them in); this module publishes them through Prefect.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from prefect.artifacts import (
     acreate_markdown_artifact,
@@ -16,196 +20,24 @@ from prefect.artifacts import (
     aupdate_progress_artifact,
 )
 from prefect.events import emit_event
-from pydantic import BaseModel, Field
 
-from prefect_oxen.engine import announce_item
+from prefect_oxen.engine import (
+    BatchReport,
+    ItemReport,
+    announce_item,
+    located_error,
+    money,
+)
 
 __all__ = [
-    "BatchIncomplete",
-    "BatchReport",
-    "ItemReport",
     "Progress",
     "emit_asset_event",
     "emit_batch_event",
     "emit_item_event",
+    "finish_batch",
     "publish_report",
     "publish_video_artifact",
 ]
-
-ItemStatus = Literal["archived", "skipped", "failed", "rejected", "not_submitted", "validated"]
-
-# Reasons quoted in a state message: a few, each short; the report artifact has them all.
-_REASONS_IN_MESSAGE = 3
-_REASON_LENGTH = 100
-# Words every validation error repeats; the short form in a state message keeps the reason.
-_VERBOSE = re.compile(
-    r"Invalid request for model '[^']*': |\s*Fix the request; nothing was sent or billed\."
-)
-
-
-def _money(value: float) -> str:
-    return f"${value:.2f}"
-
-
-class ItemReport(BaseModel):
-    """The outcome of one item: archived, skipped (already archived), failed, rejected or not
-    submitted (budget reached)."""
-
-    key: str
-    line: int | None = None
-    model: str | None = None
-    prompt: str | None = Field(
-        default=None, description="The prompt (the first shot's for multi-shot)."
-    )
-    status: ItemStatus
-    error: str | None = None
-    generation_id: str | None = None
-    video_seconds: float | None = None
-    latency_seconds: float | None = Field(
-        default=None,
-        description="The item's wall time in this run: from its start (waiting for a slot "
-        "included) until it was archived or failed. Shown as `wall_s`.",
-    )
-    estimated_cost_usd: float | None = None
-    cost_usd: float | None = Field(
-        default=None,
-        description="What the generation cost; paid by this run unless `reattached` (an earlier "
-        "run paid) or the item was skipped.",
-    )
-    archive_uri: str | None = None
-    view_url: str | None = None
-    sha256: str | None = None
-    poster_path: str | None = None
-    reattached: bool = False
-
-    @property
-    def link(self) -> str:
-        """A URL a browser can open (a presigned S3 view URL), or empty: a ``file://`` link is dead
-        in the UI, and for a local archive `archive_uri` already says where the file is."""
-        url = self.view_url or ""
-        return url if url.startswith(("https://", "http://")) and url != self.archive_uri else ""
-
-    @property
-    def paid_by(self) -> Literal["this run", "earlier run", ""]:
-        """Who paid for this item's video."""
-        if self.status == "skipped" or (self.reattached and self.cost_usd):
-            return "earlier run"
-        return "this run" if self.cost_usd else ""
-
-    def row(self) -> dict[str, Any]:
-        cost = self.cost_usd if self.status != "skipped" else None
-        return {
-            "id": self.key,
-            "line": self.line if self.line is not None else "",
-            "status": self.status,
-            "error": self.error or "",
-            "model": self.model or "",
-            "video_s": round(self.video_seconds, 2) if self.video_seconds else "",
-            "wall_s": round(self.latency_seconds, 1) if self.latency_seconds else "",
-            "cost_usd": f"{cost:.2f}" if cost is not None else "",
-            "paid_by": self.paid_by,
-            "archive": self.archive_uri or "",
-            "link": self.link,
-        }
-
-
-class BatchReport(BaseModel):
-    """Every item's outcome plus totals, with this run's spend kept apart from earlier runs'."""
-
-    items: list[ItemReport]
-    estimated_cost_usd: float = 0.0
-    budget_usd: float | None = None
-    dry_run: bool = False
-
-    def count(self, status: str) -> int:
-        return sum(1 for item in self.items if item.status == status)
-
-    @property
-    def paid_usd(self) -> float:
-        """New spend of this run: generations it enqueued (archived, or paid and then lost)."""
-        return round(sum(i.cost_usd or 0.0 for i in self.items if i.paid_by == "this run"), 6)
-
-    @property
-    def reattached_usd(self) -> float:
-        """Generations an earlier run paid for and this run collected and archived."""
-        return round(sum(
-            i.cost_usd or 0.0 for i in self.items if i.reattached and i.status != "skipped"
-        ), 6)
-
-    @property
-    def skipped_usd(self) -> float:
-        """What the items skipped as already archived had cost (paid by earlier runs)."""
-        return round(sum(
-            i.cost_usd or i.estimated_cost_usd or 0.0 for i in self.items if i.status == "skipped"
-        ), 6)
-
-    @property
-    def total_cost_usd(self) -> float:
-        """This run's new spend (`paid_usd`): what anyone summing runs should add up."""
-        return self.paid_usd
-
-    @property
-    def ok(self) -> bool:
-        return all(item.status in ("archived", "skipped") for item in self.items) or (
-            self.dry_run and not any(item.status == "rejected" for item in self.items)
-        )
-
-    @property
-    def budget_stopped(self) -> bool:
-        """True when the budget kept items from being submitted."""
-        return self.count("not_submitted") > 0
-
-    def costs(self) -> str:
-        """This run's spend, then what earlier runs paid, e.g. "paid $0.45 this run, $1.40
-        already paid (skipped)"."""
-        if self.dry_run:
-            return f"estimated {_money(self.estimated_cost_usd)}"
-        parts = [f"paid {_money(self.paid_usd)} this run"]
-        if self.reattached_usd:
-            parts.append(f"{_money(self.reattached_usd)} reattached (paid by an earlier run)")
-        if self.skipped_usd:
-            parts.append(f"{_money(self.skipped_usd)} already paid (skipped)")
-        parts.append(f"estimated {_money(self.estimated_cost_usd)}")
-        return ", ".join(parts)
-
-    def rejections(self) -> str:
-        """The first few rejected lines and why, e.g. "line 3: not valid JSON ..."."""
-        rejected = [item for item in self.items if item.status == "rejected"]
-        reasons = []
-        for item in rejected[:_REASONS_IN_MESSAGE]:
-            reason = _VERBOSE.sub("", _reason(item)).strip()
-            if len(reason) > _REASON_LENGTH:
-                reason = reason[: _REASON_LENGTH - 3] + "..."
-            reasons.append(reason)
-        if len(rejected) > _REASONS_IN_MESSAGE:
-            reasons.append(f"{len(rejected) - _REASONS_IN_MESSAGE} more")
-        return ", ".join(reasons)
-
-    def summary(self) -> str:
-        parts = [f"{len(self.items)} items"]
-        for status in ("archived", "skipped", "validated", "failed", "rejected", "not_submitted"):
-            if self.count(status):
-                text = f"{self.count(status)} {status.replace('_', ' ')}"
-                if status == "rejected":
-                    text += f" ({self.rejections()})"
-                parts.append(text)
-        return ", ".join(parts) + "; " + self.costs()
-
-
-def _reason(item: ItemReport) -> str:
-    """`item`'s error, led by where it was (``line 7: ...``) exactly once."""
-    error = item.error or "rejected"
-    if item.line is not None and not error.startswith(("line ", "row ", "item ")):
-        return f"line {item.line}: {error}"
-    return error
-
-
-class BatchIncomplete(Exception):
-    """Some items of a batch were not archived; `report` says which and why."""
-
-    def __init__(self, report: BatchReport) -> None:
-        super().__init__(f"Batch incomplete: {report.summary()}. See the oxen-batch-report artifact.")
-        self.report = report
 
 
 class Progress:
@@ -223,7 +55,10 @@ class Progress:
         self._lock = asyncio.Lock()
 
     async def start(self, description: str) -> None:
-        self._id = await acreate_progress_artifact(progress=0.0, key="oxen-batch-progress", description=description)
+        """Create the progress artifact at 0 %."""
+        self._id = await acreate_progress_artifact(
+            progress=0.0, key="oxen-batch-progress", description=description
+        )
 
     async def advance(self, key: str, status: str) -> None:
         """Count item `key` as ended with `status`, and tell this process's listeners at once."""
@@ -234,7 +69,9 @@ class Progress:
             return
         async with self._lock:
             self._last = now
-            await aupdate_progress_artifact(self._id, progress=round(100.0 * min(self.done, self.total) / self.total, 1))
+            await aupdate_progress_artifact(
+                self._id, progress=round(100.0 * min(self.done, self.total) / self.total, 1)
+            )
 
 
 def _current_flow_run() -> tuple[str | None, str | None]:
@@ -256,7 +93,11 @@ def emit_item_event(item: ItemReport, *, batch_id: str | None) -> None:
     if item.status not in ("archived", "failed"):
         return
     run_id = batch_id or _current_flow_run()[0]
-    related = [{"prefect.resource.id": f"oxen.batch.{batch_id}", "prefect.resource.role": "batch"}] if batch_id else []
+    related = (
+        [{"prefect.resource.id": f"oxen.batch.{batch_id}", "prefect.resource.role": "batch"}]
+        if batch_id
+        else []
+    )
     emit_event(
         event="oxen.video.generated" if item.status == "archived" else "oxen.video.failed",
         resource={
@@ -304,10 +145,12 @@ def emit_asset_event(item: ItemReport) -> None:
     emit_event(
         event="prefect.asset.materialization.succeeded",
         resource=resource,
-        related=[{
-            "prefect.resource.id": "prefect-oxen",
-            "prefect.resource.role": "asset-materialized-by",
-        }],
+        related=[
+            {
+                "prefect.resource.id": "prefect-oxen",
+                "prefect.resource.role": "asset-materialized-by",
+            }
+        ],
         payload={
             "model": item.model,
             "prompt": item.prompt,
@@ -393,25 +236,31 @@ async def publish_report(report: BatchReport, *, title: str, contact_sheet_limit
     )
     lines = [f"# {title}", "", f"**{report.summary()}**", ""]
     if report.budget_usd is not None:
-        lines += [f"Budget: {_money(report.budget_usd)}", ""]
+        lines += [f"Budget: {money(report.budget_usd)}", ""]
     sheet = contact_sheet(report.items, contact_sheet_limit)
     if sheet:
         lines += ["## Contact sheet", ""]
         for entry in sheet:
             lines += [entry, ""]
-    failed = [item for item in report.items if item.status in ("failed", "rejected", "not_submitted")]
+    failed = [
+        item for item in report.items if item.status in ("failed", "rejected", "not_submitted")
+    ]
     if failed:
         lines += ["## Not archived", "", "| id | status | reason |", "|---|---|---|"]
         for item in failed:
-            reason = _reason(item) if item.status == "rejected" else item.error or ""
+            reason = located_error(item) if item.status == "rejected" else item.error or ""
             reason = reason.replace("|", "\\|").replace("\n", " ")[:300]
             lines.append(f"| {item.key} | {item.status} | {reason} |")
         lines.append("")
     lines.append(f"Report table columns: {_COLUMNS_NOTE}")
-    await acreate_markdown_artifact(key="oxen-batch-summary", markdown="\n".join(lines), description=title)
+    await acreate_markdown_artifact(
+        key="oxen-batch-summary", markdown="\n".join(lines), description=title
+    )
 
 
-async def publish_video_artifact(item: ItemReport, *, title: str, extra: list[str] = ()) -> None:
+async def publish_video_artifact(
+    item: ItemReport, *, title: str, extra: Sequence[str] = ()
+) -> None:
     """A small markdown artifact for one video: what was made, where, what it cost, its poster."""
     lines = [f"# {title}: {item.key}", ""]
     if item.status != "archived":
@@ -420,7 +269,7 @@ async def publish_video_artifact(item: ItemReport, *, title: str, extra: list[st
         ("model", item.model or ""),
         ("prompt", (item.prompt or "").replace("|", "\\|")),
         ("video", f"{item.video_seconds:.1f} s" if item.video_seconds else ""),
-        ("cost", f"{_money(item.cost_usd)} ({item.paid_by})" if item.cost_usd else "$0.00"),
+        ("cost", f"{money(item.cost_usd)} ({item.paid_by})" if item.cost_usd else "$0.00"),
         ("archive", f"`{item.archive_uri}`" if item.archive_uri else ""),
         ("sha256", f"`{item.sha256}`" if item.sha256 else ""),
     ]
@@ -431,3 +280,28 @@ async def publish_video_artifact(item: ItemReport, *, title: str, extra: list[st
     if (data := poster_data_uri(item.poster_path)) is not None:
         lines += [f"![{item.key}]({data})", ""]
     await acreate_markdown_artifact(key="oxen-video", markdown="\n".join(lines), description=title)
+
+
+async def finish_batch(
+    report: BatchReport,
+    *,
+    batch_id: str | None = None,
+    contact_sheet_limit: int = 24,
+    source: str | None = None,
+) -> BatchReport:
+    """Publish a batch's report (artifacts, and the batch event unless it was a dry run).
+
+    Args:
+        report: The batch report.
+        batch_id: The batch's flow run id, for the event.
+        contact_sheet_limit: How many posters the summary artifact shows.
+        source: Where the batch came from, for the event.
+
+    Returns:
+        `report`, as published.
+    """
+    title = "Oxen dry run" if report.dry_run else "Oxen batch"
+    await publish_report(report, title=title, contact_sheet_limit=contact_sheet_limit)
+    if not report.dry_run:
+        emit_batch_event(report, batch_id=batch_id, source=source)
+    return report

@@ -1,18 +1,21 @@
 """`generate_video_flow`: one request, validated, generated, verified and archived."""
 
-
 from typing import Any, Literal
 
 from prefect import flow
 
 from prefect_oxen.blocks import OxenCredentials
-from prefect_oxen.flows.hooks import cancel_remote_generations, remember_run
-from prefect_oxen.flows.inputs import readable_key
-from prefect_oxen.flows.pipeline import run_item
+from prefect_oxen.engine import (
+    RunPlaces,
+    cancel_remote_generations,
+    readable_key,
+    remember_run,
+    run_item,
+    using_shared_clients,
+)
 from prefect_oxen.flows.report import emit_item_event, publish_video_artifact
-from prefect_oxen.flows.settings import PipelineSettings, aresolve_archive, aresolve_credentials
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord, acheck_destination
-from prefect_oxen.tasks import using_shared_clients, validate_video_request
+from prefect_oxen.tasks import produce_video, validate_video_request
 
 __all__ = ["generate_video_flow"]
 
@@ -60,19 +63,33 @@ async def generate_video_flow(
             means inside the archive (local) or under PREFECT_HOME (S3).
         work_dir: Scratch directory for downloads; empty means next to the journal.
         timeout: Seconds the generation may take before it is cancelled.
+
+    Returns:
+        Where the video was archived.
+
+    Raises:
+        ArchiveUnavailable: The archive cannot be written (before anything is paid).
+        RequestValidationError: The request does not fit the model (nothing is paid).
+        RuntimeError: The video was not archived; the message has the item's reason.
     """
-    creds = await aresolve_credentials(credentials)
-    settings = PipelineSettings.build(
-        await aresolve_archive(archive, archive_block), journal=journal, work_dir=work_dir, mode=mode,
-        key_template=key_template, prefix=prefix, timeout=timeout,
+    places = RunPlaces(
+        credentials=credentials,
+        archive=archive,
+        archive_block=archive_block,
+        journal=journal,
+        work_dir=work_dir,
     )
+    run = await places.aresolve(
+        mode=mode, key_template=key_template, prefix=prefix, timeout=timeout
+    )
+    creds, settings = run.credentials, run.settings
     await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
     remember_run(creds, settings.journal_path)
     async with using_shared_clients():
         validated = await validate_video_request(request, creds, key=key or readable_key(request))
-        report, record = await run_item(validated, creds, settings)
-        emit_item_event(report, batch_id=None)
-        await publish_video_artifact(report, title="Oxen video")
-        if record is None:
-            raise RuntimeError(f"Video {report.key} was not archived: {report.error}")
-        return record  # type: ignore[return-value]
+        item = await run_item(validated, creds, settings, produce_video)
+        emit_item_event(item.report, batch_id=None)
+        await publish_video_artifact(item.report, title="Oxen video")
+        if item.record is None:
+            raise RuntimeError(f"Video {item.report.key} was not archived: {item.report.error}")
+        return item.record

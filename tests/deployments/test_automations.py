@@ -60,7 +60,7 @@ async def test_budget_stop_automation_pauses_the_deployment_that_ran_the_batch(
 
 
 def test_automations_name_only_outcomes_the_flow_emits() -> None:
-    from prefect_oxen.flows.report import BatchReport, ItemReport
+    from prefect_oxen.flows import BatchReport, ItemReport
 
     outcomes = {"ok", "partial", "budget-stop"}
     for spec in _automations():

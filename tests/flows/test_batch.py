@@ -10,12 +10,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from prefect_oxen.flows import BatchReport, batch_flow
+from tests.support import FAST, O3
 
 from ..conftest import API_KEY
 from .reports import report_of
-
-FAST = "oxen-emu-fast-video"
-O3 = "kling-video-o3-pro-reference-to-video"
 
 
 def _items(n: int, tag: str, duration: int = 1) -> list[dict]:

@@ -14,10 +14,9 @@ from prefect.exceptions import ObjectNotFound
 from prefect_oxen.engine import watching_items
 from prefect_oxen.flows import batch_flow
 from prefect_oxen.tasks import GenerationJournal
+from tests.support import FAST
 
 from .reports import report_of
-
-FAST = "oxen-emu-fast-video"
 
 
 def _items(n: int, tag: str) -> list[dict]:

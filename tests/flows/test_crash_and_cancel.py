@@ -8,30 +8,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 from prefect.settings import PREFECT_API_URL
 
 from prefect_oxen.client import OxenClient, VideoRequest
+from prefect_oxen.engine import cancel_remote_generations
 from prefect_oxen.flows import batch_flow
-from prefect_oxen.flows.hooks import cancel_remote_generations
 from prefect_oxen.tasks import GenerationJournal, JournalEntry
+from tests.support import FAST, wait_for
 
 from ..conftest import API_KEY
 from .reports import report_of
 
-FAST = "oxen-emu-fast-video"
 CHILD = Path(__file__).with_name("batch_child.py")
-
-
-def _wait_for(condition, *, timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def _states(journal: Path) -> dict[str, str]:
@@ -50,7 +41,7 @@ async def test_a_batch_killed_mid_way_is_completed_by_the_next_run(credentials, 
     )
     try:
         # Kill it while some generations are paid for and in flight, and before all are archived.
-        _wait_for(
+        wait_for(
             lambda: child.poll() is None and list(_states(journal).values()).count("enqueued") >= 2,
             timeout=120, what="the child to have generations in flight",
         )

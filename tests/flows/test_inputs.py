@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_oxen.flows.inputs import load_batch_items
+from prefect_oxen.engine import load_batch_items
 
 
 def test_jsonl_lines_become_items_and_bad_lines_problems(tmp_path: Path) -> None:

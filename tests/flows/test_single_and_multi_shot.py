@@ -9,9 +9,7 @@ import pytest
 
 from prefect_oxen.flows import generate_video_flow, multi_shot_flow
 from prefect_oxen.media import probe_video
-
-FAST = "oxen-emu-fast-video"
-O3 = "kling-video-o3-pro-reference-to-video"
+from tests.support import FAST, O3
 
 
 def _path(uri: str) -> Path:
@@ -87,17 +85,16 @@ async def test_an_archive_that_cannot_take_the_video_fails_the_flow_before_payin
 async def test_a_paid_video_failing_verification_is_quarantined_and_a_rerun_does_not_pay(
     credentials, emulator, workdir: Path, unique: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from prefect_oxen.flows import pipeline
     from prefect_oxen.media import verify_video
     from prefect_oxen.storage import sha256_file
-    from prefect_oxen.tasks.produce import produce_video
+    from prefect_oxen.tasks import produce_video
 
     def expecting_three_seconds_more(path, *, expected_duration=None, **checks):
         # What a model that ignored the requested length looks like to the verification.
         return verify_video(path, expected_duration=(expected_duration or 0) + 3, **checks)
 
-    monkeypatch.setattr("prefect_oxen.tasks.persist.verify_video", expecting_three_seconds_more)
-    monkeypatch.setattr(pipeline, "produce_video", produce_video.with_options(retries=0))
+    monkeypatch.setattr("prefect_oxen.engine._persist.verify_video", expecting_three_seconds_more)
+    monkeypatch.setattr("prefect_oxen.flows.single.produce_video", produce_video.with_options(retries=0))
     request = {"model": FAST, "prompt": f"kept {unique}", "duration": 1}
     places = {"archive": str(workdir / "archive"), "work_dir": str(workdir / "staging")}
     messages = []

@@ -13,13 +13,11 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+from prefect_oxen.engine import readable_key
 from prefect_oxen.flows import BatchReport, batch_flow, generate_video_flow, multi_shot_flow
-from prefect_oxen.flows.inputs import readable_key
+from tests.support import FAST, KLING
 
 from .reports import report_of
-
-FAST = "oxen-emu-fast-video"
-KLING = "kling-video-v2-6-pro-text-to-video"
 
 
 def _items(n: int, tag: str) -> list[dict]:

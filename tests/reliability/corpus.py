@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-FAST = "oxen-emu-fast-video"
-KLING = "kling-video-v2-6-pro-text-to-video"
-I2V = "kling-video-v2-6-pro-image-to-video"
-O3 = "kling-video-o3-pro-reference-to-video"
+from tests.support import FAST, I2V, KLING, O3
 
 # (name, request, words the message must contain: the field, or the API's own phrase)
 REQUESTS: list[tuple[str, dict, tuple[str, ...]]] = [

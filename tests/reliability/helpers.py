@@ -1,29 +1,17 @@
-"""Small shared helpers of the reliability suite: polling with deadlines, reading reports."""
+"""Small helpers of the reliability suite: journal states, checksums, archive paths, items.
+
+Model ids and `wait_for` come from `tests.support`, shared by every test package.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from prefect_oxen.tasks import GenerationJournal
+from prefect_oxen.engine import GenerationJournal
+from tests.support import FAST
 
 from ..flows.reports import report_of  # noqa: F401 - shared with the flow tests
-
-FAST = "oxen-emu-fast-video"
-
-
-def wait_for(condition: Callable[[], object], *, timeout: float, what: str, interval: float = 0.02) -> object:
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def journal_states(path: Path) -> dict[str, str]:

@@ -14,9 +14,10 @@ from pathlib import Path
 from prefect.settings import PREFECT_API_URL
 
 from prefect_oxen.flows import batch_flow
+from tests.support import wait_for
 
 from ..conftest import API_KEY
-from .helpers import items, journal_states, local_path, report_of, sha256_of, wait_for
+from .helpers import items, journal_states, local_path, report_of, sha256_of
 
 CHILD = Path(__file__).with_name("batch_child.py")
 N = 12

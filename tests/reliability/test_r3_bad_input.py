@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prefect_oxen.client import OxenClient, OxenError, VideoRequest, validate_request
+from prefect_oxen.engine import check_request
 from prefect_oxen.flows import batch_flow
 from prefect_oxen.storage import InvalidObjectKey, render_object_key
-from prefect_oxen.tasks.validate import check_request
 
 from ..conftest import API_KEY
 from .corpus import FAST, KEY_TEMPLATES, KLING, O3, REQUESTS, ROWS

@@ -18,10 +18,11 @@ from prefect.logging.handlers import APILogHandler
 from prefect.settings import PREFECT_HOME, PREFECT_SERVER_DATABASE_CONNECTION_URL
 
 from prefect_oxen.flows import batch_flow
+from tests.support import FAST
 
 from ..conftest import API_KEY
 from .corpus import O3
-from .helpers import FAST, report_of
+from .helpers import report_of
 
 BUCKET = "r4-videos"
 

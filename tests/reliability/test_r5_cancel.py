@@ -20,11 +20,12 @@ from prefect.states import Cancelling
 
 from prefect_oxen import OxenCredentials
 from prefect_oxen.client import OxenClient, RetryPolicy, VideoRequest
-from prefect_oxen.flows.hooks import cancel_remote_generations
+from prefect_oxen.engine import cancel_remote_generations
 from prefect_oxen.tasks import GenerationJournal, JournalEntry
+from tests.support import FAST, wait_for
 
 from ..conftest import FAST_POLL
-from .helpers import FAST, journal_states, wait_for
+from .helpers import journal_states
 
 SERVE = Path(__file__).with_name("serve_child.py")
 

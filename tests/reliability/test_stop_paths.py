@@ -24,12 +24,13 @@ from prefect.settings import PREFECT_API_URL
 
 from prefect_oxen import OxenCredentials
 from prefect_oxen.client import OxenClient, RetryPolicy, VideoRequest
-from prefect_oxen.flows.hooks import cancel_remote_generations, cancellation_outcome, remember_run
+from prefect_oxen.engine import cancel_remote_generations, cancellation_outcome, remember_run
 from prefect_oxen.tasks import GenerationJournal, JournalEntry
+from tests.support import FAST, wait_for
 
 from ..conftest import API_KEY, FAST_POLL
 from ..deployments.processes import BIN, prefect_env
-from .helpers import FAST, journal_states, wait_for
+from .helpers import journal_states
 
 pytestmark = pytest.mark.slow
 

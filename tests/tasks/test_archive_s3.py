@@ -15,10 +15,9 @@ from prefect import flow
 from prefect_aws import AwsCredentials, S3Bucket
 
 from prefect_oxen.tasks import archive_video, close_shared_clients, generate_video, persist_video
+from tests.support import FAST
 
 from ..conftest import API_KEY
-
-FAST = "oxen-emu-fast-video"
 
 
 def _generate_and_archive(workdir: Path, destination):

@@ -20,10 +20,9 @@ from prefect_oxen.tasks import (
     persist_video,
     validate_video_request,
 )
+from tests.support import FAST
 
 from ..conftest import API_KEY
-
-FAST = "oxen-emu-fast-video"
 
 
 def _pipeline(workdir: Path, **generate_options):

@@ -1,11 +1,12 @@
-"""Flow hooks: when a run is cancelled or crashes, stop paying for what it left running.
+"""Stop hooks: when a run is cancelled or crashes, stop paying for what it left running.
 
 The hook needs the run's real API key, which the flow run's stored parameters do not hold:
 Prefect masks a secret (``**********``) when it records them. So the flow bodies call
 `remember_run` once they have resolved their credentials, and the hook of that flow run (in the
 same process: the CLI, a direct call, `serve`, a worker's flow subprocess) uses what was
 remembered. Only when nothing was remembered does it resolve the credentials from the
-parameters (a saved block name, a ``$ref``, or OXEN_API_KEY), and it never sends a masked key.
+parameters, through the flows' own resolver (`RunPlaces`: a saved block name, a ``$ref``, or
+OXEN_API_KEY), and it never sends a masked key.
 
 A generation is journaled ``failed`` only when the API confirms it is cancelled (or failed):
 one whose cancel did not go through stays ``enqueued``, so the next run reattaches to it and
@@ -24,8 +25,8 @@ from prefect.logging import get_logger
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import GenerationStatus, OxenError
-from prefect_oxen.flows.settings import PipelineSettings, resolve_archive, resolve_credentials
-from prefect_oxen.tasks.journal import GenerationJournal, JournalEntry, journal_at
+from prefect_oxen.engine._journal import GenerationJournal, JournalEntry, journal_at
+from prefect_oxen.engine._settings import RunPlaces
 
 __all__ = [
     "CancellationOutcome",
@@ -76,6 +77,8 @@ class CancellationOutcome:
 
 @dataclass(frozen=True)
 class _RememberedRun:
+    """What a flow run resolved that its stop hook needs."""
+
     credentials: OxenCredentials
     journal_path: Path
 
@@ -89,6 +92,7 @@ class _RunRegistry:
         self._outcomes: OrderedDict[str, CancellationOutcome] = OrderedDict()
 
     def remember(self, run_id: str, run: _RememberedRun) -> None:
+        """Keep `run` for `run_id` (the oldest is forgotten past the limit)."""
         with self._lock:
             self._runs[run_id] = run
             self._runs.move_to_end(run_id)
@@ -96,16 +100,19 @@ class _RunRegistry:
                 self._runs.popitem(last=False)
 
     def run(self, run_id: str) -> _RememberedRun | None:
+        """What was remembered for `run_id`."""
         with self._lock:
             return self._runs.get(run_id)
 
     def record(self, outcome: CancellationOutcome) -> None:
+        """Keep a hook's outcome."""
         with self._lock:
             self._outcomes[str(outcome.flow_run_id)] = outcome
             while len(self._outcomes) > _REMEMBERED_RUNS:
                 self._outcomes.popitem(last=False)
 
     def outcomes(self) -> dict[str, CancellationOutcome]:
+        """Every kept outcome, by flow run id."""
         with self._lock:
             return dict(self._outcomes)
 
@@ -128,17 +135,35 @@ def remember_run(credentials: OxenCredentials, journal_path: Path) -> None:
 
 
 def cancellation_outcome(flow_run_id: str) -> CancellationOutcome | None:
-    """What this process's stop hook did for `flow_run_id`, if it ran here."""
+    """What this process's stop hook did for `flow_run_id`, if it ran here.
+
+    Args:
+        flow_run_id: The flow run.
+
+    Returns:
+        The outcome, or None when no hook of this process ran for it.
+    """
     return _registry.outcomes().get(str(flow_run_id))
 
 
 def cancellation_outcomes() -> dict[str, CancellationOutcome]:
-    """Every outcome this process's stop hooks recorded, by flow run id, oldest first."""
+    """Every outcome this process's stop hooks recorded, by flow run id, oldest first.
+
+    Returns:
+        The outcomes by flow run id.
+    """
     return _registry.outcomes()
 
 
 def usable_api_key(credentials: OxenCredentials) -> bool:
-    """True when `credentials` hold a key worth sending (not missing, not Prefect's mask)."""
+    """True when `credentials` hold a key worth sending (not missing, not Prefect's mask).
+
+    Args:
+        credentials: The credentials to check.
+
+    Returns:
+        Whether the key may be sent.
+    """
     key = credentials.api_key.get_secret_value().strip() if credentials.api_key else ""
     return bool(key) and set(key) != {"*"}
 
@@ -161,6 +186,9 @@ def cancel_unfinished(
         credentials: Credentials with the real key (a masked or missing key sends nothing).
         flow_run_id: Only the generations this flow run enqueued; None for every one.
         reason: Recorded in the journal next to each cancelled generation.
+
+    Returns:
+        What happened to each unfinished generation.
     """
     outcome = CancellationOutcome(flow_run_id=flow_run_id, journal_path=journal.path)
     unfinished = [
@@ -201,6 +229,7 @@ def cancel_unfinished(
 
 
 def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCancel:
+    """Cancel one generation and read back whether it is stopped unbilled."""
     try:
         oxen.cancel_generation(generation_id)
         # Cancelling a finished generation "has no effect": only its status says whether it
@@ -221,6 +250,11 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
     Runs as ``on_cancellation`` / ``on_crashed``: the process may die right after, so it is
     synchronous and cancels one id at a time. Never raises; what it did is logged and kept for
     `cancellation_outcome`.
+
+    Args:
+        flow: The flow whose run stopped.
+        flow_run: The run (its id and stored parameters).
+        state: The state it stopped in (Cancelled, Crashed).
     """
     run_id = str(flow_run.id)
     run_logger = _logger_for(flow, flow_run)
@@ -229,9 +263,9 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
         if remembered is not None:
             credentials, journal = remembered.credentials, journal_at(remembered.journal_path)
         else:
-            parameters = dict(getattr(flow_run, "parameters", None) or {})
-            journal = _journal_for(parameters)
-            credentials = _credentials_for(parameters)
+            places = RunPlaces.model_validate(dict(getattr(flow_run, "parameters", None) or {}))
+            journal = journal_at(places.journal_path())
+            credentials = places.unmasked_credentials()
     except Exception as exc:  # a hook must never raise
         run_logger.error(
             "Could not find the journal or credentials of flow run %s to cancel its generations "
@@ -249,6 +283,7 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
 
 
 def _log_outcome(run_logger: Any, outcome: CancellationOutcome, run_id: str) -> None:
+    """Log what a stop hook did, to the run's logs."""
     if outcome.cancelled:
         run_logger.info(
             "Cancelled %d unfinished Oxen generation(s) of flow run %s: %s.",
@@ -279,27 +314,3 @@ def _logger_for(flow: Any, flow_run: Any) -> Any:
         return flow_run_logger(flow_run, flow)
     except Exception:  # not a real flow run (a direct call of the hook)
         return logger
-
-
-def _journal_for(parameters: dict[str, Any]) -> GenerationJournal:
-    destination = resolve_archive(
-        parameters.get("archive", "oxen-archive"), parameters.get("archive_block")
-    )
-    settings = PipelineSettings.build(
-        destination, journal=parameters.get("journal"), work_dir=parameters.get("work_dir")
-    )
-    return journal_at(settings.journal_path)
-
-
-def _credentials_for(parameters: dict[str, Any]) -> OxenCredentials:
-    """The credentials a flow run's stored parameters name, never with Prefect's masked key.
-
-    An inline block arrives with its key masked: the other settings are kept and the key comes
-    from OXEN_API_KEY, if set.
-    """
-    value = parameters.get("credentials")
-    if isinstance(value, dict) and "$ref" not in value and "api_key" in value:
-        key = value["api_key"]
-        if key is None or set(str(key).strip()) <= {"*"}:
-            value = {name: setting for name, setting in value.items() if name != "api_key"}
-    return resolve_credentials(value)

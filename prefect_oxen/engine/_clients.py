@@ -29,13 +29,24 @@ _USERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.Weak
 
 
 def _credentials_key(credentials: OxenCredentials) -> str:
+    """A digest of every setting of `credentials`, the key included (never stored)."""
     data = credentials.model_dump(mode="json", exclude={"api_key"})
     data["api_key"] = credentials.api_key.get_secret_value() if credentials.api_key else None
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def shared_async_client(credentials: OxenCredentials) -> AsyncOxenClient:
-    """The client for `credentials` on the running event loop (created on first use)."""
+    """The client for `credentials` on the running event loop (created on first use).
+
+    Args:
+        credentials: The block whose client is wanted; equal settings share one client.
+
+    Returns:
+        The loop's shared client for those credentials.
+
+    Raises:
+        RuntimeError: Called outside a running event loop.
+    """
     loop = asyncio.get_running_loop()
     per_loop = _CLIENTS.setdefault(loop, {})
     key = _credentials_key(credentials)
@@ -47,7 +58,11 @@ def shared_async_client(credentials: OxenCredentials) -> AsyncOxenClient:
 
 
 async def close_shared_clients() -> None:
-    """Close the shared clients of the running loop (idempotent)."""
+    """Close the shared clients of the running loop (idempotent).
+
+    Raises:
+        RuntimeError: Called outside a running event loop.
+    """
     loop = asyncio.get_running_loop()
     for client in _CLIENTS.pop(loop, {}).values():
         await client.aclose()
@@ -55,7 +70,11 @@ async def close_shared_clients() -> None:
 
 @contextlib.asynccontextmanager
 async def using_shared_clients() -> AsyncIterator[None]:
-    """Hold the running loop's shared clients while the block runs; the last holder closes them."""
+    """Hold the running loop's shared clients while the block runs; the last holder closes them.
+
+    Returns:
+        An async context manager holding the clients for its block.
+    """
     loop = asyncio.get_running_loop()
     _USERS[loop] = _USERS.get(loop, 0) + 1
     try:

@@ -52,7 +52,12 @@ class GenerationSlots:
     """
 
     def __init__(
-        self, local: int, limit_name: str | None = None, *, lease_seconds: float = 300.0, block: int = 4
+        self,
+        local: int,
+        limit_name: str | None = None,
+        *,
+        lease_seconds: float = 300.0,
+        block: int = 4,
     ) -> None:
         self.local = max(1, int(local))
         self.limit_name = limit_name or None
@@ -145,6 +150,7 @@ class GenerationSlots:
             job.add_done_callback(self._releases.discard)
 
     async def _slot(self) -> UUID:
+        """A slot of the shared limit for one generation: a spare one, or one the poller leases."""
         if self._spare:
             return self._spare.pop()
         self._wanted += 1
@@ -155,7 +161,9 @@ class GenerationSlots:
         finally:
             self._wanted -= 1
         if token is None:
-            raise RuntimeError(f"could not take a slot of concurrency limit {self.limit_name!r}") from self._failure
+            raise RuntimeError(
+                f"could not take a slot of concurrency limit {self.limit_name!r}"
+            ) from self._failure
         return token
 
     async def _poll(self) -> None:
@@ -172,8 +180,12 @@ class GenerationSlots:
             wanted = min(free, missing)
             # All the blocks wanted are asked for at once: on a busy SQLite server each write
             # waits behind the others anyway, so together they cost about one wait, not several.
-            sizes = [min(self.block, wanted - start) for start in range(0, max(wanted, 0), self.block)]
-            outcomes = await asyncio.gather(*(self._lease_block(size) for size in sizes), return_exceptions=True)
+            sizes = [
+                min(self.block, wanted - start) for start in range(0, max(wanted, 0), self.block)
+            ]
+            outcomes = await asyncio.gather(
+                *(self._lease_block(size) for size in sizes), return_exceptions=True
+            )
             failure = next((o for o in outcomes if isinstance(o, BaseException)), None)
             if failure is not None:
                 self._fail(failure)
@@ -192,7 +204,10 @@ class GenerationSlots:
         self.api_calls += 1
         try:
             response = await self._client.increment_concurrency_slots_with_lease(
-                names=[self.limit_name], slots=size, mode="concurrency", lease_duration=self.lease_seconds
+                names=[self.limit_name],
+                slots=size,
+                mode="concurrency",
+                lease_duration=self.lease_seconds,
             )
         except PrefectHTTPStatusError as exc:
             if exc.response.status_code == 423:
@@ -205,6 +220,7 @@ class GenerationSlots:
         return True
 
     async def _read_limit(self, client: PrefectClient) -> Any:
+        """The shared limit as the server has it (None when it does not exist)."""
         from prefect.exceptions import ObjectNotFound
 
         self.api_calls += 1
@@ -214,19 +230,24 @@ class GenerationSlots:
             return None
 
     def _fail(self, exc: BaseException) -> None:
+        """Keep `exc` and wake every waiter, which then fails: admission cannot go on."""
         logger.error("Could not take a slot of concurrency limit %r: %s", self.limit_name, exc)
         self._failure = exc
         for _ in range(self._wanted - self._handoff.qsize()):
             self._handoff.put_nowait(None)
 
     async def _release_lease(self, lease: UUID, client: PrefectClient) -> None:
+        """Give a lease's slots back to the server (if this fails, the lease expires by itself)."""
         self._leases.pop(lease, None)
         self.api_calls += 1
         try:
             await client.release_concurrency_slots_with_lease(lease)
         except Exception as exc:  # the lease expires by itself; nothing is lost
-            logger.warning("Could not return slots of %r to Prefect (%s); their lease will expire.",
-                           self.limit_name, type(exc).__name__)
+            logger.warning(
+                "Could not return slots of %r to Prefect (%s); their lease will expire.",
+                self.limit_name,
+                type(exc).__name__,
+            )
 
     async def _renew_forever(self) -> None:
         """Keep held leases alive: generations may run for many minutes."""
@@ -236,9 +257,15 @@ class GenerationSlots:
             for lease in list(self._leases):
                 self.api_calls += 1
                 try:
-                    await self._client.renew_concurrency_lease(lease, lease_duration=self.lease_seconds)
+                    await self._client.renew_concurrency_lease(
+                        lease, lease_duration=self.lease_seconds
+                    )
                 except Exception as exc:
-                    logger.warning("Could not renew a slot lease of %r: %s", self.limit_name, type(exc).__name__)
+                    logger.warning(
+                        "Could not renew a slot lease of %r: %s",
+                        self.limit_name,
+                        type(exc).__name__,
+                    )
 
 
 class ItemPacing:
@@ -332,4 +359,3 @@ def pacing_scope(pacing: ItemPacing) -> Iterator[ItemPacing]:
         yield pacing
     finally:
         _current.reset(reset)
-

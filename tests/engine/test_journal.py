@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect_oxen.tasks import GenerationJournal, JournalEntry, journal_at
+from prefect_oxen.engine import GenerationJournal, JournalEntry, journal_at
 
 
 def test_latest_state_carries_generation_ids_forward(tmp_path: Path) -> None:

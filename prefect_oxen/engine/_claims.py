@@ -57,7 +57,9 @@ class ItemClaim:
 
 
 @contextlib.asynccontextmanager
-async def claim_item(journal_path: str | os.PathLike[str], identity: str, *, label: str = "") -> AsyncIterator[bool]:
+async def claim_item(
+    journal_path: str | os.PathLike[str], identity: str, *, label: str = ""
+) -> AsyncIterator[bool]:
     """Hold the item's claim while the block runs; yields True if it had to wait for another run
     (the caller should then read the journal again before paying)."""
     claim = ItemClaim(journal_path, identity)
@@ -65,7 +67,9 @@ async def claim_item(journal_path: str | os.PathLike[str], identity: str, *, lab
     delay = _RECHECK_FIRST
     while not claim.try_acquire():
         if not waited:
-            logger.info("%s is being produced by another run; waiting for it.", label or identity[:12])
+            logger.info(
+                "%s is being produced by another run; waiting for it.", label or identity[:12]
+            )
             waited = True
         await asyncio.sleep(delay)
         delay = min(delay * 2, _RECHECK_MAX)

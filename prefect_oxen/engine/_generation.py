@@ -1,15 +1,18 @@
-"""`generate_video`: pay for a video once, whatever crashes, retries or re-runs happen around it."""
+"""Generating a video once, whatever crashes, retries or re-runs happen around it.
+
+The generation id is journaled before anything waits on it, so a retry, a crash or a new flow
+run reattaches to the paid generation instead of paying again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.context import TaskRunContext
 
 from prefect_oxen.blocks import OxenCredentials
@@ -23,32 +26,33 @@ from prefect_oxen.client import (
     GenerationStatus,
     VideoRequest,
 )
-from prefect_oxen.engine import current_pacing
-from prefect_oxen.storage import sanitize_key_component
-from prefect_oxen.tasks.clients import shared_async_client
-from prefect_oxen.tasks.journal import (
+from prefect_oxen.engine._admission import current_pacing
+from prefect_oxen.engine._clients import shared_async_client
+from prefect_oxen.engine._journal import (
     GenerationJournal,
     JournalEntry,
     default_journal_path,
     journal_at,
 )
-from prefect_oxen.tasks.results import GenerationResult, ValidatedRequest
-from prefect_oxen.tasks.retry_conditions import retry_if_transient
-from prefect_oxen.tasks.run_names import named_after
-from prefect_oxen.tasks.validate import check_request
+from prefect_oxen.engine._records import GenerationResult, ValidatedRequest
+from prefect_oxen.engine._validation import check_request
+from prefect_oxen.storage import sanitize_key_component
 
-__all__ = ["GenerationMode", "generate_result", "generate_video"]
+__all__ = ["GenerationMode", "current_flow_run_id", "generate_result", "generation_cache_key"]
 
 GenerationMode = Literal["auto", "sync", "queue"]
 
 
 def _as_validated_inputs(parameters: dict[str, Any]) -> tuple[str, str]:
+    """The item identity and the API scope a generate call is billed on."""
     request = parameters["request"]
     key = parameters.get("key")
     if isinstance(request, ValidatedRequest):
         fingerprint, key = request.fingerprint, key or request.key
     else:
-        fingerprint = (request if isinstance(request, VideoRequest) else VideoRequest.model_validate(request)).fingerprint()
+        fingerprint = (
+            request if isinstance(request, VideoRequest) else VideoRequest.model_validate(request)
+        ).fingerprint()
     credentials: OxenCredentials = parameters["credentials"]
     scope = f"{credentials.base_url}|{credentials.target_namespace or ''}"
     return f"{key or ''}:{fingerprint}", scope
@@ -59,12 +63,20 @@ def generation_cache_key(context: TaskRunContext, parameters: dict[str, Any]) ->
 
     The credentials block is left out on purpose (its secret must not shape a stored key, and a
     rotated key must not regenerate anything).
+
+    Args:
+        context: The task run's context (unused: the key depends on the parameters only).
+        parameters: The generate task's parameters (request, credentials, key).
+
+    Returns:
+        ``oxen-generate-`` and a sha256 over item identity and API scope.
     """
     identity, scope = _as_validated_inputs(parameters)
     return "oxen-generate-" + hashlib.sha256(f"{identity}|{scope}".encode()).hexdigest()
 
 
 def _choose_mode(mode: GenerationMode, request: VideoRequest) -> Literal["sync", "queue"]:
+    """The endpoint for `mode`: "auto" takes the queue unless b64_json is asked for."""
     if mode != "auto":
         return mode
     # The queue is resumable (generation ids) and cheap to wait on; only an inline (b64_json)
@@ -73,6 +85,7 @@ def _choose_mode(mode: GenerationMode, request: VideoRequest) -> Literal["sync",
 
 
 def _staging_path(staging_dir: str | None, validated: ValidatedRequest) -> Path:
+    """Where a synchronous result of `validated` is written."""
     from prefect.settings import PREFECT_HOME
 
     root = Path(staging_dir) if staging_dir else Path(PREFECT_HOME.value()) / "oxen" / "staging"
@@ -80,69 +93,18 @@ def _staging_path(staging_dir: str | None, validated: ValidatedRequest) -> Path:
     return root / f"{stem}-{validated.fingerprint[:16]}.mp4"
 
 
-def _flow_run_id() -> str | None:
+def current_flow_run_id() -> str | None:
+    """The id of the flow run this code runs in.
+
+    Returns:
+        The id as text, or None outside a flow run.
+    """
     from prefect.runtime import flow_run
 
     try:
         return str(flow_run.id) if flow_run.id else None
     except Exception:  # outside a flow run
         return None
-
-
-@task(
-    name="generate-video",
-    task_run_name=named_after("generate", "key", "request"),
-    retries=2,
-    retry_delay_seconds=[2, 15],
-    retry_condition_fn=retry_if_transient,
-    cache_key_fn=generation_cache_key,
-    cache_expiration=timedelta(days=7),
-    cache_result_in_memory=False,
-    persist_result=True,
-)
-async def generate_video(
-    request: ValidatedRequest | VideoRequest | dict[str, Any],
-    credentials: OxenCredentials,
-    mode: GenerationMode = "auto",
-    key: str | None = None,
-    journal_path: str | None = None,
-    staging_dir: str | None = None,
-    timeout: float = 3600.0,
-    start_timeout: float | None = None,
-    cancel_on_timeout: bool = False,
-) -> GenerationResult:
-    """Generate one video and return where it is (generation id and URL, or a staged file).
-
-    Safe to retry and re-run: the generation id is journaled before anything waits on it, so a
-    retry, a crash or a new flow run reattaches to the paid generation instead of paying again,
-    and a completed result is cached under a key over the validated request. `mode` is "queue"
-    (enqueue, then wait by events with polling as a net), "sync" (the blocking endpoint; needed
-    for b64_json) or "auto" (queue unless b64_json is asked for).
-
-    Example:
-        ```python
-        from prefect import flow
-        from prefect_oxen import OxenCredentials
-        from prefect_oxen.tasks import generate_video, persist_video
-
-        @flow
-        async def one_video():
-            creds = OxenCredentials.load("BLOCK_NAME")
-            request = {"model": "kling-video-v2-6-pro-text-to-video", "prompt": "a fox", "duration": 5}
-            result = await generate_video(request, creds, key="fox")
-            return await persist_video(result, creds, "videos/")
-        ```
-    """
-    result = await generate_result(
-        request, credentials, mode=mode, key=key, journal_path=journal_path, staging_dir=staging_dir,
-        timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout,
-    )
-    get_run_logger().info(
-        "Generated %s (%s%s).", result.key or result.fingerprint[:12],
-        f"generation {result.generation_id}" if result.generation_id else "synchronous",
-        ", reattached: no new charge" if result.reattached else f", {result.wall_seconds or 0:.1f} s",
-    )
-    return result
 
 
 async def generate_result(
@@ -157,7 +119,31 @@ async def generate_result(
     start_timeout: float | None = None,
     cancel_on_timeout: bool = False,
 ) -> GenerationResult:
-    """What `generate_video` does, callable inside another task (see `produce_video`)."""
+    """Generate one video and return where it is (generation id and URL, or a staged file).
+
+    The body of the `generate_video` task (and the first step of `produce_video`): safe to
+    retry and re-run, since an earlier paid generation of the same item is reattached to.
+
+    Args:
+        request: The request, validated or not (then it is checked first).
+        credentials: The credentials to pay with.
+        mode: "queue", "sync" (needed for b64_json) or "auto" (queue unless b64_json).
+        key: The item's id (overrides the validated request's).
+        journal_path: The journal; None for `default_journal_path()`.
+        staging_dir: Where synchronous results are written; None for under PREFECT_HOME.
+        timeout: Seconds the generation may run, counted from when the API starts it.
+        start_timeout: Seconds it may wait in the API's queue before starting; None for no bound.
+        cancel_on_timeout: Cancel the generation (unbilled) when `timeout` passes.
+
+    Returns:
+        Where the video is, with timings and whether an earlier generation was reattached.
+
+    Raises:
+        GenerationFailed: The API reported the generation failed (not billed).
+        GenerationCancelled: It was cancelled.
+        DeadlineExceeded: It did not finish in time.
+        GenerationError: A journaled, paid generation is unknown to the API (not paid again).
+    """
     logger = get_run_logger()
     validated = (
         request
@@ -179,7 +165,9 @@ async def generate_result(
             return reused
     if chosen == "sync":
         return await run.synchronous()
-    return await run.queued(timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout)
+    return await run.queued(
+        timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout
+    )
 
 
 class _Generation:
@@ -202,14 +190,17 @@ class _Generation:
         self.logger = logger
         self.label = label
         self.staging_dir = staging_dir
-        self.run_id = _flow_run_id()
+        self.run_id = current_flow_run_id()
 
-    async def _record(self, state: str, *, mode: str | None = None, ids: list[str] | None = None, **detail: Any) -> None:
+    async def _record(
+        self, state: str, *, mode: str | None = None, ids: list[str] | None = None, **detail: Any
+    ) -> None:
+        """Journal this generation's new state (durably, before anything waits on it)."""
         await self.journal.arecord(
             JournalEntry(
                 identity=self.validated.identity,
-                state=state,  # type: ignore[arg-type]
-                mode=mode or self.mode,  # type: ignore[arg-type]
+                state=state,
+                mode=mode or self.mode,
                 model=self.validated.request.model,
                 generation_ids=ids or [],
                 detail={"flow_run_id": self.run_id, "key": self.validated.key, **detail},
@@ -217,6 +208,7 @@ class _Generation:
         )
 
     def _result(self, **fields: Any) -> GenerationResult:
+        """The result of this generation, with `fields` filled in."""
         return GenerationResult(
             key=self.validated.key,
             fingerprint=self.validated.fingerprint,
@@ -231,30 +223,59 @@ class _Generation:
     async def reattach(
         self, previous: JournalEntry, *, timeout: float, start_timeout: float | None
     ) -> GenerationResult | None:
+        """Reuse an earlier paid generation of this item, if the journal and the API have one."""
         if previous.mode == "sync":
-            staged = previous.detail.get("staged_path")
-            if previous.state in ("succeeded", "persisted", "archived") and staged and Path(staged).exists():
-                self.logger.info("Reusing the video already generated for %s (no new charge).", self.label)
-                return self._result(mode="sync", staged_path=staged, reattached=True)
-            if previous.state == "submitting":
-                self.logger.warning(
-                    "An earlier synchronous generation of %s may have been billed but its answer was "
-                    "lost; synchronous results carry no id, so it is generated again. Use mode='queue' "
-                    "to make this impossible.",
-                    self.label,
-                )
+            return self._reuse_staged(previous)
+        ids = await self._journaled_ids(previous)
+        if not ids:
             return None
+        return await self._rejoin(ids[0], previous, timeout=timeout, start_timeout=start_timeout)
+
+    def _reuse_staged(self, previous: JournalEntry) -> GenerationResult | None:
+        """The staged file of an earlier synchronous generation, if it is still there."""
+        staged = previous.detail.get("staged_path")
+        if (
+            previous.state in ("succeeded", "persisted", "archived")
+            and staged
+            and Path(staged).exists()
+        ):
+            self.logger.info(
+                "Reusing the video already generated for %s (no new charge).", self.label
+            )
+            return self._result(mode="sync", staged_path=staged, reattached=True)
+        if previous.state == "submitting":
+            self.logger.warning(
+                "An earlier synchronous generation of %s may have been billed but its answer was "
+                "lost; synchronous results carry no id, so it is generated again. Use mode='queue' "
+                "to make this impossible.",
+                self.label,
+            )
+        return None
+
+    async def _journaled_ids(self, previous: JournalEntry) -> list[str]:
+        """The generation ids of an earlier queued attempt (found in the queue if its POST's
+        answer was lost); none when it failed or never reached the API."""
         ids = list(previous.generation_ids)
         if previous.state == "submitting" and not ids:
             found = await self.client.find_enqueued(self.validated.request, since=previous.at)
             if not found:
-                return None
+                return []
             ids = [found[0].generation_id]
-            self.logger.info("Found generation %s from an interrupted submission of %s.", ids[0], self.label)
+            self.logger.info(
+                "Found generation %s from an interrupted submission of %s.", ids[0], self.label
+            )
             await self._record("enqueued", mode="queue", ids=ids)
-        if previous.state == "failed" or not ids:
-            return None
-        generation_id = ids[0]
+        return [] if previous.state == "failed" else ids
+
+    async def _rejoin(
+        self,
+        generation_id: str,
+        previous: JournalEntry,
+        *,
+        timeout: float,
+        start_timeout: float | None,
+    ) -> GenerationResult | None:
+        """Wait on an earlier paid generation (None when it ended unbilled: submit anew)."""
         try:
             row = await self.client.get_generation(generation_id)
         except GenerationNotFound:
@@ -264,22 +285,41 @@ class _Generation:
                 generation_id=generation_id,
             ) from None
         if row.status in (GenerationStatus.FAILED, GenerationStatus.CANCELLED):
-            self.logger.info("Earlier generation %s of %s ended %s; submitting anew.", generation_id, self.label, row.status.value)
+            self.logger.info(
+                "Earlier generation %s of %s ended %s; submitting anew.",
+                generation_id,
+                self.label,
+                row.status.value,
+            )
             return None
-        self.logger.info("Reattaching %s to generation %s (%s); no new charge.", self.label, generation_id, row.status.value)
+        self.logger.info(
+            "Reattaching %s to generation %s (%s); no new charge.",
+            self.label,
+            generation_id,
+            row.status.value,
+        )
         if previous.detail.get("flow_run_id") != self.run_id:
             # This run now owns the wait: if it is stopped, its hooks cancel what it reattached to.
             await self._record("enqueued", mode="queue", ids=[generation_id])
         current_pacing().submitted()
         self.client.tracker.resolve(row)
-        result = await self._wait(generation_id, time.time(), timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=False)
+        result = await self._wait(
+            generation_id,
+            time.time(),
+            timeout=timeout,
+            start_timeout=start_timeout,
+            cancel_on_timeout=False,
+        )
         return result.model_copy(update={"reattached": True})
 
     # --- new work -----------------------------------------------------------------------------
 
-    async def queued(self, *, timeout: float, start_timeout: float | None, cancel_on_timeout: bool) -> GenerationResult:
+    async def queued(
+        self, *, timeout: float, start_timeout: float | None, cancel_on_timeout: bool
+    ) -> GenerationResult:
         # Announce before sending: if this process dies between the POST and its answer, the next
         # run finds the generation in the queue instead of paying again.
+        """Enqueue the request (journaled first) and wait for it."""
         await self._record("submitting", mode="queue")
         submitted = time.time()
         [generation, *_] = await self.client.enqueue(self.validated.request, validate=False)
@@ -287,19 +327,34 @@ class _Generation:
         await self._record("enqueued", mode="queue", ids=[generation.generation_id])
         self.logger.debug("Enqueued generation %s for %s.", generation.generation_id, self.label)
         return await self._wait(
-            generation.generation_id, submitted, timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout
+            generation.generation_id,
+            submitted,
+            timeout=timeout,
+            start_timeout=start_timeout,
+            cancel_on_timeout=cancel_on_timeout,
         )
 
     async def _wait(
-        self, generation_id: str, submitted: float, *, timeout: float, start_timeout: float | None, cancel_on_timeout: bool
+        self,
+        generation_id: str,
+        submitted: float,
+        *,
+        timeout: float,
+        start_timeout: float | None,
+        cancel_on_timeout: bool,
     ) -> GenerationResult:
+        """Wait for the generation; journal it failed when the API says it will not be billed."""
         try:
-            done = await self._wait_from_start(generation_id, timeout=timeout, start_timeout=start_timeout)
+            done = await self._wait_from_start(
+                generation_id, timeout=timeout, start_timeout=start_timeout
+            )
         except DeadlineExceeded:
             if cancel_on_timeout:
                 await self.client.cancel_generation(generation_id)
                 await self._record("failed", ids=[generation_id], reason="deadline, cancelled")
-                self.logger.warning("Cancelled generation %s of %s after its deadline.", generation_id, self.label)
+                self.logger.warning(
+                    "Cancelled generation %s of %s after its deadline.", generation_id, self.label
+                )
             raise
         except (GenerationFailed, GenerationCancelled) as exc:
             # Not billed: a later attempt may submit anew.
@@ -308,7 +363,12 @@ class _Generation:
         completed = time.time()
         # No "succeeded" line for queued work: "enqueued" already lets any run reattach, and the
         # next line is "archived"; one fsync less per video.
-        self.logger.debug("Generation %s of %s succeeded in %.1f s.", generation_id, self.label, completed - submitted)
+        self.logger.debug(
+            "Generation %s of %s succeeded in %.1f s.",
+            generation_id,
+            self.label,
+            completed - submitted,
+        )
         return self._result(
             mode="queue",
             generation_id=generation_id,
@@ -318,7 +378,9 @@ class _Generation:
             wall_seconds=round(completed - submitted, 3),
         )
 
-    async def _wait_from_start(self, generation_id: str, *, timeout: float, start_timeout: float | None) -> Any:
+    async def _wait_from_start(
+        self, generation_id: str, *, timeout: float, start_timeout: float | None
+    ) -> Any:
         """Wait with `timeout` counted from when the API started the generation, not from enqueue.
 
         A batch keeps more generations on the API than it runs at once, so a generation may wait
@@ -328,7 +390,9 @@ class _Generation:
         budget = timeout
         while True:
             try:
-                return await self.client.wait_for_generation(generation_id, timeout=budget, start_timeout=start_timeout)
+                return await self.client.wait_for_generation(
+                    generation_id, timeout=budget, start_timeout=start_timeout
+                )
             except DeadlineExceeded as exc:
                 if exc.stage != "finish":
                     raise
@@ -341,25 +405,38 @@ class _Generation:
                     if budget <= 0:
                         raise
                 elif row.is_terminal:
-                    self.client.tracker.resolve(row)  # ended as the deadline struck: take the outcome
+                    self.client.tracker.resolve(
+                        row
+                    )  # ended as the deadline struck: take the outcome
                     budget = timeout
                 else:
                     raise  # running with no start time to count from: the deadline stands
-                self.logger.debug("Generation %s of %s queued for a while; waiting %.0f s more.", generation_id, self.label, budget)
+                self.logger.debug(
+                    "Generation %s of %s queued for a while; waiting %.0f s more.",
+                    generation_id,
+                    self.label,
+                    budget,
+                )
 
     async def synchronous(self) -> GenerationResult:
+        """Generate on the blocking endpoint into the staging file."""
         staged = _staging_path(self.staging_dir, self.validated)
         await self._record("submitting", mode="sync")
         submitted = time.time()
         try:
-            outcome = await self.client.generate_video_to_file(self.validated.request, staged, validate=False)
+            outcome = await self.client.generate_video_to_file(
+                self.validated.request, staged, validate=False
+            )
         except asyncio.CancelledError:
             raise
         completed = time.time()
         await self._record("succeeded", mode="sync", staged_path=str(staged))
         self.logger.info(
             "Generated %s on the synchronous endpoint in %.1f s (%d bytes, %s).",
-            self.label, completed - submitted, outcome.download.size_bytes, outcome.delivered_as,
+            self.label,
+            completed - submitted,
+            outcome.download.size_bytes,
+            outcome.delivered_as,
         )
         return self._result(
             mode="sync",

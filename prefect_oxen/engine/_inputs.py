@@ -29,8 +29,16 @@ _SLUG_WORDS = 6
 
 
 def readable_key(request: dict[str, Any]) -> str:
-    """An id for a request that has none: the prompt's first words and a short hash of the
-    whole request (two requests with one prompt still differ), e.g. ``red-fox-in-snow-3f2a9c``."""
+    """An id for a request that has none: the prompt's first words and a short hash.
+
+    The hash is of the whole request, so two requests with one prompt still differ.
+
+    Args:
+        request: The request as JSON.
+
+    Returns:
+        E.g. ``red-fox-in-snow-3f2a9c`` (``video-3f2a9c`` without a prompt).
+    """
     prompt = request.get("prompt")
     if not prompt and isinstance(request.get("multi_prompt"), list) and request["multi_prompt"]:
         first = request["multi_prompt"][0]
@@ -57,13 +65,25 @@ class InputProblem(BaseModel):
 
 
 class BatchInput(BaseModel):
+    """What a batch input held: the items that became requests, and the lines that did not."""
+
     items: list[BatchItem] = Field(default_factory=list)
     problems: list[InputProblem] = Field(default_factory=list)
     source: str = "parameters"
 
 
 def load_batch_items(source: str | list[dict[str, Any]] | list[BatchItem]) -> BatchInput:
-    """Items from a list of request dicts, or from a ``.jsonl`` / ``.csv`` path or ``s3://`` URI."""
+    """Items from a list of request dicts, or from a ``.jsonl`` / ``.csv`` path or ``s3://`` URI.
+
+    Args:
+        source: The requests, or where to read them (one request per line or row).
+
+    Returns:
+        The items, and a problem (with its line number) for every line that is not a request.
+
+    Raises:
+        FileNotFoundError: The local file does not exist.
+    """
     if isinstance(source, list):
         return _from_rows([(i + 1, row) for i, row in enumerate(source)], "parameters")
     text = _read_text(source)
@@ -77,13 +97,20 @@ def load_batch_items(source: str | list[dict[str, Any]] | list[BatchItem]) -> Ba
         try:
             rows.append((number, json.loads(line)))
         except json.JSONDecodeError as exc:
-            problems.append(InputProblem(key=f"item-{number:04d}", line=number, error=f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})"))
+            problems.append(
+                InputProblem(
+                    key=f"item-{number:04d}",
+                    line=number,
+                    error=f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})",
+                )
+            )
     batch = _from_rows(rows, str(source))
     batch.problems = sorted(problems + batch.problems, key=lambda p: p.line or 0)
     return batch
 
 
 def _read_text(source: str) -> str:
+    """The text of a local file or an S3 object."""
     if source.startswith("s3://"):
         import boto3
 
@@ -94,17 +121,22 @@ def _read_text(source: str) -> str:
         return body.decode("utf-8-sig")
     path = Path(source).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"Batch input {source} does not exist (expected a .jsonl or .csv file).")
+        raise FileNotFoundError(
+            f"Batch input {source} does not exist (expected a .jsonl or .csv file)."
+        )
     return path.read_text(encoding="utf-8-sig")
 
 
 def _csv_rows(text: str) -> list[tuple[int, Any]]:
+    """The rows of a CSV file with their row numbers; a bad row is an exception in its place."""
     reader = csv.DictReader(io.StringIO(text))
     rows: list[tuple[int, Any]] = []
     for row in reader:
         number = reader.line_num
         if None in row:
-            rows.append((number, ValueError(f"row {number}: more cells than the header has columns")))
+            rows.append(
+                (number, ValueError(f"row {number}: more cells than the header has columns"))
+            )
             continue
         converted: dict[str, Any] = {}
         try:
@@ -122,6 +154,7 @@ def _csv_rows(text: str) -> list[tuple[int, Any]]:
 
 
 def _csv_value(name: str, cell: str) -> Any:
+    """A CSV cell as the field it fills expects (int, bool, JSON or text)."""
     if name in _CSV_INTS:
         try:
             return int(cell)
@@ -143,6 +176,7 @@ def _csv_value(name: str, cell: str) -> Any:
 
 
 def _from_rows(rows: list[tuple[int, Any]], source: str) -> BatchInput:
+    """Items and problems from numbered rows; ids checked and unique."""
     batch = BatchInput(source=source)
     seen: set[str] = set()
     for number, row in rows:
@@ -154,7 +188,13 @@ def _from_rows(rows: list[tuple[int, Any]], source: str) -> BatchInput:
             batch.problems.append(InputProblem(key=default_key, line=number, error=str(row)))
             continue
         if not isinstance(row, dict):
-            batch.problems.append(InputProblem(key=default_key, line=number, error=f"{where}: expected a JSON object, got {type(row).__name__}"))
+            batch.problems.append(
+                InputProblem(
+                    key=default_key,
+                    line=number,
+                    error=f"{where}: expected a JSON object, got {type(row).__name__}",
+                )
+            )
             continue
         row = dict(row)
         raw_id = row.pop("id", None)
@@ -162,11 +202,15 @@ def _from_rows(rows: list[tuple[int, Any]], source: str) -> BatchInput:
         try:
             validate_item_id(key)  # the rule `generate --id` follows too
         except InvalidItemId as exc:
-            batch.problems.append(InputProblem(key=default_key, line=number, error=f"{where}: {exc}"))
+            batch.problems.append(
+                InputProblem(key=default_key, line=number, error=f"{where}: {exc}")
+            )
             continue
         if key in seen:
             # Reported under its own line's key: under `key` it would overwrite the first line.
-            batch.problems.append(InputProblem(key=default_key, line=number, error=f"{where}: duplicate id {key!r}"))
+            batch.problems.append(
+                InputProblem(key=default_key, line=number, error=f"{where}: duplicate id {key!r}")
+            )
             continue
         seen.add(key)
         batch.items.append(BatchItem(key=key, line=number, request=row))

@@ -1,15 +1,22 @@
-"""The small records tasks hand to each other: never video bytes, only ids, paths and figures."""
+"""The small records the steps hand to each other: never video bytes, only ids, paths and figures."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_oxen.client import VideoRequest
-from prefect_oxen.client.redaction import redact_url
+from prefect_oxen.client import VideoRequest, redact_url
+from prefect_oxen.storage import ArchiveRecord
 
-__all__ = ["GenerationResult", "PersistedVideo", "ValidatedRequest"]
+__all__ = [
+    "DeliveredVideo",
+    "GenerationResult",
+    "PersistedVideo",
+    "ProducedVideo",
+    "ValidatedRequest",
+]
 
 
 class ValidatedRequest(BaseModel):
@@ -28,9 +35,14 @@ class ValidatedRequest(BaseModel):
         """What makes two generations "the same" for caching and the journal: key + request."""
         return f"{self.key or ''}:{self.fingerprint}"
 
+    @property
+    def label(self) -> str:
+        """How logs and reports name this item: its key, else the start of its fingerprint."""
+        return self.key or self.fingerprint[:12]
+
 
 class GenerationResult(BaseModel):
-    """What `generate_video` returns: where the video is, not the video itself."""
+    """What a generation returns: where the video is, not the video itself."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -38,28 +50,41 @@ class GenerationResult(BaseModel):
     fingerprint: str
     model: str
     mode: Literal["sync", "queue"]
-    generation_id: str | None = Field(default=None, description="Queue generation id (None for sync).")
+    generation_id: str | None = Field(
+        default=None, description="Queue generation id (None for sync)."
+    )
     result_url: str | None = Field(default=None, repr=False, description="Temporary signed URL.")
-    staged_path: str | None = Field(default=None, description="Local file already written (sync mode).")
+    staged_path: str | None = Field(
+        default=None, description="Local file already written (sync mode)."
+    )
     request: dict[str, Any] = Field(default_factory=dict, description="The request body sent.")
     cost_usd: float | None = None
     submitted_at: float | None = None
     completed_at: float | None = None
     wall_seconds: float | None = None
-    reattached: bool = Field(default=False, description="True when an earlier paid generation was reused.")
+    reattached: bool = Field(
+        default=False, description="True when an earlier paid generation was reused."
+    )
 
-    def __repr_args__(self):
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         yield from super().__repr_args__()
         if self.result_url:
             yield "result_url", redact_url(self.result_url)
 
     @property
+    def label(self) -> str:
+        """How logs name this item: its key, else the start of its fingerprint."""
+        return self.key or self.fingerprint[:12]
+
+    @property
     def total_duration(self) -> int:
+        """Seconds of video the request asked for (the sum of its shots for multi-shot)."""
         return VideoRequest.model_validate(self.request).total_duration
 
     @property
     def aspect_ratio(self) -> str:
-        return self.request.get("aspect_ratio") or "16:9"
+        """The aspect ratio the request asked for (the API's default 16:9 when it named none)."""
+        return str(self.request.get("aspect_ratio") or "16:9")
 
 
 class PersistedVideo(BaseModel):
@@ -76,3 +101,18 @@ class PersistedVideo(BaseModel):
     has_audio: bool
     poster_path: str | None = None
     verification: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeliveredVideo(BaseModel):
+    """The verified local file (possibly removed since) and where it was archived."""
+
+    persisted: PersistedVideo
+    record: ArchiveRecord
+
+
+class ProducedVideo(BaseModel):
+    """What the generation returned, the verified file (possibly removed since) and the archive."""
+
+    result: GenerationResult
+    persisted: PersistedVideo
+    record: ArchiveRecord

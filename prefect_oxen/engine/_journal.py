@@ -58,7 +58,14 @@ class GenerationJournal:
         return f"GenerationJournal({str(self.path)!r})"
 
     def record(self, entry: JournalEntry) -> None:
-        """Append `entry` durably (one write of one line with O_APPEND, then fsync)."""
+        """Append `entry` durably (one write of one line with O_APPEND, then fsync).
+
+        Args:
+            entry: The line to append; it becomes its identity's current state.
+
+        Raises:
+            OSError: The journal's directory or file cannot be written.
+        """
         line = (entry.model_dump_json() + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One write() of one line with O_APPEND lands whole, so writers need no lock; holding it
@@ -73,10 +80,18 @@ class GenerationJournal:
             self._refresh()
 
     async def arecord(self, entry: JournalEntry) -> None:
-        """`record` off the event loop (fsync takes milliseconds)."""
+        """`record` off the event loop (fsync takes milliseconds).
+
+        Args:
+            entry: The line to append.
+
+        Raises:
+            OSError: The journal's directory or file cannot be written.
+        """
         await asyncio.to_thread(self.record, entry)
 
     def _refresh(self) -> None:
+        """Read what was appended since the last read (by any process) into the index."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -105,19 +120,34 @@ class GenerationJournal:
         self._offset += complete
 
     def entries(self) -> list[JournalEntry]:
-        """Every readable entry in order; a torn last line (crash mid-write) is skipped."""
+        """Every readable entry in order; a torn last line (crash mid-write) is skipped.
+
+        Returns:
+            The entries, oldest first.
+        """
         with self._lock:
             self._refresh()
             return list(self._entries)
 
     def latest(self) -> dict[str, JournalEntry]:
-        """The current state of each identity, with generation ids carried forward."""
+        """The current state of each identity, with generation ids carried forward.
+
+        Returns:
+            The newest entry of every identity, by identity.
+        """
         with self._lock:
             self._refresh()
             return dict(self._state)
 
     def lookup(self, identity: str) -> JournalEntry | None:
-        """The current state of one identity, if the journal knows it."""
+        """The current state of one identity, if the journal knows it.
+
+        Args:
+            identity: The item's identity (`ValidatedRequest.identity`).
+
+        Returns:
+            Its newest entry, or None when the journal has none.
+        """
         with self._lock:
             self._refresh()
             return self._state.get(identity)
@@ -125,17 +155,29 @@ class GenerationJournal:
 
 @functools.lru_cache(maxsize=64)
 def _journal_at(path: str) -> GenerationJournal:
+    """The journal of an absolute path, one per process."""
     return GenerationJournal(path)
 
 
 def journal_at(path: str | os.PathLike[str]) -> GenerationJournal:
-    """The process's shared `GenerationJournal` for `path` (so its in-memory index is shared)."""
+    """The process's shared `GenerationJournal` for `path` (so its in-memory index is shared).
+
+    Args:
+        path: The journal file (need not exist yet).
+
+    Returns:
+        The one journal object of this process for that file.
+    """
     # abspath, not resolve(): this runs several times per item and must not touch the disk.
     return _journal_at(os.path.abspath(path))
 
 
 def default_journal_path() -> Path:
-    """``$PREFECT_HOME/oxen/journal.jsonl``: where tasks used outside the flows keep their journal."""
+    """Where tasks used outside the flows keep their journal.
+
+    Returns:
+        ``$PREFECT_HOME/oxen/journal.jsonl``.
+    """
     from prefect.settings import PREFECT_HOME
 
     return Path(PREFECT_HOME.value()) / "oxen" / "journal.jsonl"

@@ -15,6 +15,7 @@ __all__ = ["named_after"]
 
 
 def _label(value: Any) -> str | None:
+    """The item a parameter value names: its key, or the start of its fingerprint."""
     if isinstance(value, BaseAnnotation):  # quote(request): the request is inside
         value = value.unwrap()
     if value is None:
@@ -29,7 +30,15 @@ def _label(value: Any) -> str | None:
 
 
 def named_after(prefix: str, *parameters: str) -> Callable[[], str]:
-    """A task-run-name function: `prefix` plus the first of `parameters` that names an item."""
+    """A task-run-name function: `prefix` plus the first of `parameters` that names an item.
+
+    Args:
+        prefix: The start of every name, e.g. "generate".
+        *parameters: Task parameter names to take the item's key (or fingerprint) from, in order.
+
+    Returns:
+        A function Prefect calls for each task run's name (``generate-fox``, or `prefix` alone).
+    """
 
     def name() -> str:
         from prefect.runtime import task_run
