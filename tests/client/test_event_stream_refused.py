@@ -12,7 +12,7 @@ import asyncio
 import httpx
 import pytest
 
-from prefect_oxen.client import AsyncOxenClient, PollPolicy, RetryPolicy, VideoRequest
+from prefect_oxen.client import APIError, AsyncOxenClient, PollPolicy, RetryPolicy, VideoRequest
 from tests.support import FAST
 
 from ..conftest import API_KEY, FAST_POLL
@@ -100,3 +100,50 @@ async def test_queue_work_against_an_api_without_events_does_not_stall(emulator)
             assert done.result_url
     assert transport.stream_requests == 1
     assert emulator.stats()["billed_generations"] == 2
+
+
+# --- `events()`: the same reader and the same status policy as the tracker ----------------------
+
+_DONE = b'{"generation_id": "gen-1", "status": "succeeded", "url": "https://cdn.oxen.test/v.mp4"}'
+
+
+async def _two_events():
+    yield b"event: media_generation_completed\ndata: not json\n\n"  # malformed: skipped
+    yield b"event: keepalive\ndata: {}\n\n"  # another kind: skipped
+    yield b"event: media_generation_completed\ndata: " + _DONE + b"\n\n"
+
+
+async def test_events_yields_completion_events_and_skips_the_rest() -> None:
+    fake = FakeOxen()
+    stream = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=_two_events()
+    )
+    fake.script("GET", EVENTS, stream)
+    async with fake_client(fake) as oxen:
+        events = [event async for event in oxen.events()]
+    assert [(e.generation_id, e.status.value) for e in events] == [("gen-1", "succeeded")]
+    [request] = [s.request for s in fake.seen if s.path == EVENTS]
+    assert request.headers["accept"] == "text/event-stream"
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 405, 501])
+async def test_events_raises_a_refusal_at_once(status: int) -> None:
+    fake = FakeOxen()
+    fake.script("GET", EVENTS, *[error(status, {"error": {"message": "no events"}})] * 3)
+    async with fake_client(fake) as oxen:
+        with pytest.raises(APIError) as caught:
+            async for _ in oxen.events():
+                pass
+    assert caught.value.status_code == status
+    assert fake.count("GET", EVENTS) == 1
+
+
+async def test_events_connect_is_retried_while_the_failure_is_transient() -> None:
+    fake = FakeOxen()
+    stream = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=_two_events()
+    )
+    fake.script("GET", EVENTS, error(503, {"error": {"message": "busy"}}), stream)
+    async with fake_client(fake) as oxen:
+        events = [event async for event in oxen.events()]
+    assert len(events) == 1 and fake.count("GET", EVENTS) == 2
