@@ -118,19 +118,38 @@ class OxenCredentials(CredentialsBlock):
         }
 
     def get_client(self) -> OxenClient:
-        """A blocking `OxenClient` configured from this block (close it, or use `with`)."""
+        """A blocking `OxenClient` configured from this block (close it, or use `with`).
+
+        Returns:
+            A new client with this block's key, base URL, timeouts, retry and poll policies.
+        """
         return OxenClient(**self._client_kwargs())
 
     def get_async_client(self) -> AsyncOxenClient:
-        """An `AsyncOxenClient` configured from this block (use `async with`)."""
+        """An `AsyncOxenClient` configured from this block (use `async with`).
+
+        Returns:
+            A new async client with this block's key, base URL, timeouts, retry and poll policies.
+        """
         return AsyncOxenClient(**self._client_kwargs())
 
     def apply_defaults(self, request: VideoRequest) -> VideoRequest:
-        """`request` with this block's `target_namespace` filled in when the request has none."""
+        """`request` with this block's `target_namespace` filled in when the request has none.
+
+        Args:
+            request: A video request.
+
+        Returns:
+            The request, or a copy with the block's namespace.
+        """
         if self.target_namespace and request.target_namespace is None:
             return request.model_copy(update={"target_namespace": self.target_namespace})
         return request
 
     def secret_values(self) -> tuple[str, ...]:
-        """The secret strings this block holds, for scrubbing logs, manifests and artifacts."""
+        """The secret strings this block holds, for scrubbing logs, manifests and artifacts.
+
+        Returns:
+            The API key when the block has one, else an empty tuple.
+        """
         return (self.api_key.get_secret_value(),) if self.api_key else ()

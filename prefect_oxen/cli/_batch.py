@@ -38,9 +38,19 @@ class OnBudget(str, enum.Enum):
 def check_requests_offline(file: str, source: str) -> int:
     """Parse the batch and check each line's id and request shape without the API or Prefect.
 
-    Returns how many lines are usable. When none is, prints every rejected line and raises
-    `typer.Exit(2)`: nothing needs a run (checks against a model's schema need the API's
-    catalogue, so they stay with the flow).
+    When no line is usable, nothing needs a run: every rejected line is printed and the command
+    ends (checks against a model's schema need the API's catalogue, so they stay with the flow).
+
+    Args:
+        file: The FILE argument, for messages.
+        source: The checked path or URI the flow will read (`check_source`).
+
+    Returns:
+        How many lines are usable.
+
+    Raises:
+        BadInput: The file has no request at all.
+        typer.Exit: Code 2, when every line was rejected.
     """
     from prefect_oxen.client import VideoRequest
     from prefect_oxen.engine import load_batch_items

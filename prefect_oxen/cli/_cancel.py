@@ -26,7 +26,15 @@ __all__ = ["cancel_command", "journal_location"]
 
 
 def journal_location(archive: str, journal: str | None = None) -> Path:
-    """Where the flows keep the journal of `archive` (or `journal` itself when given)."""
+    """Where the flows keep the journal of `archive` (or `journal` itself when given).
+
+    Args:
+        archive: The ``--archive`` value of the run.
+        journal: ``--journal``, when the run was given its own file.
+
+    Returns:
+        The journal's path (it may not exist).
+    """
     from prefect_oxen.engine import PipelineSettings
 
     return PipelineSettings.build(archive, journal=journal).journal_path
@@ -52,8 +60,7 @@ def cancel_command(
     of the same archive is working: it would cancel that run's generations too. Exit 0 when
     everything unfinished was cancelled (or nothing was), 1 when some could not be.
     """
-    from prefect_oxen.engine import cancel_unfinished
-    from prefect_oxen.engine import GenerationJournal
+    from prefect_oxen.engine import GenerationJournal, cancel_unfinished
 
     path = journal_location(archive, journal)
     if not path.is_file():

@@ -28,19 +28,32 @@ _STARTUP_TIMEOUT = "120"
 
 
 def user_configured_prefect() -> bool:
-    """True when the user chose where Prefect lives (env vars or a profiles file in ~/.prefect)."""
+    """True when the user chose where Prefect lives (env vars or a profiles file in ~/.prefect).
+
+    Returns:
+        True when ``PREFECT_HOME`` or ``PREFECT_API_URL`` is set, or ``~/.prefect/profiles.toml``
+        exists.
+    """
     if os.environ.get("PREFECT_HOME") or os.environ.get("PREFECT_API_URL"):
         return True
     return (Path.home() / ".prefect" / "profiles.toml").is_file()
 
 
 def default_prefect_home() -> Path:
-    """Project-local Prefect home used when the user has none: ``./.prefect``."""
+    """Project-local Prefect home used when the user has none: ``./.prefect``.
+
+    Returns:
+        ``./.prefect`` under the working directory.
+    """
     return Path.cwd() / ".prefect"
 
 
 def prepare_environment(*, verbose: bool = False) -> None:
-    """Set Prefect's environment for this process (and its subprocesses) unless already set."""
+    """Set Prefect's environment for this process (and its subprocesses) unless already set.
+
+    Args:
+        verbose: Keep Prefect's console logs at INFO (``--verbose``) instead of CRITICAL.
+    """
     if not user_configured_prefect():
         os.environ["PREFECT_HOME"] = str(default_prefect_home())
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -136,12 +149,18 @@ def _point_at(handler: logging.StreamHandler, stream: TextIO) -> None:
 
 @contextmanager
 def prefect_console_on_stderr(*, verbose: bool = False) -> Iterator[None]:
-    """While a command runs, Prefect's console handler writes to the current ``sys.stderr``, at
-    the CLI's level (CRITICAL unless --verbose or PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL).
+    """While a command runs, Prefect's console handler writes to the current ``sys.stderr``.
 
+    At the CLI's level: CRITICAL unless --verbose or PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL.
     Prefect binds the handler to the stream of the moment it configured logging, and takes its
     level from the environment of that moment: when Prefect was imported before the CLI ran (an
     in-process call, a notebook, tests) neither is the CLI's.
+
+    Args:
+        verbose: Show Prefect's INFO logs (``--verbose``).
+
+    Yields:
+        Nothing; the handlers are restored (stream and level) when the block ends.
     """
     level = (
         "INFO" if verbose else os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")

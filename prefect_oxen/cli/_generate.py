@@ -27,7 +27,18 @@ __all__ = ["generate_command", "parse_shot"]
 
 
 def parse_shot(text: str, default_duration: int) -> dict[str, Any]:
-    """``"PROMPT:SECONDS"`` (or just ``"PROMPT"``) as a multi-shot entry."""
+    """``"PROMPT:SECONDS"`` (or just ``"PROMPT"``) as a multi-shot entry.
+
+    Args:
+        text: One ``--shot`` value.
+        default_duration: Seconds when the text names none (``--duration``).
+
+    Returns:
+        ``{"prompt": ..., "duration": ...}``.
+
+    Raises:
+        BadInput: The prompt is empty.
+    """
     prompt, sep, seconds = text.rpartition(":")
     if not sep or not seconds.strip().isdigit():
         prompt, seconds = text, str(default_duration)
@@ -39,7 +50,22 @@ def parse_shot(text: str, default_duration: int) -> dict[str, Any]:
 def build_request(
     model: str, prompt: str | None, shots: list[str], duration: int, aspect_ratio: str, audio: bool
 ) -> dict[str, Any]:
-    """The request the options describe (shots become ``multi_prompt``)."""
+    """The request the options describe (shots become ``multi_prompt``).
+
+    Args:
+        model: ``--model``.
+        prompt: ``--prompt``, or None with shots.
+        shots: The ``--shot`` values, or none with a prompt.
+        duration: ``--duration`` (the default per shot).
+        aspect_ratio: ``--aspect-ratio``.
+        audio: ``--audio``.
+
+    Returns:
+        The request as the API takes it (not validated yet).
+
+    Raises:
+        BadInput: Both or neither of a prompt and shots, or an empty shot.
+    """
     if prompt and shots:
         raise BadInput("Give either --prompt or --shot, not both.")
     if not prompt and not shots:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -20,14 +21,28 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from prefect_oxen.engine import ItemFinished, watching_items
+if TYPE_CHECKING:
+    from prefect_oxen.engine import ItemFinished
 
 __all__ = ["batch_progress"]
 
 
 @contextmanager
 def batch_progress(console: Console, description: str, total: int | None) -> Iterator[Progress]:
-    """A progress bar on `console` that advances as each item of a batch started inside ends."""
+    """A progress bar on `console` that advances as each item of a batch started inside ends.
+
+    Args:
+        console: Where the bar is drawn (the CLI's stderr console).
+        description: The bar's label.
+        total: Items expected, or None when unknown.
+
+    Yields:
+        The Rich progress display; the bar is completed when the block ends normally.
+    """
+    # Imported here: the engine imports Prefect, which no command may import before `main()`
+    # has prepared Prefect's environment (and `--help` should not wait for).
+    from prefect_oxen.engine import watching_items
+
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),

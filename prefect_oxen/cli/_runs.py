@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from prefect_oxen.blocks import OxenCredentials
     from prefect_oxen.flows import BatchReport
 
-__all__ = ["batch_exit_code", "run_batch", "run_flow"]
+__all__ = ["batch_exit_code", "refused", "report_problems", "run_batch", "run_flow"]
 
 
 def run_flow(flow: Any, /, *, verbose: bool = False, **parameters: Any) -> Any:
@@ -21,6 +21,17 @@ def run_flow(flow: Any, /, *, verbose: bool = False, **parameters: Any) -> Any:
 
     Ctrl-C and SIGTERM stop it cleanly (its hooks cancel what it left running on the API) and
     exit 130 / 143 after saying what was cancelled.
+
+    Args:
+        flow: A Prefect flow of the package.
+        verbose: Show Prefect's own run logs (``--verbose``).
+        **parameters: The flow's parameters.
+
+    Returns:
+        The flow's return value, or the exception its final state holds.
+
+    Raises:
+        typer.Exit: 130 / 143 when a signal stopped the run.
     """
     from prefect_oxen.cli._signals import run_flow_state
 
@@ -43,7 +54,28 @@ def run_batch(
     verbose: bool = False,
     **options: Any,
 ) -> BatchReport:
-    """`batch_flow` on `source` with a progress bar; the report, even when the batch failed."""
+    """`batch_flow` on `source` with a progress bar; the report, even when the batch failed.
+
+    Args:
+        source: The checked batch file or ``s3://`` URI.
+        credentials: The block the flow run gets.
+        archive: Where the videos go.
+        concurrency: Generations kept unfinished at once, or None for the flow's default.
+        budget: Spend limit in USD, or None.
+        on_budget: ``"refuse"`` or ``"partial"``.
+        dry_run: Validate and price only.
+        mode: ``"auto"``, ``"sync"`` or ``"queue"``.
+        verbose: Show Prefect's own run logs.
+        **options: Further `batch_flow` parameters.
+
+    Returns:
+        The batch report (also for a batch that ended incomplete).
+
+    Raises:
+        BadInput: The file has no request.
+        typer.Exit: 130 / 143 when a signal stopped the run.
+        Exception: What ended the flow run when it produced no report.
+    """
     from prefect_oxen.flows import BatchIncomplete, BatchReport, batch_flow, load_batch_items
 
     batch = load_batch_items(source)
@@ -78,9 +110,16 @@ def run_batch(
 
 
 def batch_exit_code(report: BatchReport) -> ExitCode:
-    """0 when every item succeeded (or validated, for a dry run); 2 when the input itself was
-    the problem (every item rejected, a dry run with rejected lines, or the budget refused the
-    batch); 1 otherwise."""
+    """The exit code a batch ends with.
+
+    Args:
+        report: The batch report.
+
+    Returns:
+        0 when every item succeeded (or validated, for a dry run); 2 when the input itself was
+        the problem (every item rejected, a dry run with rejected lines, or the budget refused
+        the batch); 1 otherwise.
+    """
     if report.ok:
         return ExitCode.OK
     statuses = {item.status for item in report.items}
@@ -94,7 +133,14 @@ def batch_exit_code(report: BatchReport) -> ExitCode:
 
 
 def refused(report: BatchReport) -> bool:
-    """True when the budget refused the whole batch (nothing was submitted)."""
+    """Whether the budget refused the whole batch.
+
+    Args:
+        report: The batch report.
+
+    Returns:
+        True when nothing was submitted because the estimate exceeded the budget.
+    """
     waiting = [item for item in report.items if item.status == "not_submitted"]
     return (
         bool(waiting)
@@ -104,7 +150,11 @@ def refused(report: BatchReport) -> bool:
 
 
 def report_problems(report: BatchReport) -> None:
-    """Rejected and failed items on stderr, one line each, so scripts see them without the table."""
+    """Print rejected and failed items on stderr, one line each (scripts need not parse tables).
+
+    Args:
+        report: The batch report.
+    """
     out = err_console()
     for item in report.items:
         if item.status in ("rejected", "failed"):

@@ -77,12 +77,23 @@ SAMPLE_BATCH: list[dict[str, Any]] = [
 
 
 def sample_batch_text() -> str:
-    """The sample batch as JSONL."""
+    """The sample batch as JSONL.
+
+    Returns:
+        One JSON request per line, newline-terminated.
+    """
     return "".join(json.dumps(item) + "\n" for item in SAMPLE_BATCH)
 
 
 def write_sample_batch(path: Path) -> Path:
-    """Write the sample batch to `path` and return it."""
+    """Write the sample batch to `path` and return it.
+
+    Args:
+        path: The file to write (its directory is created).
+
+    Returns:
+        `path`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(sample_batch_text(), encoding="utf-8")
     return path

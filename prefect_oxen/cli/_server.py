@@ -22,7 +22,11 @@ __all__ = ["on_ephemeral_server", "start_ephemeral_server"]
 
 
 def on_ephemeral_server() -> bool:
-    """True when Prefect would start a temporary server for this process (no API configured)."""
+    """Whether Prefect would start a temporary server for this process.
+
+    Returns:
+        True when no ``PREFECT_API_URL`` is configured.
+    """
     from prefect.settings import PREFECT_API_URL
 
     return not PREFECT_API_URL.value()

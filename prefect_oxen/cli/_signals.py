@@ -62,8 +62,13 @@ class StopRequested(BaseException):
 
 @contextmanager
 def stop_signals() -> Iterator[None]:
-    """While active, SIGINT and SIGTERM raise `StopRequested` in the main thread; a second
-    signal ends the process at once. Does nothing outside the main thread."""
+    """While active, SIGINT and SIGTERM raise `StopRequested` in the main thread.
+
+    A second signal ends the process at once. Does nothing outside the main thread.
+
+    Yields:
+        Nothing; the previous handlers are restored when the block ends.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -85,11 +90,21 @@ def stop_signals() -> Iterator[None]:
 
 
 def run_flow_state(flow: Any, parameters: dict[str, Any]) -> Any:
-    """The final state of ``flow(**parameters)`` run here, on Prefect's temporary server (in its
-    own session) unless an API is configured.
+    """Run ``flow(**parameters)`` here and return its final state.
 
-    SIGINT (Ctrl-C) and SIGTERM stop the run cleanly: its hooks cancel what it left running on
-    the API, the user is told what was cancelled, and `typer.Exit` carries 130 / 143.
+    The run uses Prefect's temporary server (started in its own session) unless an API is
+    configured. SIGINT (Ctrl-C) and SIGTERM stop the run cleanly: its hooks cancel what it left
+    running on the API and the user is told what was cancelled.
+
+    Args:
+        flow: A Prefect flow.
+        parameters: Its parameters.
+
+    Returns:
+        The flow run's final Prefect state.
+
+    Raises:
+        typer.Exit: 130 / 143 when a signal stopped the run.
     """
     import typer
 
@@ -130,6 +145,15 @@ def run_stoppable(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
     On `StopRequested` (see `stop_signals`) the coroutine is cancelled and its clean-up awaited,
     then `StopRequested` is raised again. Outside the main thread it simply runs here.
+
+    Args:
+        make_coroutine: Makes the coroutine (called in the worker thread's context copy).
+
+    Returns:
+        The coroutine's result.
+
+    Raises:
+        StopRequested: A signal stopped it (after its clean-up ran).
     """
     if threading.current_thread() is not threading.main_thread():
         return asyncio.run(make_coroutine())
@@ -212,7 +236,13 @@ class _LoopThread(threading.Thread):
 def print_stop_report(
     stop: StopRequested, outcomes: list[CancellationOutcome], archive: Any
 ) -> None:
-    """Tell the user what the stop did on the API: what it cancelled and what it could not."""
+    """Tell the user what the stop did on the API: what it cancelled and what it could not.
+
+    Args:
+        stop: The signal that stopped the run.
+        outcomes: What the stop hooks of the run's flow runs did.
+        archive: The run's archive, for the `prefect-oxen cancel` hint.
+    """
     out = err_console()
     out.print(f"[bold yellow]Stopped[/] by {stop.description}.")
     if not outcomes:

@@ -14,7 +14,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -26,6 +26,9 @@ from botocore.exceptions import (
 
 from prefect_oxen.storage._errors import ArchiveUnavailable
 from prefect_oxen.storage._s3 import default_s3_client, parse_s3_prefix
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 __all__ = ["acheck_destination", "check_destination", "check_local_directory", "check_s3_bucket"]
 
@@ -120,7 +123,7 @@ def check_local_directory(directory: str | os.PathLike[str]) -> Path:
     return root
 
 
-def check_s3_bucket(client: Any, bucket: str, *, uri: str | None = None) -> None:
+def check_s3_bucket(client: S3Client, bucket: str, *, uri: str | None = None) -> None:
     """One ``HeadBucket`` call: credentials resolve, the bucket exists and may be used.
 
     Args:

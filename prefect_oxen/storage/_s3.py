@@ -19,7 +19,7 @@ import json
 import os
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
@@ -30,6 +30,9 @@ from prefect_oxen.storage._errors import ArchiveConflict, ChecksumMismatch, Inva
 from prefect_oxen.storage._keys import validate_object_key
 from prefect_oxen.storage._manifest import ArchiveManifest
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 MiB = 1024 * 1024
 _SSE_MODES = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
 _MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer
@@ -38,7 +41,7 @@ _NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
 _READ_BLOCK = 4 * MiB
 
 
-def default_s3_client() -> Any:
+def default_s3_client() -> S3Client:
     """A boto3 S3 client from the environment (credential chain, ``AWS_ENDPOINT_URL``), SigV4.
 
     SigV4 so presigned viewing links work in every region.
@@ -161,7 +164,7 @@ class S3Archive:
 
     def __init__(
         self,
-        s3_client: Any,
+        s3_client: S3Client,
         bucket: str,
         *,
         prefix: str = "",
@@ -418,7 +421,7 @@ class S3Archive:
             return None
         return ChunksizeAdjuster().adjust_chunksize(self.transfer_config.multipart_chunksize, size)
 
-    def _head(self, object_key: str) -> dict[str, Any] | None:
+    def _head(self, object_key: str) -> Mapping[str, Any] | None:
         """The object's HEAD (with its checksum), or None when it does not exist."""
         try:
             return self.client.head_object(
@@ -429,9 +432,9 @@ class S3Archive:
                 return None
             raise
 
-    def _sse_args(self) -> dict[str, str]:
+    def _sse_args(self) -> dict[str, Any]:
         """The server-side encryption arguments this archive uploads with."""
-        args = {}
+        args: dict[str, Any] = {}
         if self.server_side_encryption:
             args["ServerSideEncryption"] = self.server_side_encryption
         if self.sse_kms_key_id:

@@ -40,9 +40,9 @@ def test_key_is_secret_in_repr_and_saved_document() -> None:
 
 
 def test_saved_block_builds_working_clients(emulator) -> None:
-    OxenCredentials(api_key=API_KEY, base_url=emulator.base_url, target_namespace="media-team").save(
-        "emulator", overwrite=True
-    )
+    OxenCredentials(
+        api_key=API_KEY, base_url=emulator.base_url, target_namespace="media-team"
+    ).save("emulator", overwrite=True)
     block = OxenCredentials.load("emulator")
     with block.get_client() as oxen:
         assert isinstance(oxen, OxenClient)
@@ -50,7 +50,12 @@ def test_saved_block_builds_working_clients(emulator) -> None:
     assert isinstance(block.get_async_client(), AsyncOxenClient)
     request = block.apply_defaults(VideoRequest(model="m", prompt="p"))
     assert request.target_namespace == "media-team"
-    assert block.apply_defaults(VideoRequest(model="m", prompt="p", target_namespace="other")).target_namespace == "other"
+    assert (
+        block.apply_defaults(
+            VideoRequest(model="m", prompt="p", target_namespace="other")
+        ).target_namespace
+        == "other"
+    )
 
 
 def test_environment_fills_unset_fields(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -84,7 +89,11 @@ def test_prefect_block_register_finds_the_block() -> None:
 
 def test_block_form_groups_are_titled_like_the_block_page() -> None:
     properties = OxenCredentials.model_json_schema()["properties"]
-    assert [properties[name]["title"] for name in ("timeouts", "retry", "poll")] == ["Timeouts", "Retry", "Poll"]
+    assert [properties[name]["title"] for name in ("timeouts", "retry", "poll")] == [
+        "Timeouts",
+        "Retry",
+        "Poll",
+    ]
 
 
 def test_a_flow_parameter_of_this_block_accepts_a_saved_block_reference() -> None:
@@ -99,9 +108,15 @@ def test_a_flow_parameter_of_this_block_accepts_a_saved_block_reference() -> Non
     def flow_fn(credentials: OxenCredentials | None = None) -> None: ...
 
     schema = parameter_schema(flow_fn).model_dump_for_openapi()
-    for reference in ({"block_document_slug": "oxen-credentials/oxen"},
-                      {"block_document_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"}):
+    for reference in (
+        {"block_document_slug": "oxen-credentials/oxen"},
+        {"block_document_id": "3fa85f64-5717-4562-b3fc-2c963f66afa6"},
+    ):
         parameters = {"credentials": {"$ref": reference}}
-        validate_values_conform_to_schema(parameters, schema, ignore_required=True)  # deployment saved
-        assert validate(parameters, schema, raise_on_error=False, preprocess=True) == []  # run created
+        validate_values_conform_to_schema(
+            parameters, schema, ignore_required=True
+        )  # deployment saved
+        assert (
+            validate(parameters, schema, raise_on_error=False, preprocess=True) == []
+        )  # run created
     assert validate({"credentials": {"base_url": 3}}, schema, raise_on_error=False, preprocess=True)

@@ -15,10 +15,6 @@ from prefect_oxen.cli import app
 
 from ..conftest import API_KEY
 
-FAST = "oxen-emu-fast-video"
-KLING = "kling-video-v2-6-pro-text-to-video"
-KLING_O3 = "kling-video-o3-pro-reference-to-video"
-
 
 @pytest.fixture(autouse=True)
 def _prefect(prefect_harness) -> None:
@@ -58,5 +54,7 @@ def cli() -> Callable[..., Result]:
 
 def write_jsonl(path: Path, rows: Iterable[dict[str, Any] | str]) -> Path:
     """Rows as JSONL (strings are written verbatim, for malformed lines)."""
-    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows))
+    path.write_text(
+        "".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows)
+    )
     return path

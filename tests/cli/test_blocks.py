@@ -54,8 +54,18 @@ def test_create_with_an_s3_archive(cli, oxen_env, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     suffix = uuid.uuid4().hex[:8]
     result = cli(
-        "blocks", "create", "--name", f"oxen-{suffix}", "--s3-bucket", "videos",
-        "--s3-block-name", f"archive-{suffix}", "--aws-block-name", f"aws-{suffix}", "--s3-folder", "nightly",
+        "blocks",
+        "create",
+        "--name",
+        f"oxen-{suffix}",
+        "--s3-bucket",
+        "videos",
+        "--s3-block-name",
+        f"archive-{suffix}",
+        "--aws-block-name",
+        f"aws-{suffix}",
+        "--s3-folder",
+        "nightly",
     )
     assert result.exit_code == 0, result.stderr
     assert "aws-secret-do-not-print" not in result.stdout + result.stderr

@@ -15,7 +15,11 @@ from .conftest import flat
 
 
 def _visible(root: Path, pattern: str) -> list[Path]:
-    return [p for p in root.rglob(pattern) if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    return [
+        p
+        for p in root.rglob(pattern)
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    ]
 
 
 def test_demo_archives_everything_but_the_invalid_item(cli, tmp_path: Path) -> None:
@@ -50,10 +54,22 @@ def test_newcomer_demo_from_a_fresh_prefect_home(tmp_path: Path) -> None:
 
     (Its time, with a fresh clone's install, is measured by hand: `time make demo`.)"""
     env = prefect_env(tmp_path / "unused")
-    for key in ("PREFECT_HOME", "PREFECT_SERVER_ANALYTICS_ENABLED", "DO_NOT_TRACK", "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"):
+    for key in (
+        "PREFECT_HOME",
+        "PREFECT_SERVER_ANALYTICS_ENABLED",
+        "DO_NOT_TRACK",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+    ):
         env.pop(key)
     env["HOME"] = str(tmp_path / "home")  # no ~/.prefect/profiles.toml
-    done = subprocess.run([str(BIN / "prefect-oxen"), "demo"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(BIN / "prefect-oxen"), "demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
     assert "Demo succeeded" in done.stdout
@@ -62,7 +78,9 @@ def test_newcomer_demo_from_a_fresh_prefect_home(tmp_path: Path) -> None:
     assert len(_visible(tmp_path / "demo-output" / "archive", "*.mp4")) == len(SAMPLE_BATCH) - 1
 
 
-def test_the_demo_emulator_accepts_only_the_demo_key(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_demo_emulator_accepts_only_the_demo_key(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Like the API, the embedded emulator refuses any other key, and a masked one, so a lost key
     fails the demo instead of passing unnoticed."""
     import httpx
@@ -78,7 +96,9 @@ def test_the_demo_emulator_accepts_only_the_demo_key(cli, tmp_path: Path, monkey
         with real(*args, **settings) as server:
             for token in (_DEMO_KEY, "someone-elses-key", "**********"):
                 headers = {"Authorization": f"Bearer {token}"}
-                answers[token] = httpx.get(f"{server.base_url}/api/ai/models", headers=headers, timeout=10).status_code
+                answers[token] = httpx.get(
+                    f"{server.base_url}/api/ai/models", headers=headers, timeout=10
+                ).status_code
             raise RuntimeError("checked the embedded emulator; stopping the demo here")
         yield  # pragma: no cover (never reached)
 

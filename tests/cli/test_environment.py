@@ -10,9 +10,14 @@ import pytest
 from prefect_oxen.cli._env import prepare_environment
 
 KEYS = (
-    "PREFECT_HOME", "PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL",
-    "PREFECT_SERVER_LOGGING_LEVEL", "DO_NOT_TRACK", "PREFECT_LOGGING_EXTRA_LOGGERS",
+    "PREFECT_HOME",
+    "PREFECT_API_URL",
+    "PREFECT_SERVER_ANALYTICS_ENABLED",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL",
+    "PREFECT_SERVER_LOGGING_LEVEL",
+    "DO_NOT_TRACK",
+    "PREFECT_LOGGING_EXTRA_LOGGERS",
 )
 
 
@@ -39,12 +44,17 @@ def test_verbose_keeps_prefect_logs(clean_env: Path) -> None:
 
 
 @pytest.mark.parametrize("setting", ["PREFECT_HOME", "PREFECT_API_URL", "profiles"])
-def test_user_configuration_wins(clean_env: Path, monkeypatch: pytest.MonkeyPatch, setting: str) -> None:
+def test_user_configuration_wins(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
     if setting == "profiles":
         (clean_env / "home" / ".prefect").mkdir(parents=True)
         (clean_env / "home" / ".prefect" / "profiles.toml").write_text('active = "cloud"\n')
     else:
-        monkeypatch.setenv(setting, "http://prefect.example:4200/api" if setting == "PREFECT_API_URL" else "/srv/prefect")
+        monkeypatch.setenv(
+            setting,
+            "http://prefect.example:4200/api" if setting == "PREFECT_API_URL" else "/srv/prefect",
+        )
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
     prepare_environment()
     assert os.environ.get("PREFECT_HOME") in (None, "/srv/prefect")

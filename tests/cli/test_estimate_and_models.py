@@ -4,22 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import FAST, KLING, KLING_O3, flat, write_jsonl
+from tests.support import FAST, KLING, O3
+
+from .conftest import flat, write_jsonl
 
 PAID_ROUTES = ("POST /api/ai/queue", "POST /api/ai/videos/generate", "POST /api/videos/generate")
 
 
 def _paid_calls(emulator) -> int:
-    return sum(n for route, n in emulator.stats()["requests"].items() if route.startswith(PAID_ROUTES))
+    return sum(
+        n for route, n in emulator.stats()["requests"].items() if route.startswith(PAID_ROUTES)
+    )
 
 
 def test_estimate_totals_per_item_and_overall(cli, oxen_env, tmp_path: Path) -> None:
-    batch = write_jsonl(tmp_path / "plan.jsonl", [
-        {"id": "fast", "model": FAST, "prompt": "a fox", "duration": 3},
-        {"id": "kling", "model": KLING, "prompt": "a lighthouse", "duration": 5},
-        {"id": "kling-audio", "model": KLING, "prompt": "a harbour", "duration": 10, "generate_audio": True},
-        {"id": "shots", "model": KLING_O3, "multi_prompt": [{"prompt": "a", "duration": 2}, {"prompt": "b", "duration": 4}]},
-    ])
+    batch = write_jsonl(
+        tmp_path / "plan.jsonl",
+        [
+            {"id": "fast", "model": FAST, "prompt": "a fox", "duration": 3},
+            {"id": "kling", "model": KLING, "prompt": "a lighthouse", "duration": 5},
+            {
+                "id": "kling-audio",
+                "model": KLING,
+                "prompt": "a harbour",
+                "duration": 10,
+                "generate_audio": True,
+            },
+            {
+                "id": "shots",
+                "model": O3,
+                "multi_prompt": [{"prompt": "a", "duration": 2}, {"prompt": "b", "duration": 4}],
+            },
+        ],
+    )
     result = cli("estimate", str(batch))
     assert result.exit_code == 0, result.stderr
     text = flat(result.stdout)
@@ -33,11 +50,14 @@ def test_estimate_totals_per_item_and_overall(cli, oxen_env, tmp_path: Path) -> 
 
 
 def test_estimate_lists_invalid_lines_and_exits_2(cli, oxen_env, tmp_path: Path) -> None:
-    batch = write_jsonl(tmp_path / "plan.jsonl", [
-        {"model": FAST, "prompt": "a fox", "duration": 3},
-        "[1, 2]",
-        {"model": KLING, "prompt": "a lighthouse", "duration": 7},
-    ])
+    batch = write_jsonl(
+        tmp_path / "plan.jsonl",
+        [
+            {"model": FAST, "prompt": "a fox", "duration": 3},
+            "[1, 2]",
+            {"model": KLING, "prompt": "a lighthouse", "duration": 7},
+        ],
+    )
     result = cli("estimate", str(batch))
     assert result.exit_code == 2
     errors = flat(result.stderr)
@@ -56,7 +76,7 @@ def test_models_lists_the_catalogue_with_pricing(cli, oxen_env) -> None:
 
 
 def test_models_detail_shows_the_request_schema(cli, oxen_env) -> None:
-    result = cli("models", KLING_O3)
+    result = cli("models", O3)
     assert result.exit_code == 0, result.stderr
     text = flat(result.stdout)
     assert "multi-shot yes (multi_prompt)" in text

@@ -5,12 +5,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .conftest import FAST, KLING_O3, flat
+from tests.support import FAST, O3
+
+from .conftest import flat
 
 
 def test_one_video_is_archived_with_its_manifest(cli, oxen_env, tmp_path: Path, request) -> None:
     prompt = f"a fox in the snow {request.node.name}"
-    result = cli("generate", "--model", FAST, "--prompt", prompt, "--duration", "3", "--aspect-ratio", "9:16", "--id", "fox", "--archive", "videos")
+    result = cli(
+        "generate",
+        "--model",
+        FAST,
+        "--prompt",
+        prompt,
+        "--duration",
+        "3",
+        "--aspect-ratio",
+        "9:16",
+        "--id",
+        "fox",
+        "--archive",
+        "videos",
+    )
     assert result.exit_code == 0, result.stderr
     text = flat(result.stdout)
     assert "estimated cost $0.03" in text
@@ -24,8 +40,17 @@ def test_one_video_is_archived_with_its_manifest(cli, oxen_env, tmp_path: Path, 
 
 def test_shots_make_one_native_multi_shot_video(cli, oxen_env, tmp_path: Path, request) -> None:
     result = cli(
-        "generate", "--model", KLING_O3, "--shot", f"a chef cracks an egg {request.node.name}:2",
-        "--shot", "the egg sizzles:3", "--id", "chef", "--archive", "videos",
+        "generate",
+        "--model",
+        O3,
+        "--shot",
+        f"a chef cracks an egg {request.node.name}:2",
+        "--shot",
+        "the egg sizzles:3",
+        "--id",
+        "chef",
+        "--archive",
+        "videos",
     )
     assert result.exit_code == 0, result.stderr
     assert "2 (native multi_prompt)" in flat(result.stdout)
@@ -37,7 +62,17 @@ def test_shots_make_one_native_multi_shot_video(cli, oxen_env, tmp_path: Path, r
 
 def test_failed_generation_exits_1(cli, oxen_env, tmp_path: Path, request) -> None:
     oxen_env.configure(credits_usd=0.0)
-    result = cli("generate", "--model", FAST, "--prompt", f"a fox {request.node.name}", "--duration", "2", "--archive", "videos")
+    result = cli(
+        "generate",
+        "--model",
+        FAST,
+        "--prompt",
+        f"a fox {request.node.name}",
+        "--duration",
+        "2",
+        "--archive",
+        "videos",
+    )
     assert result.exit_code == 1
     assert "Insufficient credits" in flat(result.stderr)
     assert not list((tmp_path / "videos").rglob("*.mp4"))

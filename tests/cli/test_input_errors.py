@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import FAST, KLING, flat, write_jsonl
+from tests.support import FAST, KLING
+
+from .conftest import flat, write_jsonl
 
 
 def test_batch_of_a_missing_file(cli, oxen_env) -> None:
@@ -24,18 +26,25 @@ def test_estimate_of_a_directory(cli, oxen_env, tmp_path: Path) -> None:
     assert "it is a directory" in result.stderr
 
 
-@pytest.mark.parametrize("command", [
-    ["batch", "batch.jsonl"],
-    ["estimate", "batch.jsonl"],
-    ["models"],
-    ["generate", "--model", FAST, "--prompt", "a fox"],
-])
-def test_missing_api_key(cli, oxen_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["batch", "batch.jsonl"],
+        ["estimate", "batch.jsonl"],
+        ["models"],
+        ["generate", "--model", FAST, "--prompt", "a fox"],
+    ],
+)
+def test_missing_api_key(
+    cli, oxen_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
+) -> None:
     write_jsonl(tmp_path / "batch.jsonl", [{"model": FAST, "prompt": "a fox", "duration": 2}])
     monkeypatch.delenv("OXEN_API_KEY")
     result = cli(*command)
     assert result.exit_code == 2
-    assert "No Oxen API key: set OXEN_API_KEY, or pass --credentials-block NAME" in flat(result.stderr)
+    assert "No Oxen API key: set OXEN_API_KEY, or pass --credentials-block NAME" in flat(
+        result.stderr
+    )
     assert oxen_env.api_requests() == 0
 
 
@@ -105,7 +114,9 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def test_generate_and_batch_refuse_the_same_id_before_paying(cli, oxen_env, no_prefect_run, tmp_path: Path) -> None:
+def test_generate_and_batch_refuse_the_same_id_before_paying(
+    cli, oxen_env, no_prefect_run, tmp_path: Path
+) -> None:
     rule = "id '../../etc/x' may only contain letters, digits, '.', '_' and '-'"
     generate = cli("generate", "--model", FAST, "--prompt", "a fox", "--id", "../../etc/x")
     write_jsonl(tmp_path / "one.jsonl", [{"id": "../../etc/x", "model": FAST, "prompt": "a fox"}])
@@ -121,8 +132,16 @@ def test_generate_and_batch_refuse_the_same_id_before_paying(cli, oxen_env, no_p
     [
         ([{"model": FAST}], ["Either 'prompt' or 'multi_prompt' must be provided"]),
         (
-            ['{"model": ', {"id": "a/b", "model": FAST, "prompt": "x"}, {"model": FAST, "prompt": "x", "duration": "5"}],
-            ["line 1 (item-0001): not valid JSON", "line 2 (item-0002): id 'a/b'", "line 3 (item-0003): Invalid video request: duration"],
+            [
+                '{"model": ',
+                {"id": "a/b", "model": FAST, "prompt": "x"},
+                {"model": FAST, "prompt": "x", "duration": "5"},
+            ],
+            [
+                "line 1 (item-0001): not valid JSON",
+                "line 2 (item-0002): id 'a/b'",
+                "line 3 (item-0003): Invalid video request: duration",
+            ],
         ),
     ],
     ids=["one-line", "every-kind"],
@@ -145,7 +164,9 @@ def test_a_batch_with_no_usable_line_is_refused_before_prefect_starts(
     [("", "empty.jsonl is empty"), ("\n# only a comment\n\n", "empty.jsonl has no requests")],
     ids=["zero-bytes", "only-comments"],
 )
-def test_an_empty_batch_file_is_called_empty(cli, oxen_env, no_prefect_run, tmp_path: Path, content: str, words: str) -> None:
+def test_an_empty_batch_file_is_called_empty(
+    cli, oxen_env, no_prefect_run, tmp_path: Path, content: str, words: str
+) -> None:
     (tmp_path / "empty.jsonl").write_text(content)
     result = cli("batch", "empty.jsonl")
     assert result.exit_code == 2
@@ -162,15 +183,29 @@ def test_batch_of_dev_null_is_empty_not_missing(cli, oxen_env, no_prefect_run) -
 @pytest.mark.parametrize("command", ["generate", "batch"])
 @pytest.mark.parametrize(
     ("archive", "words"),
-    [("plain-file/archive", "Cannot write to archive "), ("s3://team-videos/oxen", "No AWS credentials for s3://team-videos/oxen")],
+    [
+        ("plain-file/archive", "Cannot write to archive "),
+        ("s3://team-videos/oxen", "No AWS credentials for s3://team-videos/oxen"),
+    ],
     ids=["unwritable-directory", "s3-without-credentials"],
 )
 def test_an_archive_that_cannot_take_videos_is_bad_input_before_paying(
-    cli, oxen_env, no_prefect_run, no_aws_credentials, tmp_path: Path, command: str, archive: str, words: str
+    cli,
+    oxen_env,
+    no_prefect_run,
+    no_aws_credentials,
+    tmp_path: Path,
+    command: str,
+    archive: str,
+    words: str,
 ) -> None:
     (tmp_path / "plain-file").write_text("a file where the archive directory would go")
     write_jsonl(tmp_path / "one.jsonl", [{"model": FAST, "prompt": "a fox", "duration": 1}])
-    args = ["batch", "one.jsonl"] if command == "batch" else ["generate", "--model", FAST, "--prompt", "a fox"]
+    args = (
+        ["batch", "one.jsonl"]
+        if command == "batch"
+        else ["generate", "--model", FAST, "--prompt", "a fox"]
+    )
     result = cli(*args, "--archive", archive)
     assert result.exit_code == 2
     assert words in flat(result.stderr)

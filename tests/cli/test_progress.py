@@ -38,7 +38,9 @@ def test_items_the_flow_never_announced_still_end_the_bar() -> None:
 
 def test_a_stopped_run_leaves_no_bar_line_under_its_report() -> None:
     out = io.StringIO()
-    console = Console(file=out, force_terminal=False, width=120)  # as a log file sees it: lines only
+    console = Console(
+        file=out, force_terminal=False, width=120
+    )  # as a log file sees it: lines only
     with pytest.raises(KeyboardInterrupt), batch_progress(console, "Generating 2 item(s)", 2):
         announce_item("a", "archived")
         console.print("Stopped by Ctrl-C (SIGINT).")

@@ -16,7 +16,9 @@ from prefect_oxen.media import (
 
 
 def test_a_duration_mismatch_can_be_a_warning_instead_of_a_failure(video: Path) -> None:
-    checked = verify_video(video, expected_duration=7, expected_aspect_ratio="16:9", duration_must_match=False)
+    checked = verify_video(
+        video, expected_duration=7, expected_aspect_ratio="16:9", duration_must_match=False
+    )
     assert checked.checks == {"decodes": True, "duration": False, "aspect_ratio": True}
     [warning] = checked.warnings
     assert warning.startswith("duration is 2.00 s, expected 7 s")
@@ -25,7 +27,9 @@ def test_a_duration_mismatch_can_be_a_warning_instead_of_a_failure(video: Path) 
 
 def test_advisory_duration_still_fails_on_a_wrong_shape(video: Path) -> None:
     with pytest.raises(VideoVerificationError) as caught:
-        verify_video(video, expected_duration=7, expected_aspect_ratio="9:16", duration_must_match=False)
+        verify_video(
+            video, expected_duration=7, expected_aspect_ratio="9:16", duration_must_match=False
+        )
     assert [problem.split(" ")[0] for problem in caught.value.problems] == ["picture"]
 
 
@@ -38,7 +42,9 @@ def test_a_strict_duration_mismatch_still_fails(video: Path) -> None:
 def test_quarantine_moves_the_video_and_writes_why(video: Path, tmp_path: Path) -> None:
     original = video.read_bytes()
     kept = quarantine_video(
-        video, tmp_path / "quarantine", name="clip.abc123.mp4",
+        video,
+        tmp_path / "quarantine",
+        name="clip.abc123.mp4",
         reason={"problems": ["duration is 2.00 s, expected 7 s"], "generation_id": "g-1"},
     )
     assert not video.exists()
@@ -48,7 +54,10 @@ def test_quarantine_moves_the_video_and_writes_why(video: Path, tmp_path: Path) 
     assert kept.reason_path.name == "clip.abc123.json"
     assert note["video"] == "clip.abc123.mp4" and note["generation_id"] == "g-1"
     assert note["problems"] == ["duration is 2.00 s, expected 7 s"] and note["quarantined_at"]
-    assert sorted(p.name for p in kept.path.parent.iterdir()) == ["clip.abc123.json", "clip.abc123.mp4"]
+    assert sorted(p.name for p in kept.path.parent.iterdir()) == [
+        "clip.abc123.json",
+        "clip.abc123.mp4",
+    ]
 
 
 def test_quarantine_can_keep_the_original_in_place(video: Path, tmp_path: Path) -> None:

@@ -133,7 +133,18 @@ def test_item_ids_that_name_files_as_they_are(item_id: str) -> None:
 
 @pytest.mark.parametrize(
     "item_id",
-    ["../../etc/x", "a/b", "", ".hidden", "-flag", "with space", "é", "A" * 129, "fox\n", "fox\x00"],
+    [
+        "../../etc/x",
+        "a/b",
+        "",
+        ".hidden",
+        "-flag",
+        "with space",
+        "é",
+        "A" * 129,
+        "fox\n",
+        "fox\x00",
+    ],
 )
 def test_item_ids_that_would_be_renamed_are_refused(item_id: str) -> None:
     with pytest.raises(InvalidItemId, match="may only contain letters, digits") as caught:

@@ -19,9 +19,15 @@ from .conftest import BUCKET
 def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """An environment where boto3's credential chain finds nothing (and asks no metadata server)."""
     for name in (
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-        "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
@@ -121,4 +127,7 @@ def test_a_whole_bucket_passes_the_check_and_is_archived_to(s3: Any, video_file:
     check_destination(f"s3://{BUCKET}")
     record = open_archive(f"s3://{BUCKET}").put(video_file, "oxen/clip.mp4", make_manifest())
     assert record.uri == f"s3://{BUCKET}/oxen/clip.mp4"
-    assert s3.head_object(Bucket=BUCKET, Key="oxen/clip.mp4")["ContentLength"] == video_file.stat().st_size
+    assert (
+        s3.head_object(Bucket=BUCKET, Key="oxen/clip.mp4")["ContentLength"]
+        == video_file.stat().st_size
+    )

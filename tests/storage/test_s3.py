@@ -195,7 +195,9 @@ def test_parse_s3_uri_rejects(uri: str) -> None:
     ("destination", "parsed"),
     [("s3://b", ("b", "")), ("s3://b/", ("b", "")), ("s3://b/team/videos/", ("b", "team/videos"))],
 )
-def test_an_archive_destination_may_be_a_whole_bucket(destination: str, parsed: tuple[str, str]) -> None:
+def test_an_archive_destination_may_be_a_whole_bucket(
+    destination: str, parsed: tuple[str, str]
+) -> None:
     assert parse_s3_prefix(destination) == parsed
 
 
