@@ -4,7 +4,8 @@ A generation costs money and a slot on the API from the moment it is enqueued un
 reports it finished; after that, downloading, verifying and archiving it only costs this
 machine's time. The two are bounded separately so that finished videos being delivered never
 keep the API idle: `GenerationSlots` bounds the first (this run's own bound, plus Prefect's global
-concurrency limit ``oxen-generations`` across runs, when it exists) and a plain semaphore the second.
+concurrency limit ``oxen-generations`` across runs, when it exists) and a plain semaphore the
+second.
 
 Why not ``prefect.concurrency.asyncio.concurrency()`` around each item: it takes a slot from the
 Prefect API for every item and gives it back after, and a process acquires one slot at a time,
@@ -47,8 +48,9 @@ class GenerationSlots:
     recording and can take seconds each), handed from one generation of this run to the next,
     and a block goes back to Prefect as soon as none of its slots is in use and nobody here
     waits. Small blocks give slots back sooner at a run's tail (a lease is returned whole);
-    large ones take fewer writes to fill: 4 measured best for two runs sharing 16 slots. Use as ``async with GenerationSlots(128, "oxen-generations") as slots:``; `acquire`
-    returns a token to hand back to `release`.
+    large ones take fewer writes to fill: 4 measured best for two runs sharing 16 slots. Use as
+    ``async with GenerationSlots(128, "oxen-generations") as slots:``; `acquire` returns a token
+    to hand back to `release`.
     """
 
     def __init__(

@@ -280,8 +280,8 @@ class _Generation:
             row = await self.client.get_generation(generation_id)
         except GenerationNotFound:
             raise GenerationError(
-                f"Generation {generation_id} of {self.label} was paid for earlier but the API no longer "
-                "knows it; not paying again automatically. Check the generation history.",
+                f"Generation {generation_id} of {self.label} was paid for earlier but the API no "
+                "longer knows it; not paying again automatically. Check the generation history.",
                 generation_id=generation_id,
             ) from None
         if row.status in (GenerationStatus.FAILED, GenerationStatus.CANCELLED):

@@ -1,4 +1,4 @@
-"""The small records the steps hand to each other: never video bytes, only ids, paths and figures."""
+"""The small records the steps hand to each other: never video bytes, only ids, paths, figures."""
 
 from __future__ import annotations
 

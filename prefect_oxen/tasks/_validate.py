@@ -1,4 +1,4 @@
-"""`validate_video_request` and `validate_batch`: the gate every request passes before money is spent."""
+"""`validate_video_request` and `validate_batch`: the gate before any money is spent."""
 
 from __future__ import annotations
 
