@@ -29,10 +29,14 @@ __all__ = ["fan_out", "generate_video", "main"]
 
 def submit_credentials(base_url: str | None = None) -> OxenCredentials:
     """Credentials to submit with each call: where the API is, but no key (workers hold it)."""
-    return OxenCredentials(api_key=None, base_url=base_url or os.environ.get("OXEN_BASE_URL") or "https://hub.oxen.ai")
+    return OxenCredentials(
+        api_key=None, base_url=base_url or os.environ.get("OXEN_BASE_URL") or "https://hub.oxen.ai"
+    )
 
 
-def fan_out(requests: list[dict[str, Any]], *, base_url: str | None = None, timeout: float = 3600) -> list[GenerationResult]:
+def fan_out(
+    requests: list[dict[str, Any]], *, base_url: str | None = None, timeout: float = 3600
+) -> list[GenerationResult]:
     """Submit every request to the task workers and wait for all of them (in request order).
 
     A request may carry an ``id``: it becomes the generation's key (journal and cache identity).
@@ -54,7 +58,11 @@ def main(argv: list[str]) -> None:
         with open(argv[1], encoding="utf-8") as handle:
             requests = [json.loads(line) for line in handle if line.strip()]
         for result in fan_out(requests):
-            print(json.dumps({"key": result.key, "generation_id": result.generation_id, "mode": result.mode}))
+            print(
+                json.dumps(
+                    {"key": result.key, "generation_id": result.generation_id, "mode": result.mode}
+                )
+            )
         return
     limit = int(argv[0]) if argv else int(os.environ.get("OXEN_TASK_WORKER_LIMIT", "4"))
     serve(generate_video, limit=limit)

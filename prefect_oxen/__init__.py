@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-
 _LAZY = {
     "OxenCredentials": "prefect_oxen.blocks",
     # Lazy too, so importing the emulator loads no other prefect_oxen module.

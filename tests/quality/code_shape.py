@@ -58,5 +58,5 @@ def long_functions(root: Path = PACKAGE, limit: int = MAX_BODY_LINES) -> list[st
 if __name__ == "__main__":
     targets = [Path(arg).resolve() for arg in sys.argv[1:]] or [PACKAGE]
     found = [row for target in targets for row in long_functions(target)]
-    print("\n".join(found) or "no function body over %d lines" % MAX_BODY_LINES)
+    print("\n".join(found) or f"no function body over {MAX_BODY_LINES} lines")
     sys.exit(1 if found else 0)
