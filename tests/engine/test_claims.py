@@ -23,10 +23,15 @@ def test_a_claimed_item_cannot_be_claimed_again_until_released(tmp_path: Path) -
 def test_a_claim_dies_with_its_process(tmp_path: Path) -> None:
     journal = tmp_path / "journal.jsonl"
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from prefect_oxen.engine import ItemClaim\n"
-         f"c = ItemClaim({str(journal)!r}, 'item'); assert c.try_acquire(); print('held', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from prefect_oxen.engine import ItemClaim\n"
+            f"c = ItemClaim({str(journal)!r}, 'item'); assert c.try_acquire(); "
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -37,7 +42,9 @@ def test_a_claim_dies_with_its_process(tmp_path: Path) -> None:
     assert ItemClaim(journal, "item").try_acquire()
 
 
-async def test_a_waiting_claim_proceeds_once_the_holder_releases_and_says_it_waited(tmp_path: Path) -> None:
+async def test_a_waiting_claim_proceeds_once_the_holder_releases_and_says_it_waited(
+    tmp_path: Path,
+) -> None:
     journal = tmp_path / "journal.jsonl"
     order: list[str] = []
     release = asyncio.Event()

@@ -13,7 +13,10 @@ def test_listeners_hear_items_in_their_context_only() -> None:
         announce_item("a", "archived")
         announce_item("b", "failed")
     announce_item("c", "archived")  # nobody listens any more
-    assert [(e.key, e.status, e.ok) for e in heard] == [("a", "archived", True), ("b", "failed", False)]
+    assert [(e.key, e.status, e.ok) for e in heard] == [
+        ("a", "archived", True),
+        ("b", "failed", False),
+    ]
 
 
 def test_a_broken_listener_does_not_break_the_batch() -> None:

@@ -26,24 +26,35 @@ CHILD = Path(__file__).with_name("batch_child.py")
 
 
 def _states(journal: Path) -> dict[str, str]:
-    return {identity: entry.state for identity, entry in GenerationJournal(journal).latest().items()}
+    return {
+        identity: entry.state for identity, entry in GenerationJournal(journal).latest().items()
+    }
 
 
-async def test_a_batch_killed_mid_way_is_completed_by_the_next_run(credentials, emulator, workdir: Path, unique: str) -> None:
+async def test_a_batch_killed_mid_way_is_completed_by_the_next_run(
+    credentials, emulator, workdir: Path, unique: str
+) -> None:
     emulator.configure(latency=0.5, concurrency=16)
-    items = [{"id": f"k{i:02d}", "model": FAST, "prompt": f"killed {unique} {i}", "duration": 1} for i in range(12)]
+    items = [
+        {"id": f"k{i:02d}", "model": FAST, "prompt": f"killed {unique} {i}", "duration": 1}
+        for i in range(12)
+    ]
     archive = workdir / "archive"
     journal = archive / ".oxen-journal.jsonl"
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     child = subprocess.Popen(
         [sys.executable, str(CHILD), emulator.base_url, API_KEY, str(archive), json.dumps(items)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         # Kill it while some generations are paid for and in flight, and before all are archived.
         wait_for(
             lambda: child.poll() is None and list(_states(journal).values()).count("enqueued") >= 2,
-            timeout=120, what="the child to have generations in flight",
+            timeout=120,
+            what="the child to have generations in flight",
         )
         os.killpg(child.pid, signal.SIGKILL)
     finally:
@@ -54,7 +65,14 @@ async def test_a_batch_killed_mid_way_is_completed_by_the_next_run(credentials, 
     before = _states(journal)
     assert "enqueued" in before.values() and list(before.values()).count("archived") < 12
 
-    state = await batch_flow(items, credentials, archive=str(archive), concurrency=4, concurrency_limit=None, return_state=True)
+    state = await batch_flow(
+        items,
+        credentials,
+        archive=str(archive),
+        concurrency=4,
+        concurrency_limit=None,
+        return_state=True,
+    )
     assert state.is_completed(), state.message
     report = await report_of(state)
     assert {item.status for item in report.items} <= {"archived", "skipped"}
@@ -64,18 +82,41 @@ async def test_a_batch_killed_mid_way_is_completed_by_the_next_run(credentials, 
     assert any(item.reattached for item in report.items) or report.count("skipped") > 0
 
 
-def test_the_cancellation_hook_cancels_what_the_run_left_running(credentials, emulator, workdir: Path) -> None:
+def test_the_cancellation_hook_cancels_what_the_run_left_running(
+    credentials, emulator, workdir: Path
+) -> None:
     emulator.configure(latency=60)
     archive = workdir / "archive"
     journal = GenerationJournal(archive / ".oxen-journal.jsonl")
     with OxenClient(api_key=API_KEY, base_url=emulator.base_url) as oxen:
-        mine = [oxen.enqueue(VideoRequest(model=FAST, prompt=f"mine {i}", duration=1))[0] for i in range(3)]
+        mine = [
+            oxen.enqueue(VideoRequest(model=FAST, prompt=f"mine {i}", duration=1))[0]
+            for i in range(3)
+        ]
         other = oxen.enqueue(VideoRequest(model=FAST, prompt="another run's", duration=1))[0]
     for i, generation in enumerate(mine):
-        journal.record(JournalEntry(identity=f"mine-{i}", state="enqueued", mode="queue", generation_ids=[generation.generation_id], detail={"flow_run_id": "run-1"}))
-    journal.record(JournalEntry(identity="other", state="enqueued", mode="queue", generation_ids=[other.generation_id], detail={"flow_run_id": "run-2"}))
+        journal.record(
+            JournalEntry(
+                identity=f"mine-{i}",
+                state="enqueued",
+                mode="queue",
+                generation_ids=[generation.generation_id],
+                detail={"flow_run_id": "run-1"},
+            )
+        )
+    journal.record(
+        JournalEntry(
+            identity="other",
+            state="enqueued",
+            mode="queue",
+            generation_ids=[other.generation_id],
+            detail={"flow_run_id": "run-2"},
+        )
+    )
 
-    flow_run = SimpleNamespace(id="run-1", parameters={"archive": str(archive), "credentials": credentials})
+    flow_run = SimpleNamespace(
+        id="run-1", parameters={"archive": str(archive), "credentials": credentials}
+    )
     cancel_remote_generations(None, flow_run, SimpleNamespace(name="Cancelling"))
 
     status = {g["id"]: g["status"] for g in emulator.generations()}
@@ -83,6 +124,8 @@ def test_the_cancellation_hook_cancels_what_the_run_left_running(credentials, em
     assert status[other.generation_id] != "cancelled"
     assert emulator.stats()["billed_generations"] == 0
     states = _states(archive / ".oxen-journal.jsonl")
-    assert [states[f"mine-{i}"] for i in range(3)] == ["failed"] * 3 and states["other"] == "enqueued"
+    assert [states[f"mine-{i}"] for i in range(3)] == ["failed"] * 3 and states[
+        "other"
+    ] == "enqueued"
     with OxenClient(api_key=API_KEY, base_url=emulator.base_url) as oxen:
         oxen.cancel_generation(other.generation_id)

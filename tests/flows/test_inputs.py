@@ -13,16 +13,18 @@ from prefect_oxen.engine import load_batch_items
 def test_jsonl_lines_become_items_and_bad_lines_problems(tmp_path: Path) -> None:
     path = tmp_path / "batch.jsonl"
     path.write_text(
-        "\n".join([
-            json.dumps({"id": "a", "model": "m", "prompt": "one"}),
-            "",
-            "# a comment",
-            "{not json",
-            json.dumps(["not", "an", "object"]),
-            json.dumps({"model": "m", "prompt": "no id"}),
-            json.dumps({"id": "../../etc/passwd", "model": "m", "prompt": "x"}),
-            json.dumps({"id": "a", "model": "m", "prompt": "duplicate"}),
-        ])
+        "\n".join(
+            [
+                json.dumps({"id": "a", "model": "m", "prompt": "one"}),
+                "",
+                "# a comment",
+                "{not json",
+                json.dumps(["not", "an", "object"]),
+                json.dumps({"model": "m", "prompt": "no id"}),
+                json.dumps({"id": "../../etc/passwd", "model": "m", "prompt": "x"}),
+                json.dumps({"id": "a", "model": "m", "prompt": "duplicate"}),
+            ]
+        )
     )
     batch = load_batch_items(str(path))
     assert [(i.key, i.line) for i in batch.items] == [("a", 1), ("item-0006", 6)]
@@ -45,8 +47,17 @@ def test_csv_cells_are_typed(tmp_path: Path) -> None:
         "e,m,four,5,false,,,extra\n"
     )
     batch = load_batch_items(str(path))
-    assert batch.items[0].request == {"model": "m", "prompt": "one", "duration": 5, "generate_audio": True, "negative_prompt": "blur"}
-    assert batch.items[1].request == {"model": "m", "multi_prompt": [{"prompt": "x", "duration": 3}]}
+    assert batch.items[0].request == {
+        "model": "m",
+        "prompt": "one",
+        "duration": 5,
+        "generate_audio": True,
+        "negative_prompt": "blur",
+    }
+    assert batch.items[1].request == {
+        "model": "m",
+        "multi_prompt": [{"prompt": "x", "duration": 3}],
+    }
     errors = {p.line: p.error for p in batch.problems}
     assert errors[4] == "row 4: duration must be a whole number, got 'five'"
     assert "generate_audio must be true or false" in errors[5]
@@ -59,7 +70,9 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_lists_of_requests_are_accepted() -> None:
-    batch = load_batch_items([{"id": "x", "model": "m", "prompt": "p"}, {"model": "m", "prompt": "q"}])
+    batch = load_batch_items(
+        [{"id": "x", "model": "m", "prompt": "p"}, {"model": "m", "prompt": "q"}]
+    )
     assert [i.key for i in batch.items] == ["x", "item-0002"]
 
 

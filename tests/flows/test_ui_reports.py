@@ -21,13 +21,19 @@ from .reports import report_of
 
 
 def _items(n: int, tag: str) -> list[dict]:
-    return [{"id": f"v{i:03d}", "model": FAST, "prompt": f"{tag} {i}", "duration": 1} for i in range(n)]
+    return [
+        {"id": f"v{i:03d}", "model": FAST, "prompt": f"{tag} {i}", "duration": 1} for i in range(n)
+    ]
 
 
 async def _batch(workdir: Path, items, credentials, **options) -> tuple[object, BatchReport]:
     state = await batch_flow(
-        items, credentials, archive=str(workdir / "archive"), concurrency_limit=None,
-        return_state=True, **options,
+        items,
+        credentials,
+        archive=str(workdir / "archive"),
+        concurrency_limit=None,
+        return_state=True,
+        **options,
     )
     return state, await report_of(state)
 
@@ -85,16 +91,33 @@ async def test_a_rerun_reports_only_its_own_spend(
     completed = _events(asserting_events_worker, "oxen.batch.completed")
     by_run = {e.resource.id: e for e in completed}
     rerun = by_run[f"oxen.batch.{second_state.state_details.flow_run_id}"]
-    assert rerun.payload["cost_usd"] == 0 and rerun.payload["skipped_cost_usd"] == pytest.approx(0.03)
+    assert rerun.payload["cost_usd"] == 0 and rerun.payload["skipped_cost_usd"] == pytest.approx(
+        0.03
+    )
     # Summing the events counts every payment once.
     assert sum(e.payload["cost_usd"] for e in completed) == pytest.approx(0.03)
     summary = (await _artifacts(second_state.state_details.flow_run_id))["oxen-batch-summary"].data
     assert "paid $0.00 this run" in summary
 
 
-async def test_report_table_reads_right_for_a_local_archive(credentials, emulator, workdir: Path, unique: str) -> None:
-    state, _report = await _batch(workdir, [{"id": "o3", "model": "kling-video-o3-pro-reference-to-video", "prompt": unique, "duration": 3}], credentials)
-    [row] = json.loads((await _artifacts(state.state_details.flow_run_id))["oxen-batch-report"].data)
+async def test_report_table_reads_right_for_a_local_archive(
+    credentials, emulator, workdir: Path, unique: str
+) -> None:
+    state, _report = await _batch(
+        workdir,
+        [
+            {
+                "id": "o3",
+                "model": "kling-video-o3-pro-reference-to-video",
+                "prompt": unique,
+                "duration": 3,
+            }
+        ],
+        credentials,
+    )
+    [row] = json.loads(
+        (await _artifacts(state.state_details.flow_run_id))["oxen-batch-report"].data
+    )
     assert row["archive"].startswith("file://")
     assert row["link"] == ""  # a file:// link is dead in the UI
     assert re.fullmatch(r"\d+\.\d\d", row["cost_usd"]) and row["cost_usd"] == "0.67"  # 3 s x $0.224
@@ -103,7 +126,9 @@ async def test_report_table_reads_right_for_a_local_archive(credentials, emulato
     assert list(row)[:4] == ["id", "line", "status", "error"]  # the reason is not off-screen
 
 
-async def test_contact_sheet_uses_plain_images_and_no_dead_links(credentials, emulator, workdir: Path, unique: str) -> None:
+async def test_contact_sheet_uses_plain_images_and_no_dead_links(
+    credentials, emulator, workdir: Path, unique: str
+) -> None:
     state, _ = await _batch(workdir, _items(2, unique), credentials)
     summary = (await _artifacts(state.state_details.flow_run_id))["oxen-batch-summary"].data
     assert summary.count("![v00") == 2 and "](data:image/png;base64," in summary
@@ -120,7 +145,8 @@ async def test_event_resources_are_named_and_unique_across_batches(
     generated = _events(asserting_events_worker, "oxen.video.generated")
     assert len({e.resource.id for e in generated}) == 2  # both items are "v000"
     [completed] = [
-        e for e in _events(asserting_events_worker, "oxen.batch.completed")
+        e
+        for e in _events(asserting_events_worker, "oxen.batch.completed")
         if e.resource.id == f"oxen.batch.{first.state_details.flow_run_id}"
     ]
     async with get_client() as client:
@@ -132,7 +158,9 @@ async def test_event_resources_are_named_and_unique_across_batches(
 def test_a_video_without_an_id_gets_a_readable_key() -> None:
     key = readable_key({"model": FAST, "prompt": "A red fox, trotting through snow at dawn!"})
     assert re.fullmatch(r"a-red-fox-trotting-through-snow-[0-9a-f]{6}", key)
-    assert key != readable_key({"model": FAST, "prompt": "A red fox, trotting through snow at dawn!", "duration": 3})
+    assert key != readable_key(
+        {"model": FAST, "prompt": "A red fox, trotting through snow at dawn!", "duration": 3}
+    )
     shots = readable_key({"model": FAST, "multi_prompt": [{"prompt": "chef cracks an egg"}]})
     assert shots.startswith("chef-cracks-an-egg-")
 
@@ -141,7 +169,9 @@ async def test_single_video_publishes_an_artifact_and_an_asset(
     credentials, emulator, workdir: Path, unique: str, asserting_events_worker
 ) -> None:
     request = {"model": FAST, "prompt": f"a lone heron {unique}", "duration": 2}
-    state = await generate_video_flow(request, credentials, archive=str(workdir / "archive"), return_state=True)
+    state = await generate_video_flow(
+        request, credentials, archive=str(workdir / "archive"), return_state=True
+    )
     record = await state.result()
     assert Path(record.uri).name.startswith("a-lone-heron-")
     artifact = (await _artifacts(state.state_details.flow_run_id))["oxen-video"].data
@@ -151,29 +181,42 @@ async def test_single_video_publishes_an_artifact_and_an_asset(
     [asset] = _events(asserting_events_worker, "prefect.asset.materialization.succeeded")
     assert asset.resource.id == record.uri
     assert asset.payload["sha256"] == record.sha256 and asset.payload["model"] == FAST
-    assert asset.payload["prompt"] == request["prompt"] and asset.payload["cost_usd"] == pytest.approx(0.02)
+    assert asset.payload["prompt"] == request["prompt"] and asset.payload[
+        "cost_usd"
+    ] == pytest.approx(0.02)
     assert asset.payload["duration_seconds"] == pytest.approx(2, abs=0.1)
 
 
-async def test_stitched_multi_shot_publishes_an_artifact(credentials, emulator, workdir: Path, unique: str) -> None:
+async def test_stitched_multi_shot_publishes_an_artifact(
+    credentials, emulator, workdir: Path, unique: str
+) -> None:
     shots = [{"prompt": f"first {unique}", "duration": 1}, {"prompt": "second", "duration": 1}]
-    state = await multi_shot_flow(FAST, shots, credentials, archive=str(workdir / "archive"), key="pair", return_state=True)
+    state = await multi_shot_flow(
+        FAST, shots, credentials, archive=str(workdir / "archive"), key="pair", return_state=True
+    )
     result = await state.result()
     artifact = (await _artifacts(state.state_details.flow_run_id))["oxen-video"].data
     assert "pair" in artifact and result.video.uri in artifact and "stitched" in artifact
     assert all(shot.uri in artifact for shot in result.shots)
 
 
-async def test_asset_events_reach_the_server_event_feed(credentials, emulator, workdir: Path, unique: str) -> None:
+async def test_asset_events_reach_the_server_event_feed(
+    credentials, emulator, workdir: Path, unique: str
+) -> None:
     state, report = await _batch(workdir, _items(1, unique), credentials)
     uri = report.items[0].archive_uri
 
     async def assets_seen() -> list[dict]:
         async with get_client() as client:
-            response = await client._client.post("/events/filter", json={
-                "filter": {"event": {"name": ["prefect.asset.materialization.succeeded"]},
-                           "resource": {"id": [uri]}},
-            })
+            response = await client._client.post(
+                "/events/filter",
+                json={
+                    "filter": {
+                        "event": {"name": ["prefect.asset.materialization.succeeded"]},
+                        "resource": {"id": [uri]},
+                    },
+                },
+            )
         return response.raise_for_status().json()["events"]
 
     with anyio.fail_after(60):
@@ -188,14 +231,22 @@ async def test_asset_events_reach_the_server_event_feed(credentials, emulator, w
 def _mixed_report() -> BatchReport:
     from prefect_oxen.flows import ItemReport
 
-    return BatchReport(items=[
-        ItemReport(key="new", status="archived", cost_usd=0.2, archive_uri="file:///a/new.mp4"),
-        ItemReport(key="collected", status="archived", cost_usd=0.5, reattached=True,
-                   archive_uri="s3://bucket/v/collected.mp4",
-                   view_url="https://bucket.s3.amazonaws.com/v/collected.mp4?X-Amz-Signature=abc"),
-        ItemReport(key="done", status="skipped", estimated_cost_usd=1.4),
-        ItemReport(key="lost", status="failed", cost_usd=0.1, error="download failed"),
-    ], estimated_cost_usd=2.2)
+    return BatchReport(
+        items=[
+            ItemReport(key="new", status="archived", cost_usd=0.2, archive_uri="file:///a/new.mp4"),
+            ItemReport(
+                key="collected",
+                status="archived",
+                cost_usd=0.5,
+                reattached=True,
+                archive_uri="s3://bucket/v/collected.mp4",
+                view_url="https://bucket.s3.amazonaws.com/v/collected.mp4?X-Amz-Signature=abc",
+            ),
+            ItemReport(key="done", status="skipped", estimated_cost_usd=1.4),
+            ItemReport(key="lost", status="failed", cost_usd=0.1, error="download failed"),
+        ],
+        estimated_cost_usd=2.2,
+    )
 
 
 def test_costs_are_kept_apart_paid_reattached_and_skipped() -> None:
@@ -208,7 +259,11 @@ def test_costs_are_kept_apart_paid_reattached_and_skipped() -> None:
     )
     rows = {row["id"]: row for row in (item.row() for item in report.items)}
     assert [rows[k]["paid_by"] for k in ("new", "collected", "done", "lost")] == [
-        "this run", "earlier run", "earlier run", "this run"]
+        "this run",
+        "earlier run",
+        "earlier run",
+        "this run",
+    ]
     # A link only where it leads somewhere: the presigned S3 URL, never a file:// URI.
     assert rows["collected"]["link"].startswith("https://") and rows["new"]["link"] == ""
 

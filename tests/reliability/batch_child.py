@@ -15,13 +15,22 @@ from prefect_oxen.flows import batch_flow
 def main() -> None:
     base_url, api_key, archive, items, concurrency = sys.argv[1:6]
     credentials = OxenCredentials(
-        api_key=api_key, base_url=base_url, retry=RetryPolicy.immediate(),
+        api_key=api_key,
+        base_url=base_url,
+        retry=RetryPolicy.immediate(),
         poll=PollPolicy(initial=0.05, maximum=0.25, safety_interval=1.0),
     )
-    asyncio.run(batch_flow(
-        json.loads(items), credentials, archive=archive, concurrency=int(concurrency), mode="queue",
-        concurrency_limit=None, return_state=True,
-    ))
+    asyncio.run(
+        batch_flow(
+            json.loads(items),
+            credentials,
+            archive=archive,
+            concurrency=int(concurrency),
+            mode="queue",
+            concurrency_limit=None,
+            return_state=True,
+        )
+    )
 
 
 if __name__ == "__main__":

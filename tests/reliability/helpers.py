@@ -27,4 +27,7 @@ def local_path(uri: str) -> Path:
 
 
 def items(n: int, tag: str, *, duration: int = 1, prefix: str = "r") -> list[dict]:
-    return [{"id": f"{prefix}{i:03d}", "model": FAST, "prompt": f"{tag} {i}", "duration": duration} for i in range(n)]
+    return [
+        {"id": f"{prefix}{i:03d}", "model": FAST, "prompt": f"{tag} {i}", "duration": duration}
+        for i in range(n)
+    ]

@@ -2,8 +2,8 @@
 
 The deployment's entrypoint is the module path ``prefect_oxen.flows.batch:batch_flow``, as for an
 installed package, and without server-side parameter schema enforcement, as in
-deployments/prefect.yaml (the credentials parameter is a block $ref). (Serving with the default file-path entrypoint fails parameter validation in
-the run: see the issue 7 report.)
+deployments/prefect.yaml (the credentials parameter is a block $ref). (Serving with the default
+file-path entrypoint fails parameter validation in the run: see the issue 7 report.)
 
 Usage: python serve_child.py DEPLOYMENT_NAME
 """

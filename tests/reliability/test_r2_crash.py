@@ -23,16 +23,34 @@ CHILD = Path(__file__).with_name("batch_child.py")
 N = 12
 
 
-def _run_and_kill(emulator, archive: Path, batch: list[dict], condition, what: str) -> dict[str, str]:
+def _run_and_kill(
+    emulator, archive: Path, batch: list[dict], condition, what: str
+) -> dict[str, str]:
     """Start a batch child, SIGKILL its process group as soon as `condition(states)` holds."""
     journal = archive / ".oxen-journal.jsonl"
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     child = subprocess.Popen(
-        [sys.executable, str(CHILD), emulator.base_url, API_KEY, str(archive), json.dumps(batch), "4"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            str(CHILD),
+            emulator.base_url,
+            API_KEY,
+            str(archive),
+            json.dumps(batch),
+            "4",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
-        wait_for(lambda: condition(journal_states(journal)) or child.poll() is not None, timeout=120, what=what, interval=0.005)
+        wait_for(
+            lambda: condition(journal_states(journal)) or child.poll() is not None,
+            timeout=120,
+            what=what,
+            interval=0.005,
+        )
         assert child.poll() is None, f"the batch finished (exit {child.returncode}) before: {what}"
         os.killpg(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
@@ -75,7 +93,13 @@ async def test_a_batch_killed_during_submission_and_during_downloads_pays_once(
 
     # Third life, to the end.
     state = await batch_flow(
-        batch, credentials, archive=str(archive), concurrency=4, mode="queue", concurrency_limit=None, return_state=True
+        batch,
+        credentials,
+        archive=str(archive),
+        concurrency=4,
+        mode="queue",
+        concurrency_limit=None,
+        return_state=True,
     )
     assert state.is_completed(), state.message
     report = await report_of(state)
@@ -86,9 +110,15 @@ async def test_a_batch_killed_during_submission_and_during_downloads_pays_once(
     log = emulator.generations()
     billed = [g for g in log if g["billed"]]
     assert emulator.stats()["billed_generations"] == N
-    assert Counter(g["request"]["prompt"] for g in billed) == Counter(item["prompt"] for item in batch)
+    assert Counter(g["request"]["prompt"] for g in billed) == Counter(
+        item["prompt"] for item in batch
+    )
     by_prompt = {g["request"]["prompt"]: g for g in billed}
-    for item, request in zip(sorted(report.items, key=lambda i: i.key), sorted(batch, key=lambda i: i["id"]), strict=True):
-        assert sha256_of(local_path(item.archive_uri)) == by_prompt[request["prompt"]]["sha256"], item.key
+    for item, request in zip(
+        sorted(report.items, key=lambda i: i.key), sorted(batch, key=lambda i: i["id"]), strict=True
+    ):
+        assert sha256_of(local_path(item.archive_uri)) == by_prompt[request["prompt"]]["sha256"], (
+            item.key
+        )
     # No generation was left running or abandoned in the queue.
     assert not [g for g in log if g["status"] in ("queued", "processing")]

@@ -29,7 +29,7 @@ BUCKET = "r4-videos"
 
 @pytest.fixture
 def issued_signatures(emulator, emulator_server, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every URL signature the emulator computes from now on (what a leak of a signed URL would show)."""
+    """Every URL signature the emulator computes from now on (what a leaked signed URL shows)."""
     signer = emulator_server.emulator.signer
     seen: list[str] = []
     original = signer._signature
@@ -45,7 +45,11 @@ def issued_signatures(emulator, emulator_server, monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
@@ -68,25 +72,52 @@ def _occurrences(blob: bytes, needles: dict[str, bytes]) -> list[str]:
     return [name for name, needle in needles.items() if needle in blob]
 
 
-async def test_no_secret_is_left_anywhere(credentials, emulator, issued_signatures, aws, workdir: Path, unique: str, caplog, capfd) -> None:
+async def test_no_secret_is_left_anywhere(
+    credentials, emulator, issued_signatures, aws, workdir: Path, unique: str, caplog, capfd
+) -> None:
     caplog.set_level(logging.DEBUG)
     for name in ("prefect", "prefect_oxen", "httpx", "httpcore", "botocore", "boto3", "s3transfer"):
         caplog.set_level(logging.DEBUG, logger=name)
     batch = [
-        *({"id": f"scene-{i}", "model": FAST, "prompt": f"R4 {unique} scene {i}", "duration": 2} for i in range(4)),
-        {"id": "multi", "model": O3, "multi_prompt": [{"prompt": f"R4 {unique} a", "duration": 2}, {"prompt": "b", "duration": 2}]},
-        {"id": "bad", "model": FAST, "prompt": "too long", "duration": 99},  # rejected: its error is reported too
+        *(
+            {"id": f"scene-{i}", "model": FAST, "prompt": f"R4 {unique} scene {i}", "duration": 2}
+            for i in range(4)
+        ),
+        {
+            "id": "multi",
+            "model": O3,
+            "multi_prompt": [
+                {"prompt": f"R4 {unique} a", "duration": 2},
+                {"prompt": "b", "duration": 2},
+            ],
+        },
+        {
+            "id": "bad",
+            "model": FAST,
+            "prompt": "too long",
+            "duration": 99,
+        },  # rejected: its error is reported too
     ]
     emulator.configure(faults={"expired_url": 0.3})  # refreshed URLs too: more signatures in play
 
-    state = await batch_flow(batch, credentials, archive=f"s3://{BUCKET}/team", concurrency=3, concurrency_limit=None, return_state=True)
+    state = await batch_flow(
+        batch,
+        credentials,
+        archive=f"s3://{BUCKET}/team",
+        concurrency=3,
+        concurrency_limit=None,
+        return_state=True,
+    )
     report = await report_of(state)
     assert report.count("archived") == 5 and report.count("rejected") == 1
     await APILogHandler.aflush()
     await asyncio.to_thread(EventsWorker.drain_all, timeout=10)
 
     assert issued_signatures, "the emulator issued no signed URL: nothing was tested"
-    needles = {"api key": API_KEY.encode(), **{f"signature {s[:8]}": s.encode() for s in set(issued_signatures)}}
+    needles = {
+        "api key": API_KEY.encode(),
+        **{f"signature {s[:8]}": s.encode() for s in set(issued_signatures)},
+    }
     leaks: dict[str, list[str]] = {}
 
     def check(where: str, blob: bytes) -> None:
@@ -95,10 +126,15 @@ async def test_no_secret_is_left_anywhere(credentials, emulator, issued_signatur
             leaks[where] = found
 
     # Logs (every logger at DEBUG) and the console.
-    check("log records", "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records).encode())
+    check(
+        "log records",
+        "\n".join(f"{r.name} {r.getMessage()} {r.args!r}" for r in caplog.records).encode(),
+    )
     out, err = capfd.readouterr()
     check("stdout/stderr", (out + err).encode())
-    assert any("prefect_oxen" in r.name or "task_runs" in r.name for r in caplog.records)  # logs were captured
+    assert any(
+        "prefect_oxen" in r.name or "task_runs" in r.name for r in caplog.records
+    )  # logs were captured
 
     # Prefect: artifacts, logs and the flow run as the API returns them, then the database files.
     async with get_client() as client:
@@ -121,11 +157,16 @@ async def test_no_secret_is_left_anywhere(credentials, emulator, issued_signatur
 
     # S3: every object (videos and manifests) and its metadata.
     listed = aws.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    assert sum(o["Key"].endswith(".mp4") for o in listed) == 5 and any(o["Key"].endswith(".json") for o in listed)
+    assert sum(o["Key"].endswith(".mp4") for o in listed) == 5 and any(
+        o["Key"].endswith(".json") for o in listed
+    )
     for entry in listed:
         obj = aws.get_object(Bucket=BUCKET, Key=entry["Key"])
         check(f"s3 {entry['Key']}", obj["Body"].read())
-        check(f"s3 metadata {entry['Key']}", repr((obj.get("Metadata"), obj.get("ContentType"), obj.get("TagCount"))).encode())
+        check(
+            f"s3 metadata {entry['Key']}",
+            repr((obj.get("Metadata"), obj.get("ContentType"), obj.get("TagCount"))).encode(),
+        )
 
     # The report itself (what a user would paste into a ticket).
     check("report", report.model_dump_json().encode())

@@ -499,30 +499,60 @@ def test_a_stop_signal_cancels_the_running_coroutine_and_waits_for_its_clean_up(
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_a_run_that_reattached_cancels_what_it_reattached_to_when_stopped(emulator, workdir: Path, unique: str) -> None:
+def test_a_run_that_reattached_cancels_what_it_reattached_to_when_stopped(
+    emulator, workdir: Path, unique: str
+) -> None:
     emulator.configure(latency=60)
-    items = [{"id": f"r{i}", "model": FAST, "prompt": f"reattached {unique} {i}", "duration": 1} for i in range(2)]
+    items = [
+        {"id": f"r{i}", "model": FAST, "prompt": f"reattached {unique} {i}", "duration": 1}
+        for i in range(2)
+    ]
     archive = workdir / "archive"
     journal = archive / ".oxen-journal.jsonl"
     first = subprocess.Popen(
-        [sys.executable, str(CHILD), emulator.base_url, API_KEY, str(archive), json.dumps(items), "2"],
+        [
+            sys.executable,
+            str(CHILD),
+            emulator.base_url,
+            API_KEY,
+            str(archive),
+            json.dumps(items),
+            "2",
+        ],
         env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
-        wait_for(lambda: list(journal_states(journal).values()).count("enqueued") == 2, timeout=120, what="run one to enqueue")
+        wait_for(
+            lambda: list(journal_states(journal).values()).count("enqueued") == 2,
+            timeout=120,
+            what="run one to enqueue",
+        )
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(30)
     batch = workdir / "batch.jsonl"
     batch.write_text("".join(json.dumps(item) + "\n" for item in items))
-    env = prefect_env(workdir / "home", PREFECT_API_URL=PREFECT_API_URL.value(), OXEN_API_KEY=API_KEY, OXEN_BASE_URL=emulator.base_url)
-    second = _Cli(["batch", str(batch), "--mode", "queue", "--archive", str(archive)], env=env, cwd=workdir)
+    env = prefect_env(
+        workdir / "home",
+        PREFECT_API_URL=PREFECT_API_URL.value(),
+        OXEN_API_KEY=API_KEY,
+        OXEN_BASE_URL=emulator.base_url,
+    )
+    second = _Cli(
+        ["batch", str(batch), "--mode", "queue", "--archive", str(archive)], env=env, cwd=workdir
+    )
     try:
         # Run two has reattached once it has read each generation back.
         wait_for(
-            lambda: second.alive_or_fail() and emulator.stats()["requests"].get("GET /api/ai/queue/{generation_id}", 0) >= 2,
-            timeout=120, what="run two to reattach",
+            lambda: (
+                second.alive_or_fail()
+                and emulator.stats()["requests"].get("GET /api/ai/queue/{generation_id}", 0) >= 2
+            ),
+            timeout=120,
+            what="run two to reattach",
         )
         second.signal_group(signal.SIGINT)
         _assert_clean_stop(second, 130, 2)

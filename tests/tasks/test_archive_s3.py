@@ -24,9 +24,13 @@ def _generate_and_archive(workdir: Path, destination):
     @flow
     async def to_s3(request: dict, credentials, key: str):
         try:
-            result = await generate_video(request, credentials, key=key, journal_path=str(workdir / "journal" / "j.jsonl"))
+            result = await generate_video(
+                request, credentials, key=key, journal_path=str(workdir / "journal" / "j.jsonl")
+            )
             persisted = await persist_video(result, credentials, workdir / "videos")
-            first = await archive_video(persisted, result, destination, credentials, extra={"note": API_KEY})
+            first = await archive_video(
+                persisted, result, destination, credentials, extra={"note": API_KEY}
+            )
             again = await archive_video(persisted, result, destination, credentials)
             return persisted, first, again
         finally:
@@ -45,13 +49,21 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-async def test_archive_through_prefect_aws_blocks(aws_env, credentials, emulator, workdir: Path, unique: str) -> None:
+async def test_archive_through_prefect_aws_blocks(
+    aws_env, credentials, emulator, workdir: Path, unique: str
+) -> None:
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="videos")
-        bucket = S3Bucket(bucket_name="videos", bucket_folder="team-a", credentials=AwsCredentials(region_name="us-east-1"))
+        bucket = S3Bucket(
+            bucket_name="videos",
+            bucket_folder="team-a",
+            credentials=AwsCredentials(region_name="us-east-1"),
+        )
         request = {"model": FAST, "prompt": f"s3 {unique}", "duration": 2}
-        persisted, first, again = await _generate_and_archive(workdir, bucket)(request, credentials, "clip-1")
+        persisted, first, again = await _generate_and_archive(workdir, bucket)(
+            request, credentials, "clip-1"
+        )
 
         assert first.uploaded and not again.uploaded
         assert first.uri.startswith("s3://videos/team-a/oxen/")
@@ -69,7 +81,9 @@ async def test_archive_through_prefect_aws_blocks(aws_env, credentials, emulator
         assert all(value.isascii() for value in head["Metadata"].values())
 
 
-async def test_archive_to_an_s3_uri_over_http(aws_env, credentials, emulator, workdir: Path, unique: str, monkeypatch) -> None:
+async def test_archive_to_an_s3_uri_over_http(
+    aws_env, credentials, emulator, workdir: Path, unique: str, monkeypatch
+) -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -79,12 +93,18 @@ async def test_archive_to_an_s3_uri_over_http(aws_env, credentials, emulator, wo
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         s3.create_bucket(Bucket="archive")
         request = {"model": FAST, "prompt": f"http {unique}", "duration": 2}
-        persisted, first, again = await _generate_and_archive(workdir, "s3://archive/nightly")(request, credentials, "clip-2")
+        persisted, first, again = await _generate_and_archive(workdir, "s3://archive/nightly")(
+            request, credentials, "clip-2"
+        )
         assert first.uploaded and not again.uploaded
         object_key = first.uri.removeprefix("s3://archive/")
         assert object_key.startswith("nightly/oxen/")
         body = s3.get_object(Bucket="archive", Key=object_key)["Body"].read()
-        assert hashlib.sha256(body).hexdigest() == persisted.sha256 == emulator.generations()[0]["sha256"]
+        assert (
+            hashlib.sha256(body).hexdigest()
+            == persisted.sha256
+            == emulator.generations()[0]["sha256"]
+        )
         import httpx
 
         assert httpx.get(first.view_url).content == body  # the presigned link works
