@@ -209,7 +209,7 @@ def test_run_form_opens_with_the_deployments_values(
             while (node && !node.innerText?.includes('Add')) node = node.parentElement;
             return node ? node.innerText : null;
         }""",
-        OxenCredentials._logo_url,
+        str(OxenCredentials._logo_url),  # an HttpUrl; the page matches its text
     )
     assert picker is not None, "no block picker for the credentials parameter"
     assert CREDENTIALS_BLOCK in picker.split(), (
