@@ -58,6 +58,13 @@ def _as_validated_inputs(parameters: dict[str, Any]) -> tuple[str, str]:
     return f"{key or ''}:{fingerprint}", scope
 
 
+# Part of every cache key: bumped whenever the cached record's class moves or changes shape, so a
+# result stored by an older release is never read back (unpickling it would fail the task); the
+# miss costs nothing, because the journal reattaches to the generation that was already paid for.
+# v2: the records moved from prefect_oxen.tasks.results to prefect_oxen.engine.
+_RECORD_FORMAT = "v2"
+
+
 def generation_cache_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
     """Cache key over the validated request, the item key and the API it is billed on.
 
@@ -69,10 +76,11 @@ def generation_cache_key(context: TaskRunContext, parameters: dict[str, Any]) ->
         parameters: The generate task's parameters (request, credentials, key).
 
     Returns:
-        ``oxen-generate-`` and a sha256 over item identity and API scope.
+        ``oxen-generate-``, the record format and a sha256 over item identity and API scope.
     """
     identity, scope = _as_validated_inputs(parameters)
-    return "oxen-generate-" + hashlib.sha256(f"{identity}|{scope}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{identity}|{scope}".encode()).hexdigest()
+    return f"oxen-generate-{_RECORD_FORMAT}-{digest}"
 
 
 def _choose_mode(mode: GenerationMode, request: VideoRequest) -> Literal["sync", "queue"]:
