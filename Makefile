@@ -46,6 +46,13 @@ check: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/run_all.py
 
+# Issue 14: one batch over two workers of `prefect server start` on PostgreSQL (installed with
+# apt-get when missing, as root), N = 1,000, 5,000 and 5,000 with a worker SIGKILLed halfway;
+# about 40 minutes. Results in bench/results/scale_postgres_*.json.
+.PHONY: bench-scale
+bench-scale: $(VENV)/.installed
+	$(PY) bench/scale.py --suite --jobs 5000 --database postgres
+
 lint: check
 
 # The browser test, also refreshing the README's screenshots in docs/screenshots/.

@@ -49,7 +49,9 @@ def ideal_makespan(jobs: int, concurrency: int, latency: float) -> float:
 def write_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
-    path.write_text(json.dumps({**data, "machine": machine(), "measured_at": now()}, indent=2) + "\n")
+    path.write_text(
+        json.dumps({**data, "machine": machine(), "measured_at": now()}, indent=2) + "\n"
+    )
     return path
 
 
@@ -83,16 +85,33 @@ class Emulator:
 
 
 @contextlib.contextmanager
-def emulator_process(*, latency: float, concurrency: int, seed: int = 7, extra: list[str] | None = None) -> Iterator[Emulator]:
+def emulator_process(
+    *, latency: float, concurrency: int, seed: int = 7, extra: list[str] | None = None
+) -> Iterator[Emulator]:
     """``python -m prefect_oxen.emulator`` on a free port, stopped (whole process group) on exit."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="bench-emulator-", suffix=".log", delete=False)  # noqa: SIM115 (closed in finally)
     command = [
-        sys.executable, "-m", "prefect_oxen.emulator", "--port", str(port), "--latency", str(latency),
-        "--concurrency", str(concurrency), "--seed", str(seed), "--api-key", API_KEY,
-        "--keepalive-interval", "5", *(extra or []),
+        sys.executable,
+        "-m",
+        "prefect_oxen.emulator",
+        "--port",
+        str(port),
+        "--latency",
+        str(latency),
+        "--concurrency",
+        str(concurrency),
+        "--seed",
+        str(seed),
+        "--api-key",
+        API_KEY,
+        "--keepalive-interval",
+        "5",
+        *(extra or []),
     ]
-    child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT)
+    child = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+    )
     emulator = Emulator(f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 60
@@ -131,7 +150,10 @@ def server_makespan(log: list[dict[str, Any]]) -> float:
 
 
 def items(jobs: int, tag: str, duration: int = 2) -> list[dict[str, Any]]:
-    return [{"id": f"b{i:04d}", "model": FAST, "prompt": f"{tag} clip {i}", "duration": duration} for i in range(jobs)]
+    return [
+        {"id": f"b{i:04d}", "model": FAST, "prompt": f"{tag} clip {i}", "duration": duration}
+        for i in range(jobs)
+    ]
 
 
 def prefect_env(home: Path) -> None:
@@ -153,9 +175,23 @@ def run_json(command: list[str], timeout: float = 3600) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
-def prefect_batch(base_url: str, jobs: int, concurrency: int | None = None, *, home: Path | None = None, tag: str = "bench") -> dict[str, Any]:
+def prefect_batch(
+    base_url: str,
+    jobs: int,
+    concurrency: int | None = None,
+    *,
+    home: Path | None = None,
+    tag: str = "bench",
+) -> dict[str, Any]:
     """`batch_flow` in a child process, with its default parameters unless `concurrency` is given."""
-    command = [sys.executable, str(ROOT / "bench" / "prefect_batch.py"), base_url, str(jobs), "--tag", tag]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "prefect_batch.py"),
+        base_url,
+        str(jobs),
+        "--tag",
+        tag,
+    ]
     if concurrency is not None:
         command += ["--concurrency", str(concurrency)]
     if home is not None:
@@ -163,25 +199,53 @@ def prefect_batch(base_url: str, jobs: int, concurrency: int | None = None, *, h
     return run_json(command)
 
 
-def raw_httpx(base_url: str, jobs: int, concurrency: int, out: Path, *, tag: str = "raw") -> dict[str, Any]:
-    return run_json([sys.executable, str(ROOT / "bench" / "raw_httpx.py"), base_url, str(jobs), str(concurrency), str(out), "--tag", tag])
+def raw_httpx(
+    base_url: str, jobs: int, concurrency: int, out: Path, *, tag: str = "raw"
+) -> dict[str, Any]:
+    return run_json(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "raw_httpx.py"),
+            base_url,
+            str(jobs),
+            str(concurrency),
+            str(out),
+            "--tag",
+            tag,
+        ]
+    )
 
 
 def naive(base_url: str, jobs: int, variant: str, out: Path) -> dict[str, Any]:
-    return run_json([sys.executable, str(ROOT / "bench" / "naive_script.py"), base_url, str(jobs), variant, str(out), API_KEY])
+    return run_json(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "naive_script.py"),
+            base_url,
+            str(jobs),
+            variant,
+            str(out),
+            API_KEY,
+        ]
+    )
 
 
 def shared_home() -> Path:
     """One PREFECT_HOME for every prefect-oxen run of a benchmark session (migrated once)."""
-    home = Path(os.environ.get("BENCH_PREFECT_HOME") or tempfile.mkdtemp(prefix="bench-prefect-home-"))
+    home = Path(
+        os.environ.get("BENCH_PREFECT_HOME") or tempfile.mkdtemp(prefix="bench-prefect-home-")
+    )
     os.environ["BENCH_PREFECT_HOME"] = str(home)
     return home
 
 
 def max_unfinished(log: list[dict[str, Any]]) -> int:
     """The most generations unfinished (queued or running) at any moment, from the emulator's log."""
-    changes = sorted([(g["enqueued_at"], 1) for g in log] + [(g["completed_at"], -1) for g in log if g.get("completed_at")],
-                     key=lambda change: (change[0], change[1]))  # at a tie, a finish counts before a start
+    changes = sorted(
+        [(g["enqueued_at"], 1) for g in log]
+        + [(g["completed_at"], -1) for g in log if g.get("completed_at")],
+        key=lambda change: (change[0], change[1]),
+    )  # at a tie, a finish counts before a start
     peak = current = 0
     for _, step in changes:
         current += step
@@ -193,6 +257,10 @@ def unfinished_timeline(log: list[dict[str, Any]], start: float) -> list[int]:
     """Generations unfinished on the API at each whole second after `start` (the emulator's log)."""
     end = max(g["completed_at"] or g["enqueued_at"] for g in log)
     return [
-        sum(1 for g in log if g["enqueued_at"] <= start + second < (g["completed_at"] or float("inf")))
+        sum(
+            1
+            for g in log
+            if g["enqueued_at"] <= start + second < (g["completed_at"] or float("inf"))
+        )
         for second in range(int(end - start) + 1)
     ]

@@ -47,20 +47,49 @@ def postgres_server() -> Iterator[str]:
         entry = pwd.getpwnam(owner)
         os.chown(root, entry.pw_uid, entry.pw_gid)
     port = free_port()
-    subprocess.run(_as_owner([_bin("initdb"), "-D", str(data), "-U", "prefect", "--auth=trust", "-E", "UTF8"], owner),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_owner(
+            [_bin("initdb"), "-D", str(data), "-U", "prefect", "--auth=trust", "-E", "UTF8"], owner
+        ),
+        check=True,
+        capture_output=True,
+    )
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections=300"
-    subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"], owner),
-                   check=True, capture_output=True)
+    subprocess.run(
+        _as_owner(
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(root / "log"),
+                "-o",
+                options,
+                "-w",
+                "start",
+            ],
+            owner,
+        ),
+        check=True,
+        capture_output=True,
+    )
     try:
         deadline = time.monotonic() + 60
-        while subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode:
+        while subprocess.run(
+            [_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+        ).returncode:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL did not start; see {root / 'log'}")
             time.sleep(0.2)
-        subprocess.run([_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "prefect"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "prefect", "prefect"],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+asyncpg://prefect@127.0.0.1:{port}/prefect"
     finally:
-        subprocess.run(_as_owner([_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], owner), capture_output=True)
+        subprocess.run(
+            _as_owner([_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], owner),
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)

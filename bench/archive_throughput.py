@@ -28,8 +28,7 @@ from boto3.s3.transfer import TransferConfig
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from prefect_oxen.storage import ArchiveManifest, S3Archive, sha256_file
-from prefect_oxen.storage import sha256_parts
+from prefect_oxen.storage import ArchiveManifest, S3Archive, sha256_file, sha256_parts
 
 MiB = 1024 * 1024
 FILES, FILE_MB = 8, 128

@@ -63,9 +63,20 @@ def cli_round(base_url: str, jobs: int, home: Path, tag: str) -> dict[str, Any]:
     env.pop("PREFECT_API_URL", None)
     started = time.time()
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("prefect-oxen")), "batch", str(source),
-         "--base-url", base_url, "--archive", str(archive)],
-        capture_output=True, text=True, env=env, cwd=work, timeout=1800,
+        [
+            str(Path(sys.executable).with_name("prefect-oxen")),
+            "batch",
+            str(source),
+            "--base-url",
+            base_url,
+            "--archive",
+            str(archive),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        timeout=1800,
     )
     ended = time.time()
     videos = list(archive.rglob("*.mp4"))
@@ -88,9 +99,13 @@ def main() -> dict:
     parser.add_argument("--jobs", type=int, default=200)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-b1-cli-home-"))
-    result: dict[str, Any] = {"benchmark": "B1_cli", "jobs": args.jobs, "latency_seconds": LATENCY,
-                              "command": "prefect-oxen batch FILE --base-url URL --archive DIR (no tuning flag)",
-                              "by_slots": {}}
+    result: dict[str, Any] = {
+        "benchmark": "B1_cli",
+        "jobs": args.jobs,
+        "latency_seconds": LATENCY,
+        "command": "prefect-oxen batch FILE --base-url URL --archive DIR (no tuning flag)",
+        "by_slots": {},
+    }
     for slots in args.slots:
         ideal = ideal_makespan(args.jobs, slots, LATENCY)
         rounds = []
@@ -103,14 +118,23 @@ def main() -> dict:
             run["server_makespan_seconds"] = server_makespan(log)
             run["ratio"] = run["makespan_seconds"] / ideal
             rounds.append(run)
-            print(f"B1 CLI {slots} slots round {number + 1}: {run['makespan_seconds']:.1f} s = {run['ratio']:.3f} x ideal "
-                  f"{ideal:.0f} s (exit {run['exit_code']}, {run['archived']} archived, billed {run['billed_generations']}, "
-                  f"start-up excluded {run['startup_excluded_seconds']:.1f} s, max unfinished {run['max_unfinished_on_api']})",
-                  flush=True)
+            print(
+                f"B1 CLI {slots} slots round {number + 1}: {run['makespan_seconds']:.1f} s = {run['ratio']:.3f} x ideal "
+                f"{ideal:.0f} s (exit {run['exit_code']}, {run['archived']} archived, billed {run['billed_generations']}, "
+                f"start-up excluded {run['startup_excluded_seconds']:.1f} s, max unfinished {run['max_unfinished_on_api']})",
+                flush=True,
+            )
         ratio = statistics.median(r["ratio"] for r in rounds)
-        result["by_slots"][str(slots)] = {"ideal_seconds": ideal, "target_ratio": TARGETS.get(slots),
-                                          "median_ratio": round(ratio, 3), "rounds": rounds}
-        print(f"B1 CLI {slots} slots: median {ratio:.3f} x ideal (target <= {TARGETS.get(slots)})", flush=True)
+        result["by_slots"][str(slots)] = {
+            "ideal_seconds": ideal,
+            "target_ratio": TARGETS.get(slots),
+            "median_ratio": round(ratio, 3),
+            "rounds": rounds,
+        }
+        print(
+            f"B1 CLI {slots} slots: median {ratio:.3f} x ideal (target <= {TARGETS.get(slots)})",
+            flush=True,
+        )
     write_result("b1_cli", result)
     return result
 

@@ -54,8 +54,13 @@ def main() -> dict:
     ideal = ideal_makespan(JOBS, SLOTS, LATENCY)
     out = Path(tempfile.mkdtemp(prefix="bench-b1-"))
     home = shared_home()
-    result: dict = {"benchmark": "B1_makespan", "jobs": JOBS, "latency_seconds": LATENCY,
-                    "prefect_oxen": "batch_flow with its default parameters", "by_slots": {}}
+    result: dict = {
+        "benchmark": "B1_makespan",
+        "jobs": JOBS,
+        "latency_seconds": LATENCY,
+        "prefect_oxen": "batch_flow with its default parameters",
+        "by_slots": {},
+    }
     for slots in args.slots:
         slot_ideal = ideal_makespan(JOBS, slots, LATENCY)
         rounds = []
@@ -69,13 +74,23 @@ def main() -> dict:
             run["billed_generations"] = stats["billed_generations"]
             run["ratio"] = run["batch_seconds"] / slot_ideal
             rounds.append(run)
-            print(f"B1 flow {slots} slots round {number + 1}: {run['batch_seconds']:.1f} s = {run['ratio']:.3f} x ideal "
-                  f"{slot_ideal:.0f} s; server-side {run['server_makespan_seconds']:.1f} s; start-up "
-                  f"{run['startup_seconds']:.1f} s excluded; {run['statuses']}", flush=True)
+            print(
+                f"B1 flow {slots} slots round {number + 1}: {run['batch_seconds']:.1f} s = {run['ratio']:.3f} x ideal "
+                f"{slot_ideal:.0f} s; server-side {run['server_makespan_seconds']:.1f} s; start-up "
+                f"{run['startup_seconds']:.1f} s excluded; {run['statuses']}",
+                flush=True,
+            )
         median = statistics.median(r["ratio"] for r in rounds)
-        result["by_slots"][str(slots)] = {"ideal_seconds": slot_ideal, "target_ratio": TARGETS.get(slots),
-                                          "median_ratio": round(median, 3), "rounds": rounds}
-        print(f"B1 flow {slots} slots: median {median:.3f} x ideal (target <= {TARGETS.get(slots)})", flush=True)
+        result["by_slots"][str(slots)] = {
+            "ideal_seconds": slot_ideal,
+            "target_ratio": TARGETS.get(slots),
+            "median_ratio": round(median, 3),
+            "rounds": rounds,
+        }
+        print(
+            f"B1 flow {slots} slots: median {median:.3f} x ideal (target <= {TARGETS.get(slots)})",
+            flush=True,
+        )
     if "16" in result["by_slots"]:
         result["B1_makespan_ratio"] = result["by_slots"]["16"]["median_ratio"]
     if "64" in result["by_slots"]:
@@ -85,21 +100,31 @@ def main() -> dict:
         with emulator_process(latency=LATENCY, concurrency=SLOTS) as emu:
             subset = naive(emu.base_url, args.naive_subset, "sequential", out / "naive")
         extrapolated = subset["seconds"] / args.naive_subset * JOBS
-        result["naive_sequential"] = {**subset, "extrapolated_seconds": extrapolated, "ratio": extrapolated / ideal,
-                                      "note": f"ran {args.naive_subset} of {JOBS} jobs; sequential, so extrapolated linearly"}
+        result["naive_sequential"] = {
+            **subset,
+            "extrapolated_seconds": extrapolated,
+            "ratio": extrapolated / ideal,
+            "note": f"ran {args.naive_subset} of {JOBS} jobs; sequential, so extrapolated linearly",
+        }
         result["B1_naive_ratio"] = round(extrapolated / ideal, 2)
-        print(f"B1 naive script (sequential, {args.naive_subset} jobs run, extrapolated to {JOBS}): "
-              f"{extrapolated:.0f} s = {extrapolated / ideal:.1f} x ideal")
+        print(
+            f"B1 naive script (sequential, {args.naive_subset} jobs run, extrapolated to {JOBS}): "
+            f"{extrapolated:.0f} s = {extrapolated / ideal:.1f} x ideal"
+        )
         with emulator_process(latency=LATENCY, concurrency=SLOTS) as emu:
             wiser = naive(emu.base_url, JOBS, "enqueue_all", out / "naive-all")
         result["naive_enqueue_all"] = {**wiser, "ratio": wiser["seconds"] / ideal}
         result["B1_naive_enqueue_all_ratio"] = round(wiser["seconds"] / ideal, 3)
-        print(f"B1 naive script (enqueue all, then 5 s polling rounds; all {JOBS} jobs): {wiser['seconds']:.1f} s = "
-              f"{wiser['seconds'] / ideal:.2f} x ideal")
+        print(
+            f"B1 naive script (enqueue all, then 5 s polling rounds; all {JOBS} jobs): {wiser['seconds']:.1f} s = "
+            f"{wiser['seconds'] / ideal:.2f} x ideal"
+        )
         with emulator_process(latency=LATENCY, concurrency=SLOTS) as emu:
             raw = raw_httpx(emu.base_url, JOBS, 32, out / "raw")
         result["raw_httpx"] = {**raw, "ratio": raw["seconds"] / ideal}
-        print(f"B1 raw async httpx (concurrency 32, reference): {raw['seconds']:.1f} s = {raw['seconds'] / ideal:.2f} x ideal")
+        print(
+            f"B1 raw async httpx (concurrency 32, reference): {raw['seconds']:.1f} s = {raw['seconds'] / ideal:.2f} x ideal"
+        )
 
     path = write_result("b1_makespan", result)
     print(f"wrote {path}")

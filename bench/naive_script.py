@@ -24,7 +24,10 @@ POLL_SECONDS = 5
 
 
 def _jobs(n: int, tag: str) -> list[dict]:
-    return [{"model": "oxen-emu-fast-video", "prompt": f"{tag} clip {i}", "duration": 2} for i in range(n)]
+    return [
+        {"model": "oxen-emu-fast-video", "prompt": f"{tag} clip {i}", "duration": 2}
+        for i in range(n)
+    ]
 
 
 def sequential(base_url: str, api_key: str, n: int, out: Path, tag: str = "naive") -> float:
@@ -69,8 +72,19 @@ def main() -> None:
     base_url, jobs, variant, out = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
     api_key = sys.argv[5] if len(sys.argv) > 5 else "bench-key"
     out.mkdir(parents=True, exist_ok=True)
-    seconds = {"sequential": sequential, "enqueue_all": enqueue_all}[variant](base_url, api_key, jobs, out)
-    print(json.dumps({"variant": variant, "jobs": jobs, "seconds": seconds, "files": len(list(out.glob("*.mp4")))}))
+    seconds = {"sequential": sequential, "enqueue_all": enqueue_all}[variant](
+        base_url, api_key, jobs, out
+    )
+    print(
+        json.dumps(
+            {
+                "variant": variant,
+                "jobs": jobs,
+                "seconds": seconds,
+                "files": len(list(out.glob("*.mp4"))),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

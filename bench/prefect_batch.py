@@ -31,9 +31,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None, help="override the flow's default")
     parser.add_argument("--tag", default="bench")
     parser.add_argument("--duration", type=int, default=2)
-    parser.add_argument("--concurrency-limit", default=None, help="override the flow's global limit name")
+    parser.add_argument(
+        "--concurrency-limit", default=None, help="override the flow's global limit name"
+    )
     parser.add_argument("--profile", default=None, help="write a pyinstrument text profile here")
-    parser.add_argument("--home", default=None, help="PREFECT_HOME to (re)use (a warm one starts faster)")
+    parser.add_argument(
+        "--home", default=None, help="PREFECT_HOME to (re)use (a warm one starts faster)"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-prefect-"))
@@ -43,8 +47,7 @@ def main() -> None:
     from prefect import flow
 
     from prefect_oxen import OxenCredentials
-    from prefect_oxen.flows import batch_flow
-    from prefect_oxen.flows import BatchIncomplete
+    from prefect_oxen.flows import BatchIncomplete, batch_flow
 
     imported = time.perf_counter()
 
@@ -61,7 +64,9 @@ def main() -> None:
     async def run():
         overrides = {"concurrency": args.concurrency, "concurrency_limit": args.concurrency_limit}
         chosen = {name: value for name, value in overrides.items() if value is not None}
-        return await batch_flow(batch, credentials, archive=str(work / "archive"), **chosen, return_state=True)
+        return await batch_flow(
+            batch, credentials, archive=str(work / "archive"), **chosen, return_state=True
+        )
 
     profiler = None
     if args.profile:
@@ -77,25 +82,36 @@ def main() -> None:
     cpu = time.process_time() - cpu0
     if profiler is not None:
         profiler.stop()
-        Path(args.profile).write_text(profiler.output_text(unicode=False, color=False, show_all=bool(__import__("os").environ.get("PROFILE_ALL")), flat=bool(__import__("os").environ.get("PROFILE_FLAT"))))
+        Path(args.profile).write_text(
+            profiler.output_text(
+                unicode=False,
+                color=False,
+                show_all=bool(__import__("os").environ.get("PROFILE_ALL")),
+                flat=bool(__import__("os").environ.get("PROFILE_FLAT")),
+            )
+        )
     value = state.result(raise_on_failure=False)
     report = value.report if isinstance(value, BatchIncomplete) else value
     statuses: dict[str, int] = {}
     for item in report.items:
         statuses[item.status] = statuses.get(item.status, 0) + 1
     latencies = sorted(item.latency_seconds or 0.0 for item in report.items)
-    print(json.dumps({
-        "import_seconds": imported - started,
-        "startup_seconds": warmed - imported,
-        "batch_seconds": t1 - t0,
-        "client_cpu_seconds": cpu,
-        "batch_started_at": t0_wall,
-        "state": state.type.value,
-        "statuses": statuses,
-        "item_latency_p50": latencies[len(latencies) // 2] if latencies else None,
-        "item_latency_max": latencies[-1] if latencies else None,
-        "work_dir": str(work),
-    }))
+    print(
+        json.dumps(
+            {
+                "import_seconds": imported - started,
+                "startup_seconds": warmed - imported,
+                "batch_seconds": t1 - t0,
+                "client_cpu_seconds": cpu,
+                "batch_started_at": t0_wall,
+                "state": state.type.value,
+                "statuses": statuses,
+                "item_latency_p50": latencies[len(latencies) // 2] if latencies else None,
+                "item_latency_max": latencies[-1] if latencies else None,
+                "work_dir": str(work),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

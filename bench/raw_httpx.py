@@ -25,16 +25,22 @@ from _common import API_KEY, items
 
 async def run(base_url: str, jobs: int, concurrency: int, out: Path, tag: str) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    limits = httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+    limits = httpx.Limits(
+        max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8
+    )
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=120, limits=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, timeout=120, limits=limits
+    ) as http:
         loop = asyncio.get_running_loop()
         waiting: dict[str, asyncio.Future] = {}
         early: dict[str, dict] = {}  # events that beat their enqueue answer
         connected = asyncio.Event()
 
         async def listen() -> None:
-            async with http.stream("GET", "/api/events", timeout=httpx.Timeout(10, read=None)) as stream:
+            async with http.stream(
+                "GET", "/api/events", timeout=httpx.Timeout(10, read=None)
+            ) as stream:
                 stream.raise_for_status()
                 connected.set()
                 event = None
@@ -92,7 +98,9 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--tag", default="raw")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(run(args.base_url, args.jobs, args.concurrency, args.out, args.tag))))
+    print(
+        json.dumps(asyncio.run(run(args.base_url, args.jobs, args.concurrency, args.out, args.tag)))
+    )
 
 
 if __name__ == "__main__":

@@ -36,44 +36,94 @@ def rows() -> list[tuple[str, str, str, str]]:
     for slots, target in (("16", "≤ 1.10"), ("64", "≤ 1.25")):
         if slots in cli.get("by_slots", {}):
             b = cli["by_slots"][slots]
-            out.append((f"B1 `prefect-oxen batch FILE` (no tuning flag), 200 videos x 2 s, {slots} API slots: makespan / ideal "
-                        f"({b['ideal_seconds']:.0f} s)", f"**{b['median_ratio']:.3f}** ({_rounds([r['ratio'] for r in b['rounds']], '{:.3f}')})",
-                        target, "from the flow run's start to the last archived mp4; Prefect's start-up excluded"))
+            out.append(
+                (
+                    f"B1 `prefect-oxen batch FILE` (no tuning flag), 200 videos x 2 s, {slots} API slots: makespan / ideal "
+                    f"({b['ideal_seconds']:.0f} s)",
+                    f"**{b['median_ratio']:.3f}** ({_rounds([r['ratio'] for r in b['rounds']], '{:.3f}')})",
+                    target,
+                    "from the flow run's start to the last archived mp4; Prefect's start-up excluded",
+                )
+            )
     for slots, target in (("16", "≤ 1.10"), ("64", "≤ 1.25")):
         if slots in flow.get("by_slots", {}):
             b = flow["by_slots"][slots]
-            out.append((f"B1 `batch_flow(...)` with default parameters, {slots} API slots: makespan / ideal",
-                        f"**{b['median_ratio']:.3f}** ({_rounds([r['ratio'] for r in b['rounds']], '{:.3f}')})", target,
-                        "the whole call: validation, generation, delivery, report"))
+            out.append(
+                (
+                    f"B1 `batch_flow(...)` with default parameters, {slots} API slots: makespan / ideal",
+                    f"**{b['median_ratio']:.3f}** ({_rounds([r['ratio'] for r in b['rounds']], '{:.3f}')})",
+                    target,
+                    "the whole call: validation, generation, delivery, report",
+                )
+            )
     if flow.get("B1_naive_ratio"):
-        out.append(("B1 baselines, 16 slots: hand-written sequential script / \"enqueue all, poll every 5 s\"",
-                    f"{flow['B1_naive_ratio']} / {flow.get('B1_naive_enqueue_all_ratio')}", "(baseline)", "same emulator"))
+        out.append(
+            (
+                'B1 baselines, 16 slots: hand-written sequential script / "enqueue all, poll every 5 s"',
+                f"{flow['B1_naive_ratio']} / {flow.get('B1_naive_enqueue_all_ratio')}",
+                "(baseline)",
+                "same emulator",
+            )
+        )
     for database in ("postgres", "sqlite"):
         shared = _read(f"b1_shared_limit_{database}")
         if shared:
             label = "PostgreSQL" if database == "postgres" else "SQLite (the default)"
-            out.append((f"B1 shared: two CLI batches of 100 at once, `oxen-generations` = 16 via `prefect gcl`, "
-                        f"`prefect server start` on {label}: makespan / ideal (26 s)",
-                        f"**{shared['median_ratio']:.3f}** ({_rounds([r['ratio'] for r in shared['rounds']], '{:.3f}')}); "
-                        f"max unfinished on the API {shared['max_unfinished_on_api']}; admission "
-                        f"{shared['admission_calls_per_item']:.2f} Prefect API calls/item",
-                        "≤ 1.15, ≤ 16", "emulator with 64 slots, so only the shared limit holds it to 16"))
-    b2, b3, b4, b5 = _read("b64_memory"), _read("archive_throughput"), _read("b4_api_calls"), _read("b5_overhead")
+            out.append(
+                (
+                    f"B1 shared: two CLI batches of 100 at once, `oxen-generations` = 16 via `prefect gcl`, "
+                    f"`prefect server start` on {label}: makespan / ideal (26 s)",
+                    f"**{shared['median_ratio']:.3f}** ({_rounds([r['ratio'] for r in shared['rounds']], '{:.3f}')}); "
+                    f"max unfinished on the API {shared['max_unfinished_on_api']}; admission "
+                    f"{shared['admission_calls_per_item']:.2f} Prefect API calls/item",
+                    "≤ 1.15, ≤ 16",
+                    "emulator with 64 slots, so only the shared limit holds it to 16",
+                )
+            )
+    b2, b3, b4, b5 = (
+        _read("b64_memory"),
+        _read("archive_throughput"),
+        _read("b4_api_calls"),
+        _read("b5_overhead"),
+    )
     if b2:
-        out.append(("B2 peak memory growth persisting a 50/100/200 MB `b64_json` video",
-                    f"{b2['B2_peak_rss_growth_mb']} MB, flat", "≤ 64 MB", f"naive `response.json()` + `b64decode`: {b2['B2_naive_growth_mb']} MB"))
+        out.append(
+            (
+                "B2 peak memory growth persisting a 50/100/200 MB `b64_json` video",
+                f"{b2['B2_peak_rss_growth_mb']} MB, flat",
+                "≤ 64 MB",
+                f"naive `response.json()` + `b64decode`: {b2['B2_naive_growth_mb']} MB",
+            )
+        )
     if b3:
-        out.append(("B3 `archive_video` throughput / raw boto3 `upload_file` (1 GB to moto)", f"{b3['B3_throughput_ratio']}",
-                    "≥ 0.90", "moto's server is the bottleneck; noisy"))
+        out.append(
+            (
+                "B3 `archive_video` throughput / raw boto3 `upload_file` (1 GB to moto)",
+                f"{b3['B3_throughput_ratio']}",
+                "≥ 0.90",
+                "moto's server is the bottleneck; noisy",
+            )
+        )
     if b4:
-        out.append((f"B4 API requests per video (queue mode, {b4['latency_seconds']:g} s generations, flow defaults)",
-                    f"{b4['B4_calls_per_job']}", "≤ 3", "one enqueue, one download; one event stream and one cost read per batch"))
+        out.append(
+            (
+                f"B4 API requests per video (queue mode, {b4['latency_seconds']:g} s generations, flow defaults)",
+                f"{b4['B4_calls_per_job']}",
+                "≤ 3",
+                "one enqueue, one download; one event stream and one cost read per batch",
+            )
+        )
     for size, target in (("tiny", "(reference)"), ("8MB", "≤ 50 ms")):
         if size in b5.get("sizes", {}):
             b = b5["sizes"][size]
-            out.append((f"B5 overhead per video over raw async httpx, zero latency, {size} videos (flow defaults)",
-                        f"**{b['median_overhead_ms']} ms** ({_rounds([r['overhead_ms'] for r in b['rounds']], '{:.1f}')})", target,
-                        f"{b['rounds'][0]['prefect_oxen_ms_per_video']} vs {b['rounds'][0]['raw_ms_per_video']} ms/video in round 1"))
+            out.append(
+                (
+                    f"B5 overhead per video over raw async httpx, zero latency, {size} videos (flow defaults)",
+                    f"**{b['median_overhead_ms']} ms** ({_rounds([r['overhead_ms'] for r in b['rounds']], '{:.1f}')})",
+                    target,
+                    f"{b['rounds'][0]['prefect_oxen_ms_per_video']} vs {b['rounds'][0]['raw_ms_per_video']} ms/video in round 1",
+                )
+            )
     return out
 
 

@@ -48,7 +48,11 @@ def _read(name: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reuse", action="store_true", help="read B2/B3 from their last results instead of running them")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="read B2/B3 from their last results instead of running them",
+    )
     args = parser.parse_args()
     import os
 
@@ -62,8 +66,16 @@ def main() -> int:
     if not args.reuse:
         _run("b64_memory.py")
         _run("archive_throughput.py")
-    names = ("b1_cli", "b1_makespan", "b1_shared_limit_postgres", "b1_shared_limit_sqlite", "b64_memory",
-             "archive_throughput", "b4_api_calls", "b5_overhead")
+    names = (
+        "b1_cli",
+        "b1_makespan",
+        "b1_shared_limit_postgres",
+        "b1_shared_limit_sqlite",
+        "b64_memory",
+        "archive_throughput",
+        "b4_api_calls",
+        "b5_overhead",
+    )
     cli, b1, shared_pg, shared_lite, b2, b3, b4, b5 = (_read(n) for n in names)
     latest = {
         "B1_cli_ratio_16": cli["by_slots"]["16"]["median_ratio"],
@@ -72,7 +84,9 @@ def main() -> int:
         "B1_flow_ratio_64": b1["by_slots"]["64"]["median_ratio"],
         "B1_shared_ratio_postgres": shared_pg["median_ratio"],
         "B1_shared_ratio_sqlite": shared_lite["median_ratio"],
-        "B1_shared_max_unfinished": max(shared_pg["max_unfinished_on_api"], shared_lite["max_unfinished_on_api"]),
+        "B1_shared_max_unfinished": max(
+            shared_pg["max_unfinished_on_api"], shared_lite["max_unfinished_on_api"]
+        ),
         "B1_shared_admission_calls_per_item": shared_pg["admission_calls_per_item"],
         "B1_naive_ratio": b1.get("B1_naive_ratio"),
         "B1_naive_enqueue_all_ratio": b1.get("B1_naive_enqueue_all_ratio"),
@@ -98,7 +112,9 @@ def main() -> int:
     print("\nfigure                     value      target   met")
     for key, (op, target) in TARGETS.items():
         print(f"{key:34} {latest[key]!s:10} {op} {target:<6} {'yes' if met[key] else 'NO'}")
-    print(f"B1_naive_ratio             {latest['B1_naive_ratio']}  (sequential naive script, extrapolated)")
+    print(
+        f"B1_naive_ratio             {latest['B1_naive_ratio']}  (sequential naive script, extrapolated)"
+    )
     print(f"B2_naive_growth_mb         {latest['B2_naive_growth_mb']}")
     print(f"wrote {RESULTS_DIR / 'latest.json'}")
     _run("render_tables.py")
