@@ -48,7 +48,7 @@ bench: $(VENV)/.installed
 
 # Issue 14: one batch over two workers of `prefect server start` on PostgreSQL (installed with
 # apt-get when missing, as root), N = 1,000, 5,000 and 5,000 with a worker SIGKILLed halfway;
-# about 40 minutes. Results in bench/results/scale_postgres_*.json.
+# about 30 minutes. Results in bench/results/scale_postgres_*.json.
 .PHONY: bench-scale
 bench-scale: $(VENV)/.installed
 	$(PY) bench/scale.py --suite --jobs 5000 --database postgres

@@ -62,4 +62,7 @@ def test_a_killed_worker_costs_nothing_twice_and_loses_nothing(tmp_path: Path) -
     assert result["kill"]["flow_runs_killed"], summary
     assert result["recovery"]["shards_rerun"] == 1, summary
     assert result["shard_attempts"] == [2, 1] or result["shard_attempts"] == [1, 2], summary
-    print(f"scale test: {elapsed:.0f} s wall, recovery {result['recovery']}")
+    print(
+        f"scale test: {elapsed:.0f} s wall (set-up {result['setup_seconds']} s, load "
+        f"{result['load_1min_during']}), recovery {result['recovery']}"
+    )
