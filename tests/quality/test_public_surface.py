@@ -86,4 +86,4 @@ def test_the_version_is_the_installed_distributions() -> None:
     from prefect_oxen.client._config import USER_AGENT
 
     assert prefect_oxen.__version__ == version("prefect-oxen")
-    assert USER_AGENT == f"prefect-oxen/{prefect_oxen.__version__}"
+    assert f"prefect-oxen/{prefect_oxen.__version__}" == USER_AGENT
