@@ -12,11 +12,11 @@ import difflib
 import json
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import (  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import (
     ValidationError as SchemaError,
 )
-from jsonschema.validators import validator_for  # type: ignore[import-untyped]
+from jsonschema.validators import validator_for
 
 from prefect_oxen.client._errors import RequestValidationError
 from prefect_oxen.client._models import ModelInfo, VideoRequest, sentence
@@ -158,7 +158,8 @@ def _phrase(error: SchemaError) -> tuple[str, str]:
             f"{error.instance!r} is out of range ({error.validator} {error.validator_value})",
         )
     if error.validator == "maxLength":
-        return path, f"too long: {len(error.instance)} characters (at most {error.validator_value})"
+        length = len(error.instance) if isinstance(error.instance, str) else "?"
+        return path, f"too long: {length} characters (at most {error.validator_value})"
     if error.validator == "additionalProperties":
         return path or "request", error.message
     return path or "request", error.message

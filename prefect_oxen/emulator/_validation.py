@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
 
 from prefect_oxen.emulator._catalogue import Model
 from prefect_oxen.emulator._render import ImageSpec, Shot, VideoSpec
@@ -39,7 +39,8 @@ def _describe(error: ValidationError) -> str:
     if error.validator == "required":
         # Name the missing field the way pydantic does ("multi_prompt.0.prompt: Field required").
         instance = error.instance if isinstance(error.instance, dict) else {}
-        missing = next(name for name in error.validator_value if name not in instance)
+        required = error.validator_value if isinstance(error.validator_value, list) else []
+        missing = next(name for name in required if name not in instance)
         where = f"{where}.{missing}" if where else missing
         return f"{where}: Field required"
     if error.validator == "maxLength":
