@@ -2,10 +2,11 @@
 
 The same script as the 5,000-video benchmark (`make bench-scale`): `prefect server start` (here on
 SQLite), a process work pool with two `prefect worker start` processes, the emulator, and the
-package's `sharded_batch_flow` splitting the batch into two `batch_flow` deployment runs. Worker A
-and its flow-run process are SIGKILLed once half the batch is billed; the heartbeat automation
-marks its shard run Crashed, the parent runs the shard again on worker B, and that run reattaches
-from the journal. Nothing may be paid twice or lost.
+package's `sharded_batch_flow` splitting the batch into two `batch_flow` deployment runs. Once half
+the batch is billed, a worker still running its shard (A, else B: under load one shard run can
+start seconds after the other and finish first) is SIGKILLed with its flow-run process; the
+heartbeat automation marks that shard run Crashed, the parent runs the shard again on the other
+worker, and that run reattaches from the journal. Nothing may be paid twice or lost.
 """
 
 from __future__ import annotations
