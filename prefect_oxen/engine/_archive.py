@@ -12,6 +12,7 @@ from prefect import get_run_logger
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.engine._records import GenerationResult, PersistedVideo
+from prefect_oxen.engine._step_summary import summary_level
 from prefect_oxen.storage import (
     DEFAULT_KEY_TEMPLATE,
     ArchiveManifest,
@@ -101,35 +102,44 @@ async def archive_persisted(
     result: GenerationResult,
     destination: ArchiveDestination,
     credentials: OxenCredentials | None = None,
-    *,
     key_template: str = DEFAULT_KEY_TEMPLATE,
     prefix: str = "oxen",
     server_side_encryption: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> ArchiveRecord:
-    """Store the video with a JSON manifest at a key from `key_template`; a retry never
-    uploads twice.
+    """Store the video with a JSON manifest (request, generation id, timings, cost, sha256,
+    verification) at a key from `key_template`; idempotent, so a retry never uploads twice.
 
-    The body of the `archive_video` task (and the last step of `deliver_video` and
-    `produce_video`). The manifest holds no secrets: values of `credentials` are scrubbed
+    The function of the `archive_video` task (and the last step of `deliver_video` and
+    `produce_video`). `destination` is a directory, an ``s3://bucket/prefix`` URI or a
+    prefect-aws `S3Bucket` block. S3 uploads are multipart for large files and checked against
+    their SHA-256 checksum. The manifest holds no secrets: values of `credentials` are scrubbed
     wherever they appear.
+
+    Example:
+        ```python
+        from prefect_aws import S3Bucket
+
+        record = await archive_video(persisted, result, S3Bucket.load("BLOCK_NAME"))
+        print(record.uri, record.view_url)
+        ```
 
     Args:
         persisted: The verified file.
         result: Its generation (request, id, timings, cost).
         destination: A directory, an ``s3://bucket/prefix`` URI or a prefect-aws S3Bucket.
         credentials: Whose secret values are scrubbed from the manifest.
-        key_template: The object key template.
+        key_template: The object key template ({prefix}, {date}, {model}, {key}).
         prefix: The first part of every key.
-        server_side_encryption: For S3: the encryption to ask for.
+        server_side_encryption: For S3: the encryption to ask for (e.g. "aws:kms").
         extra: More fields for the manifest's ``extra`` (scrubbed too).
 
     Returns:
-        Where it was stored, and whether this call uploaded it (False: already there).
+        Where it was stored, and whether this run uploaded it (False: already there).
 
     Raises:
-        InvalidObjectKey: The template makes no valid key.
-        ArchiveConflict: A different object is already stored under the key.
+        InvalidObjectKey: The template makes no valid key (not retried).
+        ArchiveConflict: A different object is stored under the key (not retried).
     """
     logger = get_run_logger()
     target = open_archive(destination, server_side_encryption=server_side_encryption)
@@ -166,10 +176,11 @@ async def archive_persisted(
     record = await asyncio.to_thread(
         target.put, persisted.path, key, manifest, sha256=persisted.sha256
     )
-    logger.debug(
+    logger.log(
+        summary_level(),
         "%s %s (%d bytes) to %s.",
         "Archived" if record.uploaded else "Already archived",
-        result.key or result.fingerprint[:12],
+        result.label,
         record.size_bytes,
         record.uri,
     )

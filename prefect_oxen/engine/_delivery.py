@@ -27,6 +27,7 @@ from prefect_oxen.engine._records import (
     ProducedVideo,
     ValidatedRequest,
 )
+from prefect_oxen.engine._step_summary import fused_steps
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
 
 __all__ = ["deliver_result", "produce_result"]
@@ -37,7 +38,6 @@ async def deliver_result(
     credentials: OxenCredentials,
     output_dir: str | os.PathLike[str],
     destination: ArchiveDestination,
-    *,
     key_template: str = DEFAULT_KEY_TEMPLATE,
     prefix: str = "oxen",
     extra: dict[str, Any] | None = None,
@@ -45,21 +45,31 @@ async def deliver_result(
     poster: bool = True,
     quarantine_dir: str | os.PathLike[str] | None = None,
 ) -> DeliveredVideo:
-    """Persist then archive `result`; the local copy is removed after archiving unless kept.
+    """`persist_video` then `archive_video` in one task run; the local copy is removed after
+    archiving unless `keep_local_copy` (the poster frame is kept).
 
-    The body of the `deliver_video` task and the delivery half of `produce_result`.
+    The function of the `deliver_video` task and the delivery half of `produce_result`.
+
+    Example:
+        ```python
+        delivered = await deliver_video(
+            result, OxenCredentials.load("BLOCK_NAME"), "work/", "s3://bucket/videos"
+        )
+        print(delivered.record.uri)
+        ```
 
     Args:
         result: The generation to deliver.
         credentials: The credentials it was paid with (scrubbed from the manifest).
         output_dir: Where the verified file is written.
         destination: A directory, an ``s3://bucket/prefix`` URI or a prefect-aws S3Bucket.
-        key_template: The object key template.
+        key_template: The object key template ({prefix}, {date}, {model}, {key}).
         prefix: The first part of every key.
         extra: More fields for the manifest's ``extra``.
-        keep_local_copy: Keep the verified file after archiving (the poster frame is kept).
+        keep_local_copy: Keep the verified file after archiving.
         poster: Write a poster frame.
-        quarantine_dir: Where a video failing verification is kept.
+        quarantine_dir: Where a video failing verification is kept; empty for
+            ``<output_dir>/quarantine/``.
 
     Returns:
         The verified file and its archive record.
@@ -69,18 +79,19 @@ async def deliver_result(
         VideoQuarantined: The video does not match the request (kept in quarantine).
         ArchiveConflict: Another object is stored under its key.
     """
-    persisted = await persist_result(
-        result, credentials, output_dir, poster=poster, quarantine_dir=quarantine_dir
-    )
-    record = await archive_persisted(
-        persisted,
-        result,
-        destination,
-        credentials,
-        key_template=key_template,
-        prefix=prefix,
-        extra=extra,
-    )
+    with fused_steps():
+        persisted = await persist_result(
+            result, credentials, output_dir, poster=poster, quarantine_dir=quarantine_dir
+        )
+        record = await archive_persisted(
+            persisted,
+            result,
+            destination,
+            credentials,
+            key_template=key_template,
+            prefix=prefix,
+            extra=extra,
+        )
     if not keep_local_copy:
         Path(persisted.path).unlink(missing_ok=True)
     return DeliveredVideo(persisted=persisted, record=record)
@@ -91,7 +102,6 @@ async def produce_result(
     credentials: OxenCredentials,
     work_dir: str | os.PathLike[str],
     destination: ArchiveDestination,
-    *,
     mode: GenerationMode = "auto",
     journal_path: str | None = None,
     key_template: str = DEFAULT_KEY_TEMPLATE,
@@ -104,21 +114,30 @@ async def produce_result(
 ) -> ProducedVideo:
     """Generate `request` once, verify the mp4 and archive it, then journal it as archived.
 
-    The body of the `produce_video` task. In a batch, the generation holds one of the run's API
-    slots only until the API reports it finished; delivery has places of its own, so downloads
-    never keep the API idle.
+    The function of the `produce_video` task. In a batch, the generation holds one of the run's
+    API slots only until the API reports it finished; delivery has places of its own, so
+    downloads never keep the API idle.
+
+    Example:
+        ```python
+        validated = await validate_video_request(
+            {"model": "...", "prompt": "a fox"}, creds, key="fox"
+        )
+        produced = await produce_video(validated, creds, "work/", "s3://bucket/videos")
+        print(produced.record.uri)
+        ```
 
     Args:
-        request: The validated request.
+        request: The validated request (`validate_video_request`).
         credentials: The credentials to pay with.
         work_dir: Scratch directory: ``staging/``, ``videos/`` and ``quarantine/`` inside it.
         destination: A directory, an ``s3://bucket/prefix`` URI or a prefect-aws S3Bucket.
-        mode: "queue", "sync" or "auto".
-        journal_path: The journal; None for `default_journal_path()`.
-        key_template: The object key template.
+        mode: "queue" (resumable), "sync" (one blocking call) or "auto".
+        journal_path: The journal; empty for ``$PREFECT_HOME/oxen/journal.jsonl``.
+        key_template: The object key template ({prefix}, {date}, {model}, {key}).
         prefix: The first part of every key.
         timeout: Seconds the generation may run once started.
-        start_timeout: Seconds it may wait in the API's queue; None for no bound.
+        start_timeout: Seconds it may wait in the API's queue; empty for no bound.
         extra: More fields for the manifest's ``extra``.
         keep_local_copy: Keep the verified file after archiving.
         poster: Write a poster frame.
@@ -127,7 +146,7 @@ async def produce_result(
         The generation, the verified file and its archive record.
 
     Raises:
-        GenerationFailed: The API reported the generation failed (not billed).
+        GenerationFailed: The API reported the generation failed (not billed; retried).
         DeadlineExceeded: It did not finish in time.
         VideoQuarantined: The video does not match the request (kept in quarantine).
     """
@@ -135,15 +154,16 @@ async def produce_result(
     work = Path(work_dir)
     pacing = current_pacing()
     async with pacing.generating():
-        result = await generate_result(
-            request,
-            credentials,
-            mode=mode,
-            journal_path=journal,
-            staging_dir=str(work / "staging"),
-            timeout=timeout,
-            start_timeout=start_timeout,
-        )
+        with fused_steps():
+            result = await generate_result(
+                request,
+                credentials,
+                mode=mode,
+                journal_path=journal,
+                staging_dir=str(work / "staging"),
+                timeout=timeout,
+                start_timeout=start_timeout,
+            )
     async with pacing.delivering():
         delivered = await deliver_result(
             result,

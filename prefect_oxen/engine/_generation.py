@@ -35,6 +35,7 @@ from prefect_oxen.engine._journal import (
     journal_at,
 )
 from prefect_oxen.engine._records import GenerationResult, ValidatedRequest
+from prefect_oxen.engine._step_summary import summary_level
 from prefect_oxen.engine._validation import check_request
 from prefect_oxen.storage import sanitize_key_component
 
@@ -118,7 +119,6 @@ def current_flow_run_id() -> str | None:
 async def generate_result(
     request: ValidatedRequest | VideoRequest | dict[str, Any],
     credentials: OxenCredentials,
-    *,
     mode: GenerationMode = "auto",
     key: str | None = None,
     journal_path: str | None = None,
@@ -129,25 +129,48 @@ async def generate_result(
 ) -> GenerationResult:
     """Generate one video and return where it is (generation id and URL, or a staged file).
 
-    The body of the `generate_video` task (and the first step of `produce_video`): safe to
-    retry and re-run, since an earlier paid generation of the same item is reattached to.
+    The function of the `generate_video` task (and the first step of `produce_video`). Safe to
+    retry and re-run: the generation id is journaled before anything waits on it, so a retry, a
+    crash or a new flow run reattaches to the paid generation instead of paying again, and the
+    task caches a completed result under a key over the validated request. `mode` is "queue"
+    (enqueue, then wait by events with polling as a net), "sync" (the blocking endpoint; needed
+    for b64_json) or "auto" (queue unless b64_json is asked for).
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_oxen import OxenCredentials
+        from prefect_oxen.tasks import generate_video, persist_video
+
+
+        @flow
+        async def one_video():
+            creds = OxenCredentials.load("BLOCK_NAME")
+            request = {
+                "model": "kling-video-v2-6-pro-text-to-video",
+                "prompt": "a fox",
+                "duration": 5,
+            }
+            result = await generate_video(request, creds, key="fox")
+            return await persist_video(result, creds, "videos/")
+        ```
 
     Args:
         request: The request, validated or not (then it is checked first).
         credentials: The credentials to pay with.
-        mode: "queue", "sync" (needed for b64_json) or "auto" (queue unless b64_json).
+        mode: "queue", "sync" or "auto".
         key: The item's id (overrides the validated request's).
-        journal_path: The journal; None for `default_journal_path()`.
-        staging_dir: Where synchronous results are written; None for under PREFECT_HOME.
+        journal_path: The journal; empty for ``$PREFECT_HOME/oxen/journal.jsonl``.
+        staging_dir: Where synchronous results are written; empty for under PREFECT_HOME.
         timeout: Seconds the generation may run, counted from when the API starts it.
-        start_timeout: Seconds it may wait in the API's queue before starting; None for no bound.
+        start_timeout: Seconds it may wait in the API's queue before starting; empty for no bound.
         cancel_on_timeout: Cancel the generation (unbilled) when `timeout` passes.
 
     Returns:
         Where the video is, with timings and whether an earlier generation was reattached.
 
     Raises:
-        GenerationFailed: The API reported the generation failed (not billed).
+        GenerationFailed: The API reported the generation failed (not billed; retried).
         GenerationCancelled: It was cancelled.
         DeadlineExceeded: It did not finish in time.
         GenerationError: A journaled, paid generation is unknown to the API (not paid again).
@@ -167,15 +190,27 @@ async def generate_result(
     run = _Generation(client, journal, validated, chosen, logger, label, staging_dir)
 
     previous = journal.lookup(validated.identity)
+    result = None
     if previous is not None:
-        reused = await run.reattach(previous, timeout=timeout, start_timeout=start_timeout)
-        if reused is not None:
-            return reused
-    if chosen == "sync":
-        return await run.synchronous()
-    return await run.queued(
-        timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout
+        result = await run.reattach(previous, timeout=timeout, start_timeout=start_timeout)
+    if result is None:
+        result = await (
+            run.synchronous()
+            if chosen == "sync"
+            else run.queued(
+                timeout=timeout, start_timeout=start_timeout, cancel_on_timeout=cancel_on_timeout
+            )
+        )
+    logger.log(
+        summary_level(),
+        "Generated %s (%s%s).",
+        result.label,
+        f"generation {result.generation_id}" if result.generation_id else "synchronous",
+        ", reattached: no new charge"
+        if result.reattached
+        else f", {result.wall_seconds or 0:.1f} s",
     )
+    return result
 
 
 class _Generation:

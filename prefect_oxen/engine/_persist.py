@@ -13,6 +13,7 @@ from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import DownloadError
 from prefect_oxen.engine._clients import shared_async_client
 from prefect_oxen.engine._records import GenerationResult, PersistedVideo
+from prefect_oxen.engine._step_summary import summary_level
 from prefect_oxen.media import (
     VideoDecodeError,
     VideoQuarantined,
@@ -58,40 +59,52 @@ async def persist_result(
     result: GenerationResult,
     credentials: OxenCredentials,
     output_dir: str | os.PathLike[str],
-    *,
     filename: str | None = None,
     verify: bool = True,
     poster: bool = True,
     duration_tolerance: float = 0.5,
     quarantine_dir: str | os.PathLike[str] | None = None,
 ) -> PersistedVideo:
-    """Download (or take the staged file of) `result`, verify it is the mp4 asked for.
+    """Download (or take the staged file of) `result`, verify it is the mp4 asked for, and return
+    its path, size, sha256, duration and resolution.
 
-    The body of the `persist_video` task (and a step of `deliver_video` / `produce_video`).
-    Downloads stream to a temporary file renamed into place only when complete. A file that does
-    not decode is removed (the paid original is still at the API). A video that decodes but does
-    not match the request is moved to `quarantine_dir` with a note saying why, never deleted.
-    A multi-shot video whose length differs from its shots' sum is a warning, not a failure.
+    The function of the `persist_video` task (and a step of `deliver_video` / `produce_video`).
+    Downloads stream to a temporary file that is renamed into place only when complete; a cut
+    body is resumed with Range requests and an expired URL is refreshed from the generation. A
+    file that does not decode is a broken copy: it is removed and fetched again (free). A video
+    that decodes but does not match the request (duration, aspect ratio) was paid for, so it is
+    never deleted: it is moved to `quarantine_dir` (default ``<output_dir>/quarantine/``) with a
+    JSON note saying why, and the task fails with `VideoQuarantined` naming both. A re-run
+    reattaches to the journaled generation (no new charge) and reports the quarantined file again.
+
+    Multi-shot (``multi_prompt``) videos are the exception for duration: the API decides their
+    real length (it may trim or pad shots), so a length that differs from the sum of the shots is
+    a warning, recorded in the verification (and so in the archive manifest), and the video is
+    archived; a wrong aspect ratio still quarantines it.
+
+    Example:
+        ```python
+        persisted = await persist_video(result, OxenCredentials.load("BLOCK_NAME"), "videos/")
+        print(persisted.path, persisted.sha256)
+        ```
 
     Args:
         result: The generation to bring to disk.
-        credentials: The credentials the generation was paid with (to refresh its URL).
+        credentials: The credentials it was paid with (to refresh an expired URL).
         output_dir: The directory for the video (created if missing).
         filename: A file name instead of the item's key.
         verify: Compare duration and aspect ratio with the request (decoding is always checked).
         poster: Write a PNG poster frame next to the video.
         duration_tolerance: Seconds the duration may differ from the request's.
-        quarantine_dir: Where a video failing verification is kept; None for
-            ``<output_dir>/quarantine/``.
+        quarantine_dir: Where a video failing verification is kept.
 
     Returns:
         The verified file: path, size, sha256, duration, resolution and verification.
 
     Raises:
-        DownloadError: The result cannot be fetched (a sync result's staged file is gone, or
-            the download failed).
-        VideoDecodeError: The downloaded file is not a decodable mp4 (it was removed).
-        VideoQuarantined: The video does not match the request; it was kept in quarantine.
+        DownloadError: The result cannot be fetched (retried when it may recover).
+        VideoDecodeError: The download is not a decodable mp4 (removed, fetched again).
+        VideoQuarantined: The video does not match the request (kept in quarantine).
     """
     logger = get_run_logger()
     output = Path(output_dir)
@@ -114,8 +127,8 @@ async def persist_result(
             await asyncio.to_thread(write_poster_frame, path, path.with_suffix(".png"))
         )
     probe = verification.probe
-    # DEBUG here: the task (or the composite task) calling this logs one line per video.
-    logger.debug(
+    logger.log(
+        summary_level(),
         "Persisted %s: %d bytes, %.2f s, %dx%d, sha256 %s.",
         result.label,
         probe.size_bytes,

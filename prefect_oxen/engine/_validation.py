@@ -33,9 +33,28 @@ def describe_error(exc: BaseException, secrets: tuple[str, ...] = ()) -> str:
 
 
 async def check_request(
-    request: VideoRequest | dict[str, Any], credentials: OxenCredentials, *, key: str | None = None
+    request: VideoRequest | dict[str, Any], credentials: OxenCredentials, key: str | None = None
 ) -> ValidatedRequest:
     """Check `request` (types, then the model's request schema) and price it; nothing is paid.
+
+    The function of the `validate_video_request` task (and of every batch item's check).
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_oxen import OxenCredentials
+        from prefect_oxen.tasks import validate_video_request
+
+
+        @flow
+        async def check():
+            creds = OxenCredentials.load("BLOCK_NAME")
+            checked = await validate_video_request(
+                {"model": "kling-video-v2-6-pro-text-to-video", "prompt": "a fox", "duration": 5},
+                creds,
+            )
+            print(checked.estimated_cost_usd)  # 0.35
+        ```
 
     Args:
         request: The request, as a model or as its JSON.
@@ -47,7 +66,8 @@ async def check_request(
 
     Raises:
         InvalidItemId: `key` is not a valid id.
-        RequestValidationError: The request does not fit the model, naming the field.
+        RequestValidationError: The request does not fit the model, naming the field, with
+            the API's words.
         ModelNotFound: The API has no such model.
     """
     if key is not None:
@@ -71,6 +91,9 @@ async def check_batch(
     batch: BatchInput, credentials: OxenCredentials
 ) -> tuple[list[tuple[BatchItem, ValidatedRequest]], list[ItemReport]]:
     """Check every item of `batch` before anything is paid; invalid ones become rejections.
+
+    The function of the `validate_batch` task: one task run for the whole batch, since a run per
+    item would cost more than the checks.
 
     Args:
         batch: The items read from the input, with the lines that could not be read.

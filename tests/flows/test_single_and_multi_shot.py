@@ -77,6 +77,10 @@ async def test_other_models_get_shots_generated_concurrently_and_stitched(
 @pytest.fixture
 def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """boto3 finds no credentials anywhere (and asks no metadata server)."""
+    import boto3
+
+    # boto3's default session keeps the credentials it first resolved (an earlier S3 test's).
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
