@@ -1,14 +1,19 @@
 """When a task may be run again: only when a repeat cannot lose or double-pay anything.
 
 Each condition has the signature Prefect's ``retry_condition_fn`` calls: the task, its run and
-the failed state; the exception in the state decides.
+the failed state; the exception in the state decides. The conditions are ordered rule tables
+(the first rule whose types match the exception gives the verdict; none: no retry), built from
+one another, so that a step's rule is written once and the fused tasks reuse their steps' rules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prefect_oxen.client import DownloadError, GenerationFailed, OxenError
+from prefect_oxen.media import MediaError, VideoQuarantined
+from prefect_oxen.storage import ArchiveConflict, InvalidObjectKey
 
 __all__ = [
     "retry_if_delivery_may_recover",
@@ -18,11 +23,59 @@ __all__ = [
     "retry_if_transient_or_download",
 ]
 
+_Rules = tuple[tuple[tuple[type[BaseException], ...], Callable[[BaseException], bool]], ...]
 
-def _exception(state: Any) -> BaseException | None:
-    """The exception a failed state holds, if any."""
+
+def _always(exc: BaseException) -> bool:
+    """Retry."""
+    return True
+
+
+def _never(exc: BaseException) -> bool:
+    """Do not retry."""
+    return False
+
+
+def _if_retryable(exc: BaseException) -> bool:
+    """Retry what the client's error says may recover (rate limit, 5xx, broken connection)."""
+    return bool(getattr(exc, "retryable", False))
+
+
+# The API: a failed generation is not billed and the journal makes the new attempt a fresh,
+# single submission; other errors say whether they may recover.
+_API: _Rules = (((GenerationFailed,), _always), ((OxenError,), _if_retryable))
+# Fetching a result again costs nothing; a quarantined video failed on its content, which a new
+# download cannot change; an expired sync URL (ResultExpired) says it cannot come back; a corrupt
+# download is fetched again (a bad render fails after the retries).
+_DOWNLOAD: _Rules = (
+    ((VideoQuarantined,), _never),
+    ((DownloadError,), _if_retryable),
+    ((MediaError,), _always),
+    *_API,
+)
+# Archiving is idempotent: everything but a bad key or a conflicting object may recover.
+_STORAGE: _Rules = (
+    ((InvalidObjectKey, ArchiveConflict, ValueError, TypeError), _never),
+    ((BaseException,), _always),
+)
+# Persist + archive: the download rules, then the storage rules (a disk error may recover).
+_DELIVERY: _Rules = (
+    ((InvalidObjectKey, ArchiveConflict), _never),
+    *_DOWNLOAD,
+    ((OSError,), _always),
+    *_STORAGE,
+)
+
+
+def _verdict(rules: _Rules, state: Any) -> bool:
+    """The verdict of the first rule matching the exception in `state` (no exception: False)."""
     data = getattr(state, "data", None)
-    return data if isinstance(data, BaseException) else None
+    if not isinstance(data, BaseException):
+        return False
+    for types, verdict in rules:
+        if isinstance(data, types):
+            return verdict(data)
+    return False
 
 
 def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -39,10 +92,7 @@ def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     Returns:
         True when Prefect should run the task again.
     """
-    exc = _exception(state)
-    if isinstance(exc, GenerationFailed):
-        return True
-    return isinstance(exc, OxenError) and exc.retryable
+    return _verdict(_API, state)
 
 
 def retry_if_transient_or_download(task: Any, task_run: Any, state: Any) -> bool:
@@ -58,16 +108,7 @@ def retry_if_transient_or_download(task: Any, task_run: Any, state: Any) -> bool
     Returns:
         True when Prefect should run the task again.
     """
-    from prefect_oxen.media import MediaError, VideoQuarantined
-
-    exc = _exception(state)
-    if isinstance(exc, VideoQuarantined):
-        return False
-    if isinstance(exc, DownloadError):
-        return exc.retryable  # an expired sync URL (ResultExpired) cannot come back
-    if isinstance(exc, MediaError):
-        return True  # a corrupt download is fetched again; a bad render fails after the retries
-    return retry_if_transient(task, task_run, state)
+    return _verdict(_DOWNLOAD, state)
 
 
 def retry_if_storage_may_recover(task: Any, task_run: Any, state: Any) -> bool:
@@ -81,11 +122,7 @@ def retry_if_storage_may_recover(task: Any, task_run: Any, state: Any) -> bool:
     Returns:
         True when Prefect should run the task again.
     """
-    from prefect_oxen.storage import ArchiveConflict, InvalidObjectKey
-
-    exc = _exception(state)
-    permanent = (InvalidObjectKey, ArchiveConflict, ValueError, TypeError)
-    return exc is not None and not isinstance(exc, permanent)
+    return _verdict(_STORAGE, state)
 
 
 def retry_if_delivery_may_recover(task: Any, task_run: Any, state: Any) -> bool:
@@ -99,15 +136,7 @@ def retry_if_delivery_may_recover(task: Any, task_run: Any, state: Any) -> bool:
     Returns:
         True when Prefect should run the task again.
     """
-    from prefect_oxen.media import MediaError, VideoQuarantined
-    from prefect_oxen.storage import ArchiveConflict, InvalidObjectKey
-
-    exc = _exception(state)
-    if exc is None or isinstance(exc, (InvalidObjectKey, ArchiveConflict, VideoQuarantined)):
-        return False
-    if isinstance(exc, (OxenError, DownloadError)):
-        return retry_if_transient_or_download(task, task_run, state)
-    return isinstance(exc, (MediaError, OSError)) or not isinstance(exc, (ValueError, TypeError))
+    return _verdict(_DELIVERY, state)
 
 
 def retry_if_item_may_recover(task: Any, task_run: Any, state: Any) -> bool:
@@ -121,6 +150,5 @@ def retry_if_item_may_recover(task: Any, task_run: Any, state: Any) -> bool:
     Returns:
         True when Prefect should run the task again.
     """
-    return retry_if_transient(task, task_run, state) or retry_if_delivery_may_recover(
-        task, task_run, state
-    )
+    # Either verdict may allow it: the generation's (retry_if_transient) or the delivery's.
+    return _verdict(_API, state) or _verdict(_DELIVERY, state)
