@@ -93,6 +93,7 @@ from prefect_oxen.engine._retry import (
     retry_if_transient_or_download,
 )
 from prefect_oxen.engine._run_names import named_after
+from prefect_oxen.engine._run_scope import started_run
 from prefect_oxen.engine._settings import (
     PipelineSettings,
     ResolvedRun,
@@ -195,6 +196,7 @@ __all__ = [
     "shared_async_client",
     "shot_key",
     "shot_requests",
+    "started_run",
     "stitched_report",
     "stitched_video",
     "usable_api_key",

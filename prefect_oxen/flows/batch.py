@@ -24,9 +24,8 @@ from prefect_oxen.engine import (
     load_batch_items,
     log_admission,
     read_back_costs,
-    remember_run,
     run_batch_item,
-    using_shared_clients,
+    started_run,
 )
 from prefect_oxen.flows.report import Progress, emit_item_event, finish_batch
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, acheck_destination
@@ -126,12 +125,16 @@ async def batch_flow(
         journal=journal,
         work_dir=work_dir,
     )
-    run = await places.aresolve(
-        mode=mode, key_template=key_template, prefix=prefix, timeout=timeout_per_item
-    )
-    creds, settings = run.credentials, run.settings
-    remember_run(creds, settings.journal_path)  # the cancel hooks need the real key, not the mask
-    async with using_shared_clients():
+    # The archive is checked once the batch is to be paid for (a dry run writes nothing).
+    async with started_run(
+        places,
+        check_destination=False,
+        mode=mode,
+        key_template=key_template,
+        prefix=prefix,
+        timeout=timeout_per_item,
+    ) as run:
+        creds, settings = run.credentials, run.settings
         batch = load_batch_items(items)
         plan = BatchPlan(batch, *await validate_batch(batch, creds))
         plan.log_intake(logger)

@@ -17,18 +17,17 @@ from prefect_oxen.engine import (
     cancel_remote_generations,
     check_request,
     combined_result,
-    remember_run,
     run_item,
     shared_async_client,
     shot_key,
     shot_requests,
+    started_run,
     stitched_report,
     stitched_video,
-    using_shared_clients,
     video_path,
 )
 from prefect_oxen.flows.report import emit_asset_event, emit_item_event, publish_video_artifact
-from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord, acheck_destination
+from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord
 from prefect_oxen.tasks import archive_video, produce_video, stitch_shots
 
 __all__ = ["MultiShotResult", "multi_shot_flow"]
@@ -114,14 +113,11 @@ async def multi_shot_flow(
         journal=journal,
         work_dir=work_dir,
     )
-    run = await places.aresolve(mode=mode, key_template=key_template, prefix=prefix)
-    creds, settings = run.credentials, run.settings
-    await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
-    remember_run(creds, settings.journal_path)
-    parsed = [Shot.model_validate(shot) for shot in shots]
-    options = {"aspect_ratio": aspect_ratio, "generate_audio": generate_audio, "seed": seed}
-    common = {name: value for name, value in options.items() if value is not None}
-    async with using_shared_clients():
+    async with started_run(places, mode=mode, key_template=key_template, prefix=prefix) as run:
+        creds, settings = run.credentials, run.settings
+        parsed = [Shot.model_validate(shot) for shot in shots]
+        options = {"aspect_ratio": aspect_ratio, "generate_audio": generate_audio, "seed": seed}
+        common = {name: value for name, value in options.items() if value is not None}
         info = await shared_async_client(creds).get_model(model)
         if info.supports_multi_prompt if strategy == "auto" else strategy == "native":
             request = VideoRequest(model=model, multi_prompt=parsed, **common)

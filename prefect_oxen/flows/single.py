@@ -9,12 +9,11 @@ from prefect_oxen.engine import (
     RunPlaces,
     cancel_remote_generations,
     readable_key,
-    remember_run,
     run_item,
-    using_shared_clients,
+    started_run,
 )
 from prefect_oxen.flows.report import emit_item_event, publish_video_artifact
-from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord, acheck_destination
+from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, ArchiveRecord
 from prefect_oxen.tasks import produce_video, validate_video_request
 
 __all__ = ["generate_video_flow"]
@@ -79,13 +78,10 @@ async def generate_video_flow(
         journal=journal,
         work_dir=work_dir,
     )
-    run = await places.aresolve(
-        mode=mode, key_template=key_template, prefix=prefix, timeout=timeout
-    )
-    creds, settings = run.credentials, run.settings
-    await acheck_destination(settings.destination)  # unwritable or unreachable: fail before paying
-    remember_run(creds, settings.journal_path)
-    async with using_shared_clients():
+    async with started_run(
+        places, mode=mode, key_template=key_template, prefix=prefix, timeout=timeout
+    ) as run:
+        creds, settings = run.credentials, run.settings
         validated = await validate_video_request(request, creds, key=key or readable_key(request))
         item = await run_item(validated, creds, settings, produce_video)
         emit_item_event(item.report, batch_id=None)

@@ -1,0 +1,50 @@
+"""What every flow does before its first item: resolve its places, make them ready, hold clients.
+
+The single, multi-shot and batch flows all start the same way, in the same order: load the
+credentials and the archive from their parameters, check the archive can take a video (before
+anything is paid), remember the run for its stop hooks, and hold the shared API clients while
+the run works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prefect_oxen.engine._clients import using_shared_clients
+from prefect_oxen.engine._settings import ResolvedRun, RunPlaces
+from prefect_oxen.engine._stop import remember_run
+from prefect_oxen.storage import acheck_destination
+
+__all__ = ["started_run"]
+
+
+@asynccontextmanager
+async def started_run(
+    places: RunPlaces, *, check_destination: bool = True, **options: Any
+) -> AsyncIterator[ResolvedRun]:
+    """Resolve `places` for this flow run and hold the shared clients while it runs.
+
+    Args:
+        places: The flow's credentials, archive, journal and work directory parameters.
+        check_destination: Check now that the archive can take a video; False for a flow that
+            checks it later itself (a batch's dry run writes nothing, so it does not check).
+        **options: Further `PipelineSettings` fields (mode, key_template, prefix, timeout).
+
+    Yields:
+        The run's credentials and settings.
+
+    Raises:
+        ArchiveUnavailable: The archive cannot be written or reached (nothing is paid).
+        ValueError: A named block does not exist.
+        InvalidObjectKey: The key template makes no valid key.
+    """
+    run = await places.aresolve(**options)
+    if check_destination:
+        # Unwritable or unreachable: fail before paying.
+        await acheck_destination(run.settings.destination)
+    # The stop hooks need the resolved credentials (the real key, not Prefect's mask).
+    remember_run(run.credentials, run.settings.journal_path)
+    async with using_shared_clients():
+        yield run
