@@ -1,4 +1,4 @@
-"""Prefect flows: one video, a multi-shot video, and resumable, budgeted batches.
+"""Prefect flows: one video, a multi-shot video, resumable budgeted batches, and sharded ones.
 
 Only the flows and what they publish live here; the records they report (`BatchReport`,
 `ItemReport`, `BatchIncomplete`) and the batch input reader come from `prefect_oxen.engine` and
@@ -14,6 +14,7 @@ from prefect_oxen.engine import (
 )
 from prefect_oxen.flows.batch import batch_flow
 from prefect_oxen.flows.multi_shot import MultiShotResult, multi_shot_flow
+from prefect_oxen.flows.sharded import ShardedBatchReport, sharded_batch_flow
 from prefect_oxen.flows.single import generate_video_flow
 
 __all__ = [
@@ -22,8 +23,10 @@ __all__ = [
     "BatchReport",
     "ItemReport",
     "MultiShotResult",
+    "ShardedBatchReport",
     "batch_flow",
     "generate_video_flow",
     "load_batch_items",
     "multi_shot_flow",
+    "sharded_batch_flow",
 ]

@@ -13,6 +13,11 @@ the shard again, and the new run reattaches from the journal to the generations 
 paid for instead of paying again. Shard runs that fail (items failed or were refused) are not
 re-run: their report says why, as a plain batch's does.
 
+Stopping the sharded batch stops its shards: cancelling it (the UI's Cancel, a worker's
+cancellation), Ctrl-C in a terminal or a crash of the process it runs in cancels every shard run
+it started that has not finished, and each shard run's own stop hooks then cancel the generations
+it left on the API.
+
 Workers must send heartbeats more often than `crashed_after`: set
 ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` (seconds, at least 30; Prefect's default is 180) in the
 workers' environment, e.g. 30 with ``crashed_after=60``.
@@ -29,18 +34,31 @@ from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterParentFlowRunId,
+)
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import arun_deployment
-from prefect.states import Failed
+from prefect.states import Cancelled, Cancelling, Failed
 from pydantic import BaseModel, Field
 
 from prefect_oxen.engine import load_batch_items
 
-__all__ = ["ShardRun", "ShardedBatchReport", "crash_detection_automation", "sharded_batch_flow"]
+__all__ = [
+    "ShardRun",
+    "ShardedBatchReport",
+    "cancel_shard_runs",
+    "crash_detection_automation",
+    "sharded_batch_flow",
+]
 
 CRASH_AUTOMATION = "oxen-crash-silent-shard-runs"
 _TERMINAL = {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
+# Runs no worker has taken yet have no process to stop: they are cancelled outright (as the UI's
+# Cancel does); a run a worker holds is set Cancelling, so the worker stops it and its hooks run.
+_NOT_STARTED = {StateType.SCHEDULED}
 
 
 class ShardRun(BaseModel):
@@ -202,7 +220,47 @@ async def _watch(
             logger.info("Shard %d ended %s: %s", shard.index, run.state.name, run.state.message)
 
 
-@flow(name="oxen-sharded-batch")
+def cancel_shard_runs(parent_flow_run_id: UUID | str) -> list[str]:
+    """Cancel every unfinished shard run that the sharded batch `parent_flow_run_id` started.
+
+    Blocking on purpose: it runs in the stop hooks, after the run's own coroutine was cancelled,
+    where an await could be cancelled again before the request is sent.
+
+    Args:
+        parent_flow_run_id: The sharded batch's flow run.
+
+    Returns:
+        The ids of the shard runs it cancelled (or set Cancelling).
+    """
+    with get_client(sync_client=True) as client:
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(
+                    any_=[UUID(str(parent_flow_run_id))]
+                )
+            )
+        )
+        stopped: list[str] = []
+        for run in children:
+            if run.state is None or run.state.type in _TERMINAL:
+                continue
+            message = "The sharded batch that started this shard run was stopped."
+            stop = Cancelled if run.state.type in _NOT_STARTED else Cancelling
+            client.set_flow_run_state(run.id, stop(message=message), force=True)
+            stopped.append(str(run.id))
+    return stopped
+
+
+def _stop_shards(flow: Any, flow_run: Any, state: Any) -> None:
+    """Flow hook (cancelled or crashed): stop the shard runs this run started."""
+    from prefect.logging.loggers import flow_run_logger
+
+    stopped = cancel_shard_runs(flow_run.id)
+    if stopped:  # the run's own logger: a hook may run after the run's context is gone
+        flow_run_logger(flow_run, flow).warning("Stopped %d unfinished shard run(s).", len(stopped))
+
+
+@flow(name="oxen-sharded-batch", on_cancellation=[_stop_shards], on_crashed=[_stop_shards])
 async def sharded_batch_flow(
     items: list[dict[str, Any]] | str,
     deployment: str = "oxen-batch/shard",
