@@ -9,11 +9,11 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from prefect_oxen.flows import BatchReport, batch_flow
+from prefect_oxen.flows import batch_flow
 from tests.support import FAST, O3
 
 from ..conftest import API_KEY
-from .reports import report_of
+from .reports import run_batch
 
 
 def _items(n: int, tag: str, duration: int = 1) -> list[dict]:
@@ -21,18 +21,6 @@ def _items(n: int, tag: str, duration: int = 1) -> list[dict]:
         {"id": f"v{i:03d}", "model": FAST, "prompt": f"{tag} {i}", "duration": duration}
         for i in range(n)
     ]
-
-
-async def _run(workdir: Path, items, credentials, **options) -> tuple[object, BatchReport]:
-    state = await batch_flow(
-        items,
-        credentials,
-        archive=str(workdir / "archive"),
-        concurrency_limit=None,
-        return_state=True,
-        **options,
-    )
-    return state, await report_of(state)
 
 
 async def _artifacts(state) -> dict[str, object]:
@@ -75,7 +63,7 @@ async def test_a_file_batch_archives_good_lines_and_reports_bad_ones(
     source = workdir / "batch.jsonl"
     source.write_text("\n".join(lines) + "\n")
 
-    state, report = await _run(workdir, str(source), credentials)
+    state, report = await run_batch(workdir, str(source), credentials)
 
     assert state.is_failed() and "Partially failed" in state.message
     by_key = {item.key: item for item in report.items}
@@ -135,7 +123,7 @@ async def test_fifty_items_under_faults_are_all_accounted_for(
             "generation_failure": 0.02,
         }
     )
-    _state, report = await _run(workdir, _items(50, unique), credentials, concurrency=8)
+    _state, report = await run_batch(workdir, _items(50, unique), credentials, concurrency=8)
     assert len(report.items) == 50
     archived = [item for item in report.items if item.status == "archived"]
     failed = [item for item in report.items if item.status == "failed"]
@@ -156,9 +144,9 @@ async def test_a_rerun_skips_what_is_archived_and_pays_nothing(
     credentials, emulator, workdir: Path, unique: str
 ) -> None:
     items = _items(5, unique)
-    _, first = await _run(workdir, items, credentials)
+    _, first = await run_batch(workdir, items, credentials)
     assert first.count("archived") == 5
-    _, second = await _run(workdir, items, credentials)
+    _, second = await run_batch(workdir, items, credentials)
     assert second.count("skipped") == 5
     assert emulator.stats()["billed_generations"] == 5
 
@@ -166,7 +154,9 @@ async def test_a_rerun_skips_what_is_archived_and_pays_nothing(
 async def test_a_batch_over_budget_is_refused_before_spending(
     credentials, emulator, workdir: Path, unique: str
 ) -> None:
-    state, report = await _run(workdir, _items(6, unique, duration=5), credentials, budget=0.25)
+    state, report = await run_batch(
+        workdir, _items(6, unique, duration=5), credentials, budget=0.25
+    )
     assert state.is_failed() and "exceeds the budget" in state.message
     assert report.count("not_submitted") == 6
     assert report.estimated_cost_usd == pytest.approx(0.30)
@@ -176,7 +166,7 @@ async def test_a_batch_over_budget_is_refused_before_spending(
 async def test_a_partial_budget_stops_submitting_before_crossing_it(
     credentials, emulator, workdir: Path, unique: str
 ) -> None:
-    _state, report = await _run(
+    _state, report = await run_batch(
         workdir,
         _items(6, unique, duration=5),
         credentials,
@@ -203,7 +193,7 @@ async def test_a_dry_run_prices_everything_and_pays_nothing(
             "generate_audio": True,
         },
     ]
-    state, report = await _run(workdir, items, credentials, dry_run=True)
+    state, report = await run_batch(workdir, items, credentials, dry_run=True)
     assert state.is_completed()
     assert report.count("validated") == 4
     assert report.estimated_cost_usd == pytest.approx(3 * 0.04 + 1.40)

@@ -14,28 +14,16 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from prefect_oxen.engine import readable_key
-from prefect_oxen.flows import BatchReport, batch_flow, generate_video_flow, multi_shot_flow
+from prefect_oxen.flows import BatchReport, generate_video_flow, multi_shot_flow
 from tests.support import FAST, KLING
 
-from .reports import report_of
+from .reports import run_batch
 
 
 def _items(n: int, tag: str) -> list[dict]:
     return [
         {"id": f"v{i:03d}", "model": FAST, "prompt": f"{tag} {i}", "duration": 1} for i in range(n)
     ]
-
-
-async def _batch(workdir: Path, items, credentials, **options) -> tuple[object, BatchReport]:
-    state = await batch_flow(
-        items,
-        credentials,
-        archive=str(workdir / "archive"),
-        concurrency_limit=None,
-        return_state=True,
-        **options,
-    )
-    return state, await report_of(state)
 
 
 async def _artifacts(flow_run_id) -> dict[str, object]:
@@ -61,7 +49,7 @@ async def test_rejected_lines_are_logged_and_summarised_in_the_state_message(
     source.write_text("\n".join(lines) + "\n")
 
     with caplog.at_level(logging.WARNING):
-        state, _ = await _batch(workdir, str(source), credentials)
+        state, _ = await run_batch(workdir, str(source), credentials)
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert [m for m in warnings if m.startswith("Rejected")] == [
@@ -78,8 +66,8 @@ async def test_a_rerun_reports_only_its_own_spend(
     credentials, emulator, workdir: Path, unique: str, asserting_events_worker
 ) -> None:
     items = _items(3, unique)
-    _first_state, first = await _batch(workdir, items, credentials)
-    second_state, second = await _batch(workdir, items, credentials)
+    _first_state, first = await run_batch(workdir, items, credentials)
+    second_state, second = await run_batch(workdir, items, credentials)
 
     assert first.paid_usd == pytest.approx(0.03) and first.skipped_usd == 0
     assert second.count("skipped") == 3
@@ -103,7 +91,7 @@ async def test_a_rerun_reports_only_its_own_spend(
 async def test_report_table_reads_right_for_a_local_archive(
     credentials, emulator, workdir: Path, unique: str
 ) -> None:
-    state, _report = await _batch(
+    state, _report = await run_batch(
         workdir,
         [
             {
@@ -129,7 +117,7 @@ async def test_report_table_reads_right_for_a_local_archive(
 async def test_contact_sheet_uses_plain_images_and_no_dead_links(
     credentials, emulator, workdir: Path, unique: str
 ) -> None:
-    state, _ = await _batch(workdir, _items(2, unique), credentials)
+    state, _ = await run_batch(workdir, _items(2, unique), credentials)
     summary = (await _artifacts(state.state_details.flow_run_id))["oxen-batch-summary"].data
     assert summary.count("![v00") == 2 and "](data:image/png;base64," in summary
     assert "[![" not in summary  # the legacy UI shows an image inside a link as raw markdown
@@ -139,8 +127,8 @@ async def test_contact_sheet_uses_plain_images_and_no_dead_links(
 async def test_event_resources_are_named_and_unique_across_batches(
     credentials, emulator, workdir: Path, unique: str, asserting_events_worker
 ) -> None:
-    first, _ = await _batch(workdir / "a", _items(1, unique), credentials)
-    _second, _ = await _batch(workdir / "b", _items(1, unique + " again"), credentials)
+    first, _ = await run_batch(workdir / "a", _items(1, unique), credentials)
+    _second, _ = await run_batch(workdir / "b", _items(1, unique + " again"), credentials)
 
     generated = _events(asserting_events_worker, "oxen.video.generated")
     assert len({e.resource.id for e in generated}) == 2  # both items are "v000"
@@ -203,7 +191,7 @@ async def test_stitched_multi_shot_publishes_an_artifact(
 async def test_asset_events_reach_the_server_event_feed(
     credentials, emulator, workdir: Path, unique: str
 ) -> None:
-    state, report = await _batch(workdir, _items(1, unique), credentials)
+    state, report = await run_batch(workdir, _items(1, unique), credentials)
     uri = report.items[0].archive_uri
 
     async def assets_seen() -> list[dict]:
