@@ -31,9 +31,10 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(VENV)/bin/prefect-oxen demo
 
-# The static checks first (seconds), then the suite.
+# The static checks first (seconds), then the suite on two processes, one test file each at a
+# time (module fixtures stay in one process); `$(PY) -m pytest tests/x` runs a part serially.
 test: check
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # Lint, format, types, docstring coverage and function shape of the package.
 check: $(VENV)/.installed

@@ -6,6 +6,7 @@ import errno
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -34,6 +35,9 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # boto3's default session keeps the credentials an earlier test resolved (any test in this
+    # process that archived to moto): start from a fresh one, as a new process would.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
 
 
 def test_a_missing_local_directory_is_created_and_left_clean(tmp_path: Path) -> None:
