@@ -49,6 +49,21 @@ def _pipeline(workdir: Path, **generate_options):
     return pipeline
 
 
+async def _persist_once(result, credentials, output_dir, **options):
+    """`persist_video` without retries, in a flow of its own (its shared clients closed after)."""
+
+    @flow
+    async def persist_only():
+        try:
+            return await persist_video.with_options(retries=0)(
+                result, credentials, output_dir, **options
+            )
+        finally:
+            await close_shared_clients()
+
+    return await persist_only()
+
+
 async def test_one_video_goes_from_request_to_archive(
     credentials, emulator, workdir: Path, unique: str
 ) -> None:
@@ -193,12 +208,8 @@ async def test_a_file_that_is_not_the_video_is_rejected_and_removed(
         request={"model": FAST, "prompt": "x", "duration": 2},
     )
 
-    @flow
-    async def persist_only():
-        return await persist_video.with_options(retries=0)(result, credentials, workdir / "videos")
-
     with pytest.raises(VideoVerificationError) as caught:
-        await persist_only()
+        await _persist_once(result, credentials, workdir / "videos")
     assert words in str(caught.value)
     assert not (workdir / "videos" / "bad.mp4").exists()
 
@@ -215,12 +226,8 @@ async def test_a_video_of_the_wrong_length_is_rejected(
     _, result, _persisted, _ = await _pipeline(workdir)(request, credentials, "len")
     lying = result.model_copy(update={"request": {**result.request, "duration": 6}, "key": "len2"})
 
-    @flow
-    async def persist_only():
-        return await persist_video.with_options(retries=0)(lying, credentials, workdir / "videos")
-
     with pytest.raises(VideoVerificationError, match="duration"):
-        await persist_only()
+        await _persist_once(lying, credentials, workdir / "videos")
 
 
 async def test_deliver_video_persists_and_archives_in_one_task_run(
@@ -261,19 +268,10 @@ async def test_a_paid_video_of_the_wrong_length_is_quarantined_not_deleted(
     # As if the API had made 2 s of the 6 s asked for.
     short = result.model_copy(update={"request": {**result.request, "duration": 6}, "key": "short"})
 
-    @flow
-    async def persist_only():
-        try:
-            return await persist_video.with_options(retries=0)(
-                short, credentials, workdir / "videos"
-            )
-        finally:
-            await close_shared_clients()
-
     kept = []
     for _ in range(2):  # the second time too: reported again, not deleted silently
         with pytest.raises(VideoQuarantined) as caught:
-            await persist_only()
+            await _persist_once(short, credentials, workdir / "videos")
         kept.append(caught.value)
     [billed] = emulator.generations()
     assert kept[0].path == kept[1].path
@@ -303,16 +301,7 @@ async def test_a_multi_shot_video_whose_length_the_api_chose_is_kept_with_a_warn
         update={"request": {"model": FAST, "multi_prompt": shots}, "key": "multi"}
     )
 
-    @flow
-    async def persist_only():
-        try:
-            return await persist_video.with_options(retries=0)(
-                multi, credentials, workdir / "videos"
-            )
-        finally:
-            await close_shared_clients()
-
-    persisted = await persist_only()
+    persisted = await _persist_once(multi, credentials, workdir / "videos")
     assert Path(persisted.path).exists()
     assert persisted.verification["checks"]["duration"] is False
     [warning] = persisted.verification["warnings"]
@@ -337,14 +326,10 @@ async def test_a_sync_video_failing_verification_keeps_its_staged_copy_too(
         update={"request": {**result.request, "aspect_ratio": "9:16"}, "key": "tall"}
     )
 
-    @flow
-    async def persist_only():
-        return await persist_video.with_options(retries=0)(
+    with pytest.raises(VideoQuarantined, match="expected 9:16") as caught:
+        await _persist_once(
             wrong_shape, credentials, workdir / "videos", quarantine_dir=workdir / "held"
         )
-
-    with pytest.raises(VideoQuarantined, match="expected 9:16") as caught:
-        await persist_only()
     [billed] = emulator.generations()
     assert caught.value.path.parent == workdir / "held"
     assert sha256_file(caught.value.path) == billed["sha256"]
