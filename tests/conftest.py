@@ -94,7 +94,9 @@ def credentials(emulator):
     """An OxenCredentials block for the emulator (backoff off, fast polling)."""
     from prefect_oxen import OxenCredentials
 
-    return OxenCredentials(api_key=API_KEY, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL)
+    return OxenCredentials(
+        api_key=API_KEY, base_url=emulator.base_url, retry=RetryPolicy.immediate(), poll=FAST_POLL
+    )
 
 
 @pytest.fixture

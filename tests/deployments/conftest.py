@@ -31,10 +31,15 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     env = prefect_env(home, PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2")
     server = Background(
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, log=root / "server.log",
+        env=env,
+        log=root / "server.log",
     )
     try:
-        wait_for(lambda: (not server.alive() and _died(server)) or healthy(api_url), timeout=150, what="prefect server /api/health")
+        wait_for(
+            lambda: (not server.alive() and _died(server)) or healthy(api_url),
+            timeout=150,
+            what="prefect server /api/health",
+        )
         yield PrefectServer(api_url=api_url, home=home, process=server)
     finally:
         server.stop()

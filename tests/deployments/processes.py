@@ -6,13 +6,14 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
+
+from tests.support import wait_for as support_wait_for
 
 T = TypeVar("T")
 
@@ -27,31 +28,29 @@ def free_port() -> int:
 
 
 def wait_for(check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.2) -> T:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    last_error: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except Exception as exc:  # not ready yet (connection refused, missing file...)
-            last_error = exc
-        else:
-            if value:
-                return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}") from last_error
+    """`tests.support.wait_for` at a server's pace: checked every 0.2 s, errors meaning "not yet"."""
+    return support_wait_for(
+        check, timeout=timeout, what=what, interval=interval, tolerate=(Exception,)
+    )
 
 
 class Background:
     """A command running in its own process group, stdout+stderr to `log`."""
 
-    def __init__(self, args: Sequence[str], *, env: dict[str, str], log: Path, cwd: Path | None = None) -> None:
+    def __init__(
+        self, args: Sequence[str], *, env: dict[str, str], log: Path, cwd: Path | None = None
+    ) -> None:
         self.args = list(args)
         self.log = log
         self._handle = log.open("wb")
         self.process = subprocess.Popen(
-            self.args, env=env, cwd=cwd, stdout=self._handle, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            self.args,
+            env=env,
+            cwd=cwd,
+            stdout=self._handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     def output(self) -> str:
@@ -100,11 +99,17 @@ def prefect_env(home: Path, api_url: str | None = None, **extra: str) -> dict[st
     return env
 
 
-def run(args: Sequence[str], *, env: dict[str, str], cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run(
+    args: Sequence[str], *, env: dict[str, str], cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run to completion; raise with the output if it fails."""
-    done = subprocess.run(list(args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        list(args), env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
     if done.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        raise AssertionError(
+            f"{' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
     return done
 
 

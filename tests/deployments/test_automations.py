@@ -27,10 +27,17 @@ def _batch_completed(outcome: str, deployment_id: UUID, batch: str) -> None:
     """The event batch_flow emits, with the deployment Prefect relates it to in a deployment run."""
     emit_event(
         event="oxen.batch.completed",
-        resource={"prefect.resource.id": f"oxen.batch.{batch}", "prefect.resource.name": batch,
-                  "oxen.outcome": outcome},
-        related=[{"prefect.resource.id": f"prefect.deployment.{deployment_id}",
-                  "prefect.resource.role": "deployment"}],
+        resource={
+            "prefect.resource.id": f"oxen.batch.{batch}",
+            "prefect.resource.name": batch,
+            "oxen.outcome": outcome,
+        },
+        related=[
+            {
+                "prefect.resource.id": f"prefect.deployment.{deployment_id}",
+                "prefect.resource.role": "deployment",
+            }
+        ],
         payload={"outcome": outcome, "cost_usd": 0.0},
     )
     EventsWorker.drain_all()
@@ -69,4 +76,3 @@ def test_automations_name_only_outcomes_the_flow_emits() -> None:
         assert spec["trigger"]["expect"] == ["oxen.batch.completed"]
     stopped = BatchReport(items=[ItemReport(key="a", status="not_submitted")])
     assert stopped.budget_stopped and not stopped.ok
-

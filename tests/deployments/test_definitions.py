@@ -20,7 +20,9 @@ def _config() -> dict:
 
 
 def _module(name: str):
-    spec = importlib.util.spec_from_file_location(f"oxen_deployments_{name}", DEPLOYMENTS / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(
+        f"oxen_deployments_{name}", DEPLOYMENTS / f"{name}.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -53,7 +55,10 @@ def test_pull_step_sets_the_working_directory_from_the_build_step() -> None:
     [pull] = config["pull"]
     [build] = config["build"]
     step_id = build["prefect.deployments.steps.run_shell_script"]["id"]
-    assert pull["prefect.deployments.steps.set_working_directory"]["directory"] == f"{{{{ {step_id}.stdout }}}}"
+    assert (
+        pull["prefect.deployments.steps.set_working_directory"]["directory"]
+        == f"{{{{ {step_id}.stdout }}}}"
+    )
 
 
 def test_python_deployments_match_the_yaml() -> None:
@@ -75,7 +80,10 @@ def test_sample_batch_file_is_the_demo_batch() -> None:
 def test_sample_batch_has_a_multi_shot_and_one_invalid_item() -> None:
     from prefect_oxen.cli._sample import INVALID_ITEM_ID, SAMPLE_BATCH
 
-    assert any(item.get("multi_prompt") and item["model"] == "kling-video-o3-pro-reference-to-video" for item in SAMPLE_BATCH)
+    assert any(
+        item.get("multi_prompt") and item["model"] == "kling-video-o3-pro-reference-to-video"
+        for item in SAMPLE_BATCH
+    )
     assert [item["id"] for item in SAMPLE_BATCH].count(INVALID_ITEM_ID) == 1
     assert 6 <= len(SAMPLE_BATCH) <= 10
 
@@ -104,7 +112,9 @@ def _run_form_parameters(flow, deployment: dict) -> dict:
     from prefect.utilities.callables import parameter_schema
 
     schema = parameter_schema(flow.fn).model_dump_for_openapi()
-    defaults = {name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec}
+    defaults = {
+        name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec
+    }
     return {**defaults, **deployment["parameters"]}
 
 
@@ -121,7 +131,9 @@ def test_every_deployment_enforces_its_schema_and_its_default_run_binds() -> Non
         # The server's checks when the deployment is saved, then when a run is created (it
         # refused the credentials reference and a missing `request` before).
         validate_values_conform_to_schema(deployment["parameters"], schema, ignore_required=True)
-        assert validate(parameters, schema, raise_on_error=False, preprocess=True) == [], deployment["name"]
+        assert validate(parameters, schema, raise_on_error=False, preprocess=True) == [], (
+            deployment["name"]
+        )
         inspect.signature(flow.fn).bind(**parameters)  # no missing required argument
 
 
@@ -132,8 +144,12 @@ def test_a_run_without_request_is_refused_by_the_schema_not_crashed() -> None:
     from prefect_oxen.flows import generate_video_flow
 
     schema = parameter_schema(generate_video_flow.fn).model_dump_for_openapi()
-    assert validate({"credentials": {"$ref": {"block_document_slug": "oxen-credentials/oxen"}}}, schema,
-                    raise_on_error=False, preprocess=True)
+    assert validate(
+        {"credentials": {"$ref": {"block_document_slug": "oxen-credentials/oxen"}}},
+        schema,
+        raise_on_error=False,
+        preprocess=True,
+    )
 
 
 def test_every_flow_parameter_has_a_description_and_a_fitting_widget() -> None:
@@ -171,7 +187,9 @@ def test_nightly_input_is_clean_and_the_demo_keeps_its_invalid_line(emulator, ap
     assert INVALID_ITEM_ID not in {item.key for item in batch.items}
 
 
-def test_python_deployments_reference_the_block_by_id_for_the_picker(prefect_harness, api_key: str) -> None:
+def test_python_deployments_reference_the_block_by_id_for_the_picker(
+    prefect_harness, api_key: str
+) -> None:
     from prefect.utilities.callables import parameter_schema
     from prefect.utilities.schema_tools.validation import validate
 

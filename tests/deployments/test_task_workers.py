@@ -21,17 +21,37 @@ def test_two_task_workers_share_a_batch(prefect_server, emulator, tmp_path: Path
     python = str(BIN / "python")
     cwd = REPO / "deployments"
     requests = [
-        {"id": f"clip-{i}", "model": "oxen-emu-fast-video", "prompt": f"clip {i} {request.node.name}", "duration": 1}
+        {
+            "id": f"clip-{i}",
+            "model": "oxen-emu-fast-video",
+            "prompt": f"clip {i} {request.node.name}",
+            "duration": 1,
+        }
         for i in range(8)
     ]
     batch = tmp_path / "requests.jsonl"
     batch.write_text("".join(json.dumps(r) + "\n" for r in requests))
     # Only the workers hold the key; the submitter sends the base URL alone.
     worker_env = prefect_server.env(OXEN_API_KEY=API_KEY)
-    with background([python, "task_workers.py", "2"], env=worker_env, cwd=cwd, log=tmp_path / "w1.log") as one, \
-         background([python, "task_workers.py", "2"], env=worker_env, cwd=cwd, log=tmp_path / "w2.log") as two:
-        wait_for(lambda: all("Subscribing to runs" in w.output() for w in (one, two)), timeout=90, what="both task workers to subscribe")
-        done = run([python, "task_workers.py", "fan-out", str(batch)], env=prefect_server.env(OXEN_BASE_URL=emulator.base_url), cwd=cwd, timeout=240)
+    with (
+        background(
+            [python, "task_workers.py", "2"], env=worker_env, cwd=cwd, log=tmp_path / "w1.log"
+        ) as one,
+        background(
+            [python, "task_workers.py", "2"], env=worker_env, cwd=cwd, log=tmp_path / "w2.log"
+        ) as two,
+    ):
+        wait_for(
+            lambda: all("Subscribing to runs" in w.output() for w in (one, two)),
+            timeout=90,
+            what="both task workers to subscribe",
+        )
+        done = run(
+            [python, "task_workers.py", "fan-out", str(batch)],
+            env=prefect_server.env(OXEN_BASE_URL=emulator.base_url),
+            cwd=cwd,
+            timeout=240,
+        )
         logs = [one.output(), two.output()]
 
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]

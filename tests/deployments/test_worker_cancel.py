@@ -10,13 +10,12 @@ import httpx
 import pytest
 
 from prefect_oxen.tasks import GenerationJournal
+from tests.support import FAST
 
 from ..conftest import API_KEY
 from .processes import BIN, REPO, background, run, wait_for
 
 pytestmark = pytest.mark.slow
-
-FAST = "oxen-emu-fast-video"
 
 
 def test_cancelling_a_run_on_a_process_worker_cancels_its_generations(
@@ -83,7 +82,9 @@ def test_cancelling_a_run_on_a_process_worker_cancels_its_generations(
                     "parameters": {
                         "items": items,
                         # As deployments pass a saved block: a reference, loaded when the run starts.
-                        "credentials": {"$ref": {"block_document_slug": f"oxen-credentials/{block}"}},
+                        "credentials": {
+                            "$ref": {"block_document_slug": f"oxen-credentials/{block}"}
+                        },
                         "archive": str(archive),
                         "mode": "queue",
                         "concurrency_limit": None,

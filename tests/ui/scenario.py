@@ -17,8 +17,8 @@ from pathlib import Path
 from prefect_oxen import OxenCredentials
 from prefect_oxen.client import PollPolicy
 from prefect_oxen.flows import batch_flow
+from tests.support import FAST
 
-FAST = "oxen-emu-fast-video"
 KLING = "kling-video-v2-6-pro-text-to-video"
 KLING_O3 = "kling-video-o3-pro-reference-to-video"
 
