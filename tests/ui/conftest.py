@@ -126,6 +126,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, emulator_server) -> Iter
             OXEN_API_KEY=API_KEY,
             OXEN_BASE_URL=emulator_server.base_url,
             PREFECT_LOGGING_EXTRA_LOGGERS="prefect_oxen",
+            PYTHONPATH=str(REPO),  # the scenario imports tests.support, as the tests do
         )
         done = subprocess.run(
             [sys.executable, str(SCENARIO), str(workdir)],
