@@ -280,6 +280,24 @@ class OxenClient:
         """
         return self._run(self._async.cancel_generation, generation_id)
 
+    def find_enqueued(
+        self, request: VideoRequest, *, since: float, count: int = 1
+    ) -> list[Generation]:
+        """Generations of `request` enqueued since `since`; see `AsyncOxenClient.find_enqueued`.
+
+        Args:
+            request: The request that was enqueued.
+            since: Unix time the enqueue was sent.
+            count: How many generations the enqueue asked for.
+
+        Returns:
+            The `count` newest matching rows, or [] unless `count` are found.
+
+        Raises:
+            OxenError: The queue cannot be read.
+        """
+        return self._run(self._async.find_enqueued, request, since=since, count=count)
+
     def wait_for_generation(
         self,
         generation_id: str,

@@ -363,7 +363,9 @@ class _Generation:
         # Announce before sending: if this process dies between the POST and its answer, the next
         # run finds the generation in the queue instead of paying again.
         """Enqueue the request (journaled first) and wait for it."""
-        await self._record("submitting", mode="queue")
+        # The request goes with it (no secrets in it): a stop hook that finds the POST still in
+        # flight recognises the generation in the queue by it and cancels it.
+        await self._record("submitting", mode="queue", request=self.validated.request.to_payload())
         submitted = time.time()
         [generation, *_] = await self.client.enqueue(self.validated.request, validate=False)
         current_pacing().submitted()

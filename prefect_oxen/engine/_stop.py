@@ -16,6 +16,7 @@ pays nothing more.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,14 +192,14 @@ def cancel_unfinished(
         What happened to each unfinished generation.
     """
     outcome = CancellationOutcome(flow_run_id=flow_run_id, journal_path=journal.path)
-    unfinished = [
+    mine = [
         entry
         for entry in journal.latest().values()
-        if entry.state == "enqueued"
-        and entry.generation_ids
-        and (flow_run_id is None or entry.detail.get("flow_run_id") == flow_run_id)
+        if flow_run_id is None or entry.detail.get("flow_run_id") == flow_run_id
     ]
-    if not unfinished:
+    unfinished = [entry for entry in mine if entry.state == "enqueued" and entry.generation_ids]
+    in_flight = [entry for entry in mine if _enqueue_in_flight(entry)]
+    if not unfinished and not in_flight:
         return outcome
     if not usable_api_key(credentials):
         outcome.problem = "no usable Oxen API key (missing, or masked by Prefect)"
@@ -209,6 +210,9 @@ def cancel_unfinished(
         ]
         return outcome
     with credentials.get_client() as oxen:
+        unfinished += [
+            found for entry in in_flight if (found := _find_in_queue(oxen, journal, entry))
+        ]
         for entry in unfinished:
             results = [
                 _cancel_one(oxen, gid, entry.detail.get("key")) for gid in entry.generation_ids
@@ -226,6 +230,37 @@ def cancel_unfinished(
                     )
                 )
     return outcome
+
+
+def _enqueue_in_flight(entry: JournalEntry) -> bool:
+    """A queue submission stopped between its POST and the answer (no id journaled yet)."""
+    return (
+        entry.state == "submitting"
+        and entry.mode == "queue"
+        and not entry.generation_ids
+        and isinstance(entry.detail.get("request"), dict)
+    )
+
+
+def _find_in_queue(
+    oxen: Any, journal: GenerationJournal, entry: JournalEntry
+) -> JournalEntry | None:
+    """The in-flight submission's generation, found in the queue by its request and journaled
+    ``enqueued`` (so a failed cancel leaves it for the next run); None when it is not there."""
+    from prefect_oxen.client import VideoRequest
+
+    try:
+        request = VideoRequest.model_validate(entry.detail["request"])
+        found = oxen.find_enqueued(request, since=entry.at - 1.0)
+    except (OxenError, ValueError):
+        return None
+    if not found:
+        return None
+    enqueued = entry.model_copy(
+        update={"state": "enqueued", "generation_ids": [found[0].generation_id], "at": time.time()}
+    )
+    journal.record(enqueued)
+    return enqueued
 
 
 def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCancel:
