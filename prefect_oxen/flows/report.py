@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,12 +43,16 @@ __all__ = [
 
 class Progress:
     """A progress artifact updated as items finish, at most every `interval` seconds (each update
-    is an API call) and always at the end."""
+    is an API call) and always at the end. Its description carries the numbers people look for on
+    the run's Artifacts card: done, archived, failed, and an ETA while the batch runs."""
 
     def __init__(self, total: int, *, interval: float = 1.0) -> None:
         self.total = max(total, 1)
         self.done = 0
         self.interval = interval
+        self.statuses: Counter[str] = Counter()
+        self.source = ""
+        self._started = time.monotonic()
         self._last = 0.0
         self._id: Any = None
         # Updates race when items finish together; serialise them so the last one written is
@@ -55,14 +60,51 @@ class Progress:
         self._lock = asyncio.Lock()
 
     async def start(self, description: str) -> None:
-        """Create the progress artifact at 0 %."""
+        """Create the progress artifact at 0 %.
+
+        Args:
+            description: What the batch is (e.g. "7 videos from tonight.jsonl"); the figures
+                are put before it.
+        """
+        self.source = description
+        self._started = time.monotonic()
         self._id = await acreate_progress_artifact(
-            progress=0.0, key="oxen-batch-progress", description=description
+            progress=0.0, key="oxen-batch-progress", description=self.describe()
         )
+
+    def describe(self, now: float | None = None) -> str:
+        """The artifact's description: counts, then an ETA while running (elapsed time at the
+        end), then what the batch is.
+
+        Args:
+            now: `time.monotonic()` to compute the ETA at (default: now).
+
+        Returns:
+            E.g. "3 of 7 done: 2 archived, 1 failed · ETA 0:42 · 7 videos from tonight.jsonl".
+        """
+        elapsed = (time.monotonic() if now is None else now) - self._started
+        counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in self._counts())
+        parts = [f"{self.done} of {self.total} done" + (f": {counts}" if counts else "")]
+        if self.done >= self.total:
+            parts.append(f"took {_clock(elapsed)}")
+        elif self.done:
+            parts.append(f"ETA {_clock(elapsed / self.done * (self.total - self.done))}")
+        else:
+            parts.append("ETA when the first video ends")
+        if self.source:
+            parts.append(self.source)
+        return " · ".join(parts)
+
+    def _counts(self) -> list[tuple[str, int]]:
+        """Archived and failed always (the figures people look for), then any other status."""
+        first = [(status, self.statuses[status]) for status in ("archived", "failed")]
+        rest = [(s, n) for s, n in self.statuses.items() if s not in ("archived", "failed")]
+        return first + rest
 
     async def advance(self, key: str, status: str) -> None:
         """Count item `key` as ended with `status`, and tell this process's listeners at once."""
         self.done += 1
+        self.statuses[status] += 1
         announce_item(key, status)
         now = time.monotonic()
         if self._id is None or (now - self._last < self.interval and self.done < self.total):
@@ -70,8 +112,18 @@ class Progress:
         async with self._lock:
             self._last = now
             await aupdate_progress_artifact(
-                self._id, progress=round(100.0 * min(self.done, self.total) / self.total, 1)
+                self._id,
+                progress=round(100.0 * min(self.done, self.total) / self.total, 1),
+                description=self.describe(now),
             )
+
+
+def _clock(seconds: float) -> str:
+    """A duration as people read it on a card: "0:42", "12:05", "1:02:05"."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _current_flow_run() -> tuple[str | None, str | None]:
@@ -203,45 +255,122 @@ def poster_data_uri(path: str | None) -> str | None:
     return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 
-def contact_sheet(items: list[ItemReport], limit: int) -> list[str]:
-    """Markdown lines: each poster as a plain image with its id, and a text link only where one
-    leads somewhere. The legacy UI cannot render an image inside a link, and the current UI drops
-    ``file://`` hrefs, so neither form is used."""
-    lines: list[str] = []
-    for item in items:
-        if len(lines) >= limit:
-            break
-        data = poster_data_uri(item.poster_path)
-        if data is None:
-            continue
-        entry = f"![{item.key}]({data})\n**{item.key}**"
-        if item.link:
-            entry += f" · [open video]({item.link})"
-        lines.append(entry)
+# Posters per row of the contact sheet: 24 items make six rows, not a 24-screen scroll.
+_SHEET_COLUMNS = 4
+# A table cell's reason, cut so the columns after it stay on screen; the summary has it whole.
+_TABLE_ERROR_LENGTH = 60
+
+
+def _caption(item: ItemReport) -> str:
+    """A poster's caption: its id, status and cost, and a link only where one leads somewhere."""
+    cost = item.cost_usd if item.status != "skipped" else None
+    caption = f"**{item.key}** · {item.status.replace('_', ' ')} · {money(cost or 0.0)}"
+    if item.link:
+        caption += f" · [open video]({item.link})"
+    return caption
+
+
+def contact_sheet(items: list[ItemReport], limit: int, columns: int = _SHEET_COLUMNS) -> list[str]:
+    """Markdown lines: a grid of posters, `columns` to a row, each captioned with its id, status
+    and cost (a table, which both UIs render: a row of images, then a row of their captions).
+
+    Each poster is a plain image, and a caption carries a text link only where one leads
+    somewhere: the legacy UI cannot render an image inside a link, and the current UI drops
+    ``file://`` hrefs.
+    """
+    shown = [(item, data) for item in items if (data := poster_data_uri(item.poster_path))]
+    shown = shown[: max(limit, 0)]
+    if not shown:
+        return []
+    width = min(columns, len(shown))
+    lines = ["|" + " |" * width, "|" + "---|" * width]
+    for start in range(0, len(shown), width):
+        row = shown[start : start + width]
+        padding = [""] * (width - len(row))
+        images = [f"![{item.key}]({data})" for item, data in row] + padding
+        captions = [_caption(item) for item, _ in row] + padding
+        lines.append("| " + " | ".join(images) + " |")
+        lines.append("| " + " | ".join(captions) + " |")
     return lines
 
 
+def _archive_root(report: BatchReport) -> str:
+    """The directory every archived video of the report is under (``file:///.../2026-01-02/``),
+    or "" when they have none in common."""
+    uris = [item.archive_uri for item in report.items if item.archive_uri]
+    if not uris:
+        return ""
+    # Whole path segments, the file name excluded: "file:", "", "", "tmp", ... / "s3:", "", "bucket"
+    directories = [uri.split("/")[:-1] for uri in uris]
+    common: list[str] = []
+    for segments in zip(*directories, strict=False):
+        if len(set(segments)) != 1:
+            break
+        common.append(segments[0])
+    # A root must name a place (a bucket, a directory), not just "file:///".
+    return "/".join(common) + "/" if any(common[2:]) else ""
+
+
+def _table_row(item: ItemReport, root: str) -> dict[str, Any]:
+    """`item`'s report row with where it went and why it failed first, so neither scrolls off:
+    `archive` is the video's place under the run's archive root (named in the description), the
+    reason is cut short, and the whole URI is the last column, `archive_uri`."""
+    row = item.row()
+    archive = row.pop("archive")
+    error = row.pop("error")
+    if len(error) > _TABLE_ERROR_LENGTH:
+        error = error[: _TABLE_ERROR_LENGTH - 1] + "…"
+    first = {
+        "id": row.pop("id"),
+        "status": row.pop("status"),
+        "archive": archive.removeprefix(root) if root else archive,
+        "cost_usd": row.pop("cost_usd"),
+        "paid_by": row.pop("paid_by"),
+        "error": error,
+    }
+    return {**first, **row, "archive_uri": archive}
+
+
+def _totals(report: BatchReport) -> str:
+    """Counts by status and this run's spend, short enough for an artifact card, e.g. "7 items:
+    6 archived, 1 failed; paid $2.10 this run (estimated $2.45)"."""
+    counts: Counter[str] = Counter(item.status for item in report.items)
+    parts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
+    text = f"{len(report.items)} items" + (f": {parts}" if parts else "")
+    if report.dry_run:
+        return f"{text}; estimated {money(report.estimated_cost_usd)}"
+    return (
+        f"{text}; paid {money(report.paid_usd)} this run "
+        f"(estimated {money(report.estimated_cost_usd)})"
+    )
+
+
 _COLUMNS_NOTE = (
-    "`wall_s`: the item's wall time in this run (waiting for a slot included); `cost_usd`: what "
-    "its video cost, paid by whoever `paid_by` names; `link`: a presigned view URL (S3 only)."
+    "`archive`: where the video is, under the archive root (`archive_uri`, the last column, is "
+    "the whole URI); `cost_usd`: what its video cost, paid by whoever `paid_by` names; `error`: "
+    "the reason, cut short (the summary has it whole); `wall_s`: the item's wall time in this "
+    "run (waiting for a slot included); `link`: a presigned view URL (S3 only)."
 )
 
 
 async def publish_report(report: BatchReport, *, title: str, contact_sheet_limit: int = 24) -> None:
-    """The table artifact (every item) and the markdown artifact (totals and a contact sheet)."""
+    """The table artifact (every item) and the markdown artifact (totals and a contact sheet),
+    each with the totals in its description, which the UI's artifact cards show."""
+    root = _archive_root(report)
+    where = f" Archive root: {root}." if root else ""
     await acreate_table_artifact(
         key="oxen-batch-report",
-        table=[item.row() for item in report.items],
-        description=f"{title}: {report.summary()}. {_COLUMNS_NOTE}",
+        table=[_table_row(item, root) for item in report.items],
+        description=f"{title}: {report.summary()}.{where} {_COLUMNS_NOTE}",
     )
     lines = [f"# {title}", "", f"**{report.summary()}**", ""]
     if report.budget_usd is not None:
         lines += [f"Budget: {money(report.budget_usd)}", ""]
+    if root:
+        lines += [f"Archive root: `{root}`", ""]
     sheet = contact_sheet(report.items, contact_sheet_limit)
     if sheet:
-        lines += ["## Contact sheet", ""]
-        for entry in sheet:
-            lines += [entry, ""]
+        lines += ["## Contact sheet", "", *sheet, ""]
     failed = [
         item for item in report.items if item.status in ("failed", "rejected", "not_submitted")
     ]
@@ -254,7 +383,9 @@ async def publish_report(report: BatchReport, *, title: str, contact_sheet_limit
         lines.append("")
     lines.append(f"Report table columns: {_COLUMNS_NOTE}")
     await acreate_markdown_artifact(
-        key="oxen-batch-summary", markdown="\n".join(lines), description=title
+        key="oxen-batch-summary",
+        markdown="\n".join(lines),
+        description=f"{title}: {_totals(report)}",
     )
 
 

@@ -103,25 +103,106 @@ async def test_report_table_reads_right_for_a_local_archive(
         ],
         credentials,
     )
-    [row] = json.loads(
-        (await _artifacts(state.state_details.flow_run_id))["oxen-batch-report"].data
-    )
-    assert row["archive"].startswith("file://")
+    table = (await _artifacts(state.state_details.flow_run_id))["oxen-batch-report"]
+    [row] = json.loads(table.data)
+    assert row["archive_uri"].startswith("file://") and row["archive_uri"].endswith("/o3.mp4")
+    # Where the video went is the third column, short: its place under the root the table's
+    # description names, so it shows without scrolling; the whole URI is the last column.
+    root = row["archive_uri"].removesuffix("o3.mp4")
+    assert row["archive"] == "o3.mp4" and f"Archive root: {root}." in table.description
+    assert list(row)[:6] == ["id", "status", "archive", "cost_usd", "paid_by", "error"]
+    assert list(row)[-1] == "archive_uri"
     assert row["link"] == ""  # a file:// link is dead in the UI
     assert re.fullmatch(r"\d+\.\d\d", row["cost_usd"]) and row["cost_usd"] == "0.67"  # 3 s x $0.224
     assert row["paid_by"] == "this run"
     assert "latency_s" not in row and isinstance(row["wall_s"], float)
-    assert list(row)[:4] == ["id", "line", "status", "error"]  # the reason is not off-screen
+
+
+def test_report_rows_keep_archive_and_reason_on_screen() -> None:
+    from prefect_oxen.flows import ItemReport
+    from prefect_oxen.flows.report import _archive_root, _table_row
+
+    day = "s3://bucket/oxen/2026-01-02/"
+    report = BatchReport(
+        items=[
+            ItemReport(key="a", status="archived", archive_uri=f"{day}kling/a.mp4", cost_usd=0.35),
+            ItemReport(key="b", status="archived", archive_uri=f"{day}emu/b.mp4", cost_usd=0.01),
+            ItemReport(key="c", status="failed", error="the API said no " * 20),
+        ]
+    )
+    root = _archive_root(report)
+    assert root == day
+    rows = [_table_row(item, root) for item in report.items]
+    assert [row["archive"] for row in rows] == ["kling/a.mp4", "emu/b.mp4", ""]
+    assert rows[0]["archive_uri"] == f"{day}kling/a.mp4"
+    assert len(rows[2]["error"]) == 60 and rows[2]["error"].endswith("…")
+    # Two archives with nothing in common but the scheme: no root, whole URIs.
+    apart = BatchReport(
+        items=[
+            ItemReport(key="x", status="archived", archive_uri="file:///srv/x.mp4"),
+            ItemReport(key="y", status="archived", archive_uri="file:///home/y.mp4"),
+        ]
+    )
+    assert _archive_root(apart) == ""
+    assert _table_row(apart.items[0], "")["archive"] == "file:///srv/x.mp4"
+
+
+async def test_progress_description_counts_and_estimates_while_running() -> None:
+    from prefect_oxen.flows.report import Progress
+
+    progress = Progress(4)  # never started: no artifact, no API call
+    progress.source = "4 videos from tonight.jsonl"
+    start = progress._started
+    assert progress.describe(start) == (
+        "0 of 4 done: 0 archived, 0 failed · ETA when the first video ends · "
+        "4 videos from tonight.jsonl"
+    )
+    await progress.advance("a", "archived")
+    await progress.advance("b", "failed")
+    # Two items in 30 s: the other two in about 30 s more.
+    assert progress.describe(start + 30) == (
+        "2 of 4 done: 1 archived, 1 failed · ETA 0:30 · 4 videos from tonight.jsonl"
+    )
+    await progress.advance("c", "skipped")
+    await progress.advance("d", "archived")
+    assert progress.describe(start + 3725) == (
+        "4 of 4 done: 2 archived, 1 failed, 1 skipped · took 1:02:05 · 4 videos from tonight.jsonl"
+    )
+
+
+async def test_progress_and_summary_cards_carry_the_numbers(
+    credentials, emulator, workdir: Path, unique: str
+) -> None:
+    items = [*_items(2, unique), {"id": "bad", "model": KLING, "prompt": "x", "duration": 2}]
+    state, _ = await run_batch(workdir, items, credentials)
+    artifacts = await _artifacts(state.state_details.flow_run_id)
+    progress = artifacts["oxen-batch-progress"]
+    assert progress.data == 100.0
+    # The rejected line never starts, so the progress counts the two valid items.
+    assert re.fullmatch(
+        r"2 of 2 done: 2 archived, 0 failed · took \d+:\d\d · 2 videos from parameters",
+        progress.description,
+    ), progress.description
+    summary = artifacts["oxen-batch-summary"]
+    assert summary.description == (
+        "Oxen batch: 3 items: 2 archived, 1 rejected; paid $0.02 this run (estimated $0.02)"
+    )
 
 
 async def test_contact_sheet_uses_plain_images_and_no_dead_links(
     credentials, emulator, workdir: Path, unique: str
 ) -> None:
-    state, _ = await run_batch(workdir, _items(2, unique), credentials)
+    state, _ = await run_batch(workdir, _items(6, unique), credentials)
     summary = (await _artifacts(state.state_details.flow_run_id))["oxen-batch-summary"].data
-    assert summary.count("![v00") == 2 and "](data:image/png;base64," in summary
+    assert summary.count("![v00") == 6 and "](data:image/png;base64," in summary
     assert "[![" not in summary  # the legacy UI shows an image inside a link as raw markdown
     assert "](file://" not in summary  # the current UI strips file:// hrefs
+    # A grid: four posters to a table row, each captioned below with its status and cost.
+    rows = [line for line in summary.splitlines() if line.startswith("| ")]
+    images = [row for row in rows if "![" in row]
+    assert [row.count("![") for row in images] == [4, 2]
+    captions = rows[rows.index(images[0]) + 1]
+    assert captions.count("· archived · $0.01") == 4 and "**v000**" in captions
 
 
 async def test_event_resources_are_named_and_unique_across_batches(
