@@ -31,6 +31,8 @@ from prefect_oxen.emulator._errors import (
     model_not_found_response,
     not_found_response,
 )
+from prefect_oxen.emulator._repo_routes import REPOSITORY_ROUTES, problem_response, repository_log
+from prefect_oxen.emulator._repositories import RepoProblem
 from prefect_oxen.emulator._signing import Verdict
 from prefect_oxen.emulator._sse import EventStream
 from prefect_oxen.emulator._store import ACTIVE, STATUSES, Generation
@@ -146,6 +148,8 @@ def _wrap(endpoint: Endpoint) -> Callable[[Request], Awaitable[ASGIApp]]:
                 response = model_not_found_response(exc.model)
             except GenerationFailed as exc:
                 response = error_response(500, "unknown_error", str(exc))
+            except RepoProblem as exc:
+                response = problem_response(exc)
             if drop_after:
                 # The work was accepted (and a sync call billed); only the answer is lost.
                 await _drop(request)
@@ -445,10 +449,19 @@ async def stats(request: Request, emu: Emulator) -> ASGIApp:
 
 
 async def reset(request: Request, emu: Emulator) -> ASGIApp:
-    """POST /_emulator/reset[?generations=true]."""
-    forget = request.query_params.get("generations", "").lower() in ("1", "true", "yes")
+    """POST /_emulator/reset[?generations=true][&repositories=true]."""
+
+    def flag(name: str) -> bool:
+        """Whether the query asks to forget `name`."""
+        return request.query_params.get(name, "").lower() in ("1", "true", "yes")
+
+    forget = flag("generations")
     emu.reset(forget_generations=forget)
-    return JSONResponse({"status": "success", "generations_forgotten": forget})
+    body: dict[str, Any] = {"status": "success", "generations_forgotten": forget}
+    if flag("repositories"):
+        emu.repositories.clear()
+        body["repositories_forgotten"] = True
+    return JSONResponse(body)
 
 
 async def generation_log(request: Request, emu: Emulator) -> ASGIApp:
@@ -499,6 +512,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/_emulator/generations", generation_log, api=False),
     Endpoint("GET", "/_emulator/config", get_config, api=False),
     Endpoint("PATCH", "/_emulator/config", patch_config, api=False),
+    Endpoint("GET", "/_emulator/repositories", repository_log, api=False),
+    *(Endpoint(method, template, handler) for method, template, handler in REPOSITORY_ROUTES),
 )
 
 

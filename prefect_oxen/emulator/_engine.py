@@ -22,6 +22,7 @@ from prefect_oxen.emulator._config import FROZEN_AT_RUNTIME, EmulatorConfig
 from prefect_oxen.emulator._events import EventBroker
 from prefect_oxen.emulator._faults import ALL_FAULTS, FaultInjector
 from prefect_oxen.emulator._render import ImageSpec, VideoSpec
+from prefect_oxen.emulator._repositories import RepositoryStore
 from prefect_oxen.emulator._signing import UrlSigner, result_path
 from prefect_oxen.emulator._slots import SlotPool
 from prefect_oxen.emulator._stats import Stats
@@ -60,6 +61,7 @@ class Emulator:
             journal = None
         self.store = GenerationStore(journal)
         self.artifacts = ArtifactStore(root / "files")
+        self.repositories = RepositoryStore(root / "repos")
         self.signer = UrlSigner(config.seed)
         self.faults = FaultInjector(config.seed)
         self.broker = EventBroker()

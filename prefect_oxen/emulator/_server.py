@@ -221,6 +221,14 @@ class EmulatorServer:
         """
         return self._call(Emulator.generation_log)
 
+    def repositories(self) -> list[dict[str, Any]]:
+        """Every repository the emulator holds, with its branches, commits and workspaces.
+
+        Returns:
+            The same list as GET /_emulator/repositories.
+        """
+        return self._call(lambda emu: emu.repositories.snapshot())
+
     def reset(self, generations: bool = False) -> None:
         """Zero the counters (and forget generations when asked), like POST /_emulator/reset.
 
