@@ -53,9 +53,9 @@ def _block_schema_that_admits_references(schema: dict[str, Any], model: type[Blo
 class OxenCredentials(CredentialsBlock):
     """Credentials and connection settings for the Oxen.ai API.
 
-    Fields left unset fall back to the environment (`OXEN_API_KEY`, `OXEN_BASE_URL`), so scripts
-    and the CLI work without a saved block. The key is a `SecretStr`: it is read only inside
-    `get_client()` and never appears in reprs, logs or the Prefect UI.
+    Fields left empty fall back to the environment variables OXEN_API_KEY and OXEN_BASE_URL, so
+    scripts and the command line work without a saved block. The API key is kept secret: it is
+    read only when a client is made, and never shows in logs or in the Prefect UI.
 
     Example:
         Load stored Oxen credentials and generate a video:

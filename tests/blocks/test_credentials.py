@@ -120,3 +120,13 @@ def test_a_flow_parameter_of_this_block_accepts_a_saved_block_reference() -> Non
             validate(parameters, schema, raise_on_error=False, preprocess=True) == []
         )  # run created
     assert validate({"credentials": {"base_url": 3}}, schema, raise_on_error=False, preprocess=True)
+
+
+def test_description_in_the_ui_reads_as_prose() -> None:
+    """The UI shows the docstring's description under the block picker as plain text: no
+    markdown backticks, no method names; the Example section is shown apart from it."""
+    description = OxenCredentials.get_description()
+    assert description and description.startswith("Credentials and connection settings")
+    assert "`" not in description and "()" not in description, description
+    assert "Example" not in description
+    assert 'OxenCredentials.load("BLOCK_NAME")' in OxenCredentials.get_code_example()
