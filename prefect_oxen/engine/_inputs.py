@@ -59,7 +59,10 @@ class BatchItem(BaseModel):
 class InputProblem(BaseModel):
     """A line that could not become a request."""
 
-    key: str
+    key: str = Field(
+        description="The line's label (``line 7``; ``item 7`` in a list): it has a space, so it "
+        "is never an item's id and a report keyed by it cannot mix the line up with an item."
+    )
     line: int | None
     error: str
 
@@ -99,7 +102,7 @@ def load_batch_items(source: str | list[dict[str, Any]] | list[BatchItem]) -> Ba
         except json.JSONDecodeError as exc:
             problems.append(
                 InputProblem(
-                    key=f"item-{number:04d}",
+                    key=f"line {number}",  # a label, never an id: it cannot collide with one
                     line=number,
                     error=f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})",
                 )
@@ -176,42 +179,78 @@ def _csv_value(name: str, cell: str) -> Any:
 
 
 def _from_rows(rows: list[tuple[int, Any]], source: str) -> BatchInput:
-    """Items and problems from numbered rows; ids checked and unique."""
+    """Items and problems from numbered rows; ids checked and unique.
+
+    A problem is reported under its line's label (``line 7``, ``item 7`` for a list), which has a
+    space and so can never be an id; an item without an id gets a generated one that no line of
+    the input gives (see `_GeneratedIds`).
+    """
     batch = BatchInput(source=source)
-    seen: set[str] = set()
+    label = "item" if source == "parameters" else "line"
+    rows = [(n, {"id": r.key, **r.request} if isinstance(r, BatchItem) else r) for n, r in rows]
+    generated = _GeneratedIds(rows)
+    first_line: dict[str, int] = {}
     for number, row in rows:
-        where = f"line {number}" if source != "parameters" else f"item {number}"
-        default_key = f"item-{number:04d}"
-        if isinstance(row, BatchItem):
-            row = {"id": row.key, **row.request}
-        if isinstance(row, Exception):
-            batch.problems.append(InputProblem(key=default_key, line=number, error=str(row)))
-            continue
-        if not isinstance(row, dict):
-            batch.problems.append(
-                InputProblem(
-                    key=default_key,
-                    line=number,
-                    error=f"{where}: expected a JSON object, got {type(row).__name__}",
-                )
+        where = f"{label} {number}"
+        if isinstance(row, Exception) or not isinstance(row, dict):
+            error = (
+                str(row)
+                if isinstance(row, Exception)
+                else (f"{where}: expected a JSON object, got {type(row).__name__}")
             )
+            batch.problems.append(InputProblem(key=where, line=number, error=error))
             continue
         row = dict(row)
         raw_id = row.pop("id", None)
-        key = default_key if raw_id in (None, "") else str(raw_id)
-        try:
-            validate_item_id(key)  # the rule `generate --id` follows too
-        except InvalidItemId as exc:
-            batch.problems.append(
-                InputProblem(key=default_key, line=number, error=f"{where}: {exc}")
-            )
+        problem = _id_problem(raw_id, first_line, label)
+        if problem is not None:
+            batch.problems.append(InputProblem(key=where, line=number, error=f"{where}: {problem}"))
             continue
-        if key in seen:
-            # Reported under its own line's key: under `key` it would overwrite the first line.
-            batch.problems.append(
-                InputProblem(key=default_key, line=number, error=f"{where}: duplicate id {key!r}")
-            )
-            continue
-        seen.add(key)
+        if raw_id in (None, ""):
+            key = generated.for_line(number)
+        else:
+            key = str(raw_id)
+            first_line[key] = number
         batch.items.append(BatchItem(key=key, line=number, request=row))
     return batch
+
+
+def _id_problem(raw_id: Any, first_line: dict[str, int], label: str) -> str | None:
+    """Why a line's `id` cannot be used (breaks the id rule, or an earlier line has it)."""
+    if raw_id in (None, ""):
+        return None
+    try:
+        validate_item_id(str(raw_id))  # the rule `generate --id` follows too
+    except InvalidItemId as exc:
+        return str(exc)
+    if str(raw_id) in first_line:
+        return (
+            f"id {str(raw_id)!r} is already used by {label} {first_line[str(raw_id)]}; give each "
+            f"{label} its own id (an id names the item's archived video and its report row)"
+        )
+    return None
+
+
+class _GeneratedIds:
+    """Ids for the items of an input that give none: ``item-0007`` for line 7.
+
+    Never one any line of the input gives (valid or not): when line 7's ``item-0007`` is taken,
+    it becomes ``item-0007-2`` (then ``-3``...). Ids of different lines differ by their number,
+    so generated ids are unique too, and the same file always gets the same ids.
+    """
+
+    def __init__(self, rows: list[tuple[int, Any]]) -> None:
+        self._given = {
+            str(row["id"])
+            for _, row in rows
+            if isinstance(row, dict) and row.get("id") not in (None, "")
+        }
+
+    def for_line(self, number: int) -> str:
+        """The generated id of line (or item) `number`."""
+        base = candidate = f"item-{number:04d}"
+        suffix = 1
+        while candidate in self._given:
+            suffix += 1
+            candidate = f"{base}-{suffix}"
+        return candidate

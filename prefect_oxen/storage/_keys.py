@@ -25,6 +25,10 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SAFE_KEY = re.compile(r"[A-Za-z0-9._/-]+")
 _HASH_LENGTH = 8
 _ITEM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ITEM_ID_RULE = (
+    "ASCII letters (A-Z, a-z), digits (0-9), '.', '_' and '-', starting with a letter or digit, "
+    "at most 128 characters"
+)
 _MULTI_SEGMENT_FIELDS = frozenset({"prefix"})
 
 
@@ -60,9 +64,16 @@ def sanitize_key_component(value: object, *, max_length: int = MAX_COMPONENT_LEN
 def validate_item_id(item_id: str) -> str:
     """Return `item_id` if it may name an item's files and keys as it is, else raise.
 
-    One rule for every command and flow: letters, digits, ``.``, ``_`` and ``-``, at most 128,
-    starting with a letter or digit. Ids are refused rather than sanitised, because a silently
-    renamed id would archive a paid video where its owner does not look for it.
+    One rule for every command and flow: ASCII letters and digits, ``.``, ``_`` and ``-``, at
+    most 128 characters, starting with a letter or digit. Ids are refused rather than
+    sanitised, because a silently renamed id would archive a paid video where its owner does
+    not look for it.
+
+    Only ASCII, on purpose: an id is a file name and an S3 key, compared byte for byte. A
+    non-ASCII letter has several spellings (``é`` is one code point, or ``e`` plus a combining
+    accent, and macOS rewrites file names to the second), so one id could name two files or
+    keys, or two different ids look the same (Latin ``a`` and Cyrillic ``а``); object keys here
+    are ASCII too (`validate_object_key`).
 
     Args:
         item_id: The id given by a batch line, ``--id`` or a flow parameter.
@@ -75,8 +86,7 @@ def validate_item_id(item_id: str) -> str:
     """
     if not isinstance(item_id, str) or not _ITEM_ID.fullmatch(item_id):
         raise InvalidItemId(
-            f"id {item_id!r} may only contain letters, digits, '.', '_' and '-' (at most 128, "
-            "not starting with a symbol)",
+            f"id {item_id!r} may only contain {ITEM_ID_RULE}",
             item_id=str(item_id),
         )
     return item_id

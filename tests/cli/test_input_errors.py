@@ -117,13 +117,15 @@ def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def test_generate_and_batch_refuse_the_same_id_before_paying(
     cli, oxen_env, no_prefect_run, tmp_path: Path
 ) -> None:
-    rule = "id '../../etc/x' may only contain letters, digits, '.', '_' and '-'"
+    rule = (
+        "id '../../etc/x' may only contain ASCII letters (A-Z, a-z), digits (0-9), '.', '_' and '-'"
+    )
     generate = cli("generate", "--model", FAST, "--prompt", "a fox", "--id", "../../etc/x")
     write_jsonl(tmp_path / "one.jsonl", [{"id": "../../etc/x", "model": FAST, "prompt": "a fox"}])
     batch = cli("batch", "one.jsonl")
     assert generate.exit_code == batch.exit_code == 2
     assert f"--id: {rule}" in flat(generate.stderr)
-    assert f"rejected line 1 (item-0001): {rule}" in flat(batch.stderr)
+    assert f"rejected line 1 (line 1): {rule}" in flat(batch.stderr)
     assert oxen_env.api_requests() == 0
 
 
@@ -138,8 +140,8 @@ def test_generate_and_batch_refuse_the_same_id_before_paying(
                 {"model": FAST, "prompt": "x", "duration": "5"},
             ],
             [
-                "line 1 (item-0001): not valid JSON",
-                "line 2 (item-0002): id 'a/b'",
+                "line 1 (line 1): not valid JSON",
+                "line 2 (line 2): id 'a/b'",
                 "line 3 (item-0003): Invalid video request: duration",
             ],
         ),

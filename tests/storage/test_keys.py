@@ -147,7 +147,18 @@ def test_item_ids_that_name_files_as_they_are(item_id: str) -> None:
     ],
 )
 def test_item_ids_that_would_be_renamed_are_refused(item_id: str) -> None:
-    with pytest.raises(InvalidItemId, match="may only contain letters, digits") as caught:
+    with pytest.raises(InvalidItemId) as caught:
         validate_item_id(item_id)
     assert caught.value.item_id == item_id
     assert isinstance(caught.value, ValueError)
+    assert str(caught.value) == (
+        f"id {item_id!r} may only contain ASCII letters (A-Z, a-z), digits (0-9), '.', '_' and "
+        "'-', starting with a letter or digit, at most 128 characters"
+    )
+
+
+@pytest.mark.parametrize("item_id", ["é", "café", "naïve", "Ä", "\u0430", "日本", "e\u0301"])
+def test_non_ascii_letters_are_refused_and_the_message_says_ascii(item_id: str) -> None:
+    """Issue 21: the message said "letters" and refused é; one spelling per id is the point."""
+    with pytest.raises(InvalidItemId, match=r"may only contain ASCII letters \(A-Z, a-z\)"):
+        validate_item_id(item_id)
