@@ -1,7 +1,8 @@
 """Live progress of a batch running in this process, from the flow's own per-item signal.
 
 The flow announces every item as it ends (`prefect_oxen.engine.watching_items`); the bar advances
-on each, with the failed count and an ETA. No log parsing and no API round trip.
+on each, with the failed count (rejected lines and items the budget held back counted apart)
+and an ETA. No log parsing and no API round trip.
 """
 
 from __future__ import annotations
@@ -26,6 +27,20 @@ if TYPE_CHECKING:
 
 __all__ = ["batch_progress"]
 
+# What the bar counts apart from the items that ended well: a rejected line (bad input, never
+# sent) or one the budget kept back is not a failed generation, so each has its own count.
+_COUNTED = {"failed": "red", "rejected": "yellow", "not_submitted": "yellow"}
+
+
+def _outcomes(counts: dict[str, int]) -> str:
+    """``2 failed · 1 rejected``: the failed count always, the others once they happen."""
+    parts = [
+        f"[{_COUNTED[status]}]{count} {status.replace('_', ' ')}[/]"
+        for status, count in counts.items()
+        if count or status == "failed"
+    ]
+    return " · ".join(parts)
+
 
 @contextmanager
 def batch_progress(console: Console, description: str, total: int | None) -> Iterator[Progress]:
@@ -48,20 +63,19 @@ def batch_progress(console: Console, description: str, total: int | None) -> Ite
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[red]{task.fields[failed]} failed"),
+        TextColumn("{task.fields[outcomes]}"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task(description, total=total, failed=0)
-        failed = 0
+        counts = dict.fromkeys(_COUNTED, 0)
+        bar = progress.add_task(description, total=total, outcomes=_outcomes(counts), **counts)
 
         def on_item(event: ItemFinished) -> None:
-            nonlocal failed
-            if not event.ok:
-                failed += 1
-            progress.update(bar, advance=1, failed=failed)
+            if event.status in counts:
+                counts[event.status] += 1
+            progress.update(bar, advance=1, outcomes=_outcomes(counts), **counts)
 
         try:
             with watching_items(on_item):
