@@ -33,7 +33,15 @@ EXAMPLE_REQUEST = {
 
 NIGHTLY = {
     "name": "nightly-batch",
-    "description": "Generate, verify and archive every request of the nightly batch file.",
+    # The same words as prefect.yaml's: why a re-run skips everything, why it may be paused.
+    "description": (
+        "Generate, verify and archive every request of the nightly batch file (`items`), within "
+        "`budget`. Each video is archived under its line's `id`, and a run skips every id "
+        "already in the archive: a second run of an unchanged file pays for nothing and "
+        "archives nothing. Point `items` at tonight's file, or give new lines new ids. If the "
+        "deployment is paused, a run stopped at its budget: see the "
+        "`oxen-pause-deployment-on-budget-stop` automation, raise `budget`, then resume it."
+    ),
     "tags": ["oxen", "nightly"],
     "schedule": Cron("30 2 * * *", timezone="Europe/London"),
     "parameters": {
@@ -60,16 +68,33 @@ def credentials_by_id(name: str = "oxen") -> dict[str, dict[str, str]]:
     """The saved OxenCredentials block `name` referenced by id, which the run form's block picker
     shows as selected (it shows "Select a block..." for a slug reference, though runs use it).
 
-    prefect.yaml cannot do this: `prefect deploy` replaces an id reference with the block's
-    fields. Only the id is read here, never the key.
+    Only the id is read here, never the key.
     """
     from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
-        document = client.read_block_document_by_name(
-            name=name, block_type_slug="oxen-credentials", include_secrets=False
-        )
+        try:
+            document = client.read_block_document_by_name(
+                name=name, block_type_slug="oxen-credentials", include_secrets=False
+            )
+        except ObjectNotFound:
+            raise ValueError(
+                f"No OxenCredentials block named {name!r} on this server: save it first with "
+                f"`prefect-oxen blocks create --name {name}`."
+            ) from None
     return {"$ref": {"block_document_id": str(document.id)}}
+
+
+def credentials_step(name: str = "oxen") -> dict[str, dict[str, dict[str, str]]]:
+    """A `prefect deploy` build step (prefect.yaml): ``{"reference": <the block by id>}``.
+
+    In prefect.yaml, `prefect deploy` turns a ``{"$ref": {"block_document_id": ...}}`` or a
+    ``{{ prefect.blocks.oxen-credentials.oxen }}`` parameter into a copy of the block's fields
+    (the key included) before it saves the deployment; a build step's output is put in place
+    after that, so ``credentials: "{{ oxen-block.reference }}"`` stays a reference by id.
+    """
+    return {"reference": credentials_by_id(name)}
 
 
 def _with_block_ids(spec: dict) -> dict:

@@ -62,8 +62,42 @@ async def test_budget_stop_automation_pauses_the_deployment_that_ran_the_batch(
                     _batch_completed("budget-stop", stopped, "stopped")
                     await anyio.sleep(0.5)
             assert not (await client.read_deployment(fine)).paused
+            # Why it was paused: the action's event names the automation (whose description
+            # says what to do) and targets the paused deployment, in the deployment's feed.
+            with anyio.fail_after(60):
+                while not (executed := await _actions_executed(client, automation_id)):
+                    await anyio.sleep(0.5)  # polling the feed until the server stored the event
+            [event, *_] = executed
+            assert event["resource"]["prefect.resource.name"] == spec["name"]
+            targets = {
+                r["prefect.resource.id"]
+                for r in event["related"]
+                if r["prefect.resource.role"] == "target"
+            }
+            assert targets == {f"prefect.deployment.{stopped}"}
         finally:
             await client.delete_automation(automation_id)
+
+
+async def _actions_executed(client, automation_id: UUID) -> list[dict]:
+    response = await client._client.post(
+        "/events/filter",
+        json={
+            "filter": {
+                "event": {"name": ["prefect.automation.action.executed"]},
+                "resource": {"id": [f"prefect.automation.{automation_id}"]},
+            }
+        },
+    )
+    return response.raise_for_status().json()["events"]
+
+
+def test_the_automation_says_why_it_paused_and_what_to_do() -> None:
+    [spec] = _automations()
+    assert "budget" in spec["name"] and "pause" in spec["name"]
+    description = spec["description"]
+    assert "stopped at its budget" in description
+    assert "Raise the deployment's budget" in description and "resume" in description
 
 
 def test_automations_name_only_outcomes_the_flow_emits() -> None:

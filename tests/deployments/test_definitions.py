@@ -47,13 +47,60 @@ def test_nightly_batch_is_scheduled_and_budgeted() -> None:
     assert parameters["budget"] > 0 and parameters["concurrency"] >= 1
     assert {"items", "archive", "archive_block", "credentials"} <= set(parameters)
     # A reference resolved when the run starts: the key is never copied into the deployment.
-    assert parameters["credentials"] == {"$ref": {"block_document_slug": "oxen-credentials/oxen"}}
+    assert _templated(parameters, BLOCK_ID)["credentials"] == {
+        "$ref": {"block_document_id": BLOCK_ID}
+    }
+
+
+BLOCK_ID = "00000000-0000-4000-8000-000000000001"
+
+
+def _templated(parameters: dict, block_id: str) -> dict:
+    """The parameters `prefect deploy` saves: the build steps' outputs put in place (it resolves
+    blocks and variables before the build steps run, so these placeholders survive until then)."""
+    from prefect.utilities.templating import apply_values
+
+    reference = {"$ref": {"block_document_id": block_id}}
+    return apply_values(parameters, {"oxen-block": {"reference": reference}})
+
+
+def test_credentials_are_the_saved_block_by_id_from_a_build_step() -> None:
+    """The run form's picker shows a block referenced by id; a slug reference binds but shows
+    "Select a block...", and a block placeholder or an id in prefect.yaml itself is replaced by
+    the block's fields (key included) when `prefect deploy` reads the file."""
+    config = _config()
+    steps = {next(iter(step)): next(iter(step.values())) for step in config["build"]}
+    assert steps["deploy.credentials_step"] == {"id": "oxen-block", "name": "oxen"}
+    for deployment in config["deployments"]:
+        assert deployment["parameters"]["credentials"] == "{{ oxen-block.reference }}"
+    step = _module("deploy").credentials_step
+    assert set(inspect.signature(step).parameters) == {"name"}
+
+
+def test_deploy_all_has_nothing_to_ask() -> None:
+    """`prefect deploy` asks "Would you like to configure schedules for this deployment?" in a
+    terminal for a deployment with no `schedules` key (tests/deployments/test_readme_deployments
+    runs it in a pseudo-terminal)."""
+    for deployment in _config()["deployments"]:
+        assert "schedules" in deployment, deployment["name"]
+    [on_demand] = [d for d in _config()["deployments"] if d["name"] == "generate-video"]
+    assert on_demand["schedules"] == []
+
+
+def test_the_nightly_description_says_why_a_rerun_skips_and_why_it_pauses() -> None:
+    deploy = _module("deploy")
+    [nightly] = [d for d in _config()["deployments"] if d["name"] == "nightly-batch"]
+    description = nightly["description"]
+    assert description == deploy.NIGHTLY["description"]
+    assert "a second run of an unchanged file pays for nothing" in description
+    [automation] = yaml.safe_load((DEPLOYMENTS / "automations.yaml").read_text())["automations"]
+    assert f"`{automation['name']}` automation" in description
 
 
 def test_pull_step_sets_the_working_directory_from_the_build_step() -> None:
     config = _config()
     [pull] = config["pull"]
-    [build] = config["build"]
+    build = config["build"][0]
     step_id = build["prefect.deployments.steps.run_shell_script"]["id"]
     assert (
         pull["prefect.deployments.steps.set_working_directory"]["directory"]
@@ -66,7 +113,9 @@ def test_python_deployments_match_the_yaml() -> None:
     nightly = next(d for d in _config()["deployments"] if d["name"] == "nightly-batch")
     assert deploy.NIGHTLY["schedule"].cron == nightly["schedules"][0]["cron"]
     assert deploy.NIGHTLY["schedule"].timezone == nightly["schedules"][0]["timezone"]
-    assert nightly["parameters"]["credentials"] == deploy.CREDENTIALS
+    assert _templated(nightly["parameters"], BLOCK_ID)["credentials"] == {
+        "$ref": {"block_document_id": BLOCK_ID}
+    }
     assert nightly["work_pool"]["name"] == deploy.POOL
     assert Path(deploy.NIGHTLY["parameters"]["items"]).name == nightly["parameters"]["items"]
     [on_demand] = [d for d in _config()["deployments"] if d["name"] == "generate-video"]
@@ -115,7 +164,7 @@ def _run_form_parameters(flow, deployment: dict) -> dict:
     defaults = {
         name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec
     }
-    return {**defaults, **deployment["parameters"]}
+    return {**defaults, **_templated(deployment["parameters"], BLOCK_ID)}
 
 
 def test_every_deployment_enforces_its_schema_and_its_default_run_binds() -> None:
@@ -130,7 +179,9 @@ def test_every_deployment_enforces_its_schema_and_its_default_run_binds() -> Non
         parameters = _run_form_parameters(flow, deployment)
         # The server's checks when the deployment is saved, then when a run is created (it
         # refused the credentials reference and a missing `request` before).
-        validate_values_conform_to_schema(deployment["parameters"], schema, ignore_required=True)
+        validate_values_conform_to_schema(
+            _templated(deployment["parameters"], BLOCK_ID), schema, ignore_required=True
+        )
         assert validate(parameters, schema, raise_on_error=False, preprocess=True) == [], (
             deployment["name"]
         )
@@ -179,6 +230,13 @@ def test_nightly_input_is_clean_and_the_demo_keeps_its_invalid_line(emulator, ap
     assert nightly["parameters"]["items"] == "nightly_batch.jsonl"
     batch = load_batch_items(str(DEPLOYMENTS / nightly["parameters"]["items"]))
     assert not batch.problems and len(batch.items) >= 6
+    # Real catalogue models only (docs.oxen.ai): the emulator's own test models do not exist on
+    # the hub, so a nightly run against the real API would reject those lines.
+    models = {item.request["model"] for item in batch.items}
+    assert models <= {
+        "kling-video-v2-6-pro-text-to-video",
+        "kling-video-o3-pro-reference-to-video",
+    }, models
     with OxenClient(api_key=api_key, base_url=emulator.base_url) as client:
         for item in batch.items:
             client.validate_request(VideoRequest.model_validate(item.request))  # raises if invalid
