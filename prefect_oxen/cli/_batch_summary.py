@@ -47,7 +47,7 @@ def _items_table(report: BatchReport, title: str) -> Table:
         cost = item.cost_usd if item.cost_usd is not None else item.estimated_cost_usd
         where = item.error or _relative(item.archive_uri) or ""
         table.add_row(
-            item.key,
+            _shown_id(item.key),
             str(item.line or ""),
             item.model or "",
             f"[{style}]{item.status}[/]",
@@ -79,6 +79,12 @@ def _totals(report: BatchReport, archive: str) -> Table:
     if not report.dry_run:
         totals.add_row("videos + manifests", archive_location(archive))
     return totals
+
+
+def _shown_id(key: str) -> str:
+    """The id column: empty for a line that has no usable id (its key is its label, ``line 7``,
+    and the line column already says which line it is)."""
+    return "" if " " in key else key
 
 
 def _relative(uri: str | None) -> str | None:
