@@ -1,6 +1,9 @@
 """The Oxen.ai video API client: plain httpx, no Prefect.
 
 from prefect_oxen.client import OxenClient, AsyncOxenClient, VideoRequest
+
+Oxen repositories (versioned datasets) through the same session: `AsyncOxenClient.repository`,
+`OxenRepoUri` for ``oxen://NAMESPACE/REPO[@BRANCH][/PATH]``.
 """
 
 from prefect_oxen.client._async_client import AsyncOxenClient
@@ -8,6 +11,9 @@ from prefect_oxen.client._download import DownloadResult
 from prefect_oxen.client._errors import (
     APIError,
     AuthenticationError,
+    BranchExists,
+    BranchMoved,
+    BranchNotFound,
     DeadlineExceeded,
     DownloadError,
     EmptyResult,
@@ -17,17 +23,23 @@ from prefect_oxen.client._errors import (
     GenerationLost,
     GenerationNotFound,
     InsufficientCredits,
+    InvalidRepoUri,
     ModelNotFound,
     NotFound,
+    NothingToCommit,
     OutcomeUnknown,
     OxenError,
     PermissionDenied,
     RateLimited,
+    RepositoryExists,
+    RepositoryNotFound,
+    RepositoryPathNotFound,
     RequestValidationError,
     ResultExpired,
     ServerError,
     TransportError,
     UnexpectedResponse,
+    WorkspaceNotFound,
 )
 from prefect_oxen.client._models import (
     CompletionEvent,
@@ -41,6 +53,15 @@ from prefect_oxen.client._models import (
     VideoResponse,
 )
 from prefect_oxen.client._redaction import redact_text, redact_url
+from prefect_oxen.client._repositories import (
+    AsyncRepository,
+    Branch,
+    Commit,
+    OxenRepoUri,
+    RepoEntry,
+    Repository,
+    Workspace,
+)
 from prefect_oxen.client._settings import (
     API_KEY_ENV,
     BASE_URL_ENV,
@@ -61,8 +82,14 @@ __all__ = [
     "APIError",
     "ApiPaths",
     "AsyncOxenClient",
+    "AsyncRepository",
     "AuthenticationError",
+    "Branch",
+    "BranchExists",
+    "BranchMoved",
+    "BranchNotFound",
     "ClientTimeouts",
+    "Commit",
     "CompletionEvent",
     "DeadlineExceeded",
     "DownloadError",
@@ -76,16 +103,24 @@ __all__ = [
     "GenerationNotFound",
     "GenerationStatus",
     "InsufficientCredits",
+    "InvalidRepoUri",
     "ModelInfo",
     "ModelNotFound",
     "NotFound",
+    "NothingToCommit",
     "OutcomeUnknown",
     "OxenClient",
     "OxenError",
+    "OxenRepoUri",
     "PermissionDenied",
     "PollPolicy",
     "Pricing",
     "RateLimited",
+    "RepoEntry",
+    "Repository",
+    "RepositoryExists",
+    "RepositoryNotFound",
+    "RepositoryPathNotFound",
     "RequestValidationError",
     "ResultExpired",
     "RetryPolicy",
@@ -97,6 +132,8 @@ __all__ = [
     "VideoOutput",
     "VideoRequest",
     "VideoResponse",
+    "Workspace",
+    "WorkspaceNotFound",
     "redact_text",
     "redact_url",
     "validate_request",

@@ -48,6 +48,7 @@ from prefect_oxen.client._models import (
 )
 from prefect_oxen.client._reconcile import IssuedIds, may_be_ours, why
 from prefect_oxen.client._redaction import install_httpx_redaction, redact_url
+from prefect_oxen.client._repositories import AsyncRepository
 from prefect_oxen.client._session import Session
 from prefect_oxen.client._settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
 from prefect_oxen.client._sync_generation import (
@@ -162,6 +163,23 @@ class AsyncOxenClient:
             await self._session.http.aclose()
 
     # --- plumbing -------------------------------------------------------------------------
+
+    def repository(self, namespace: str, name: str) -> AsyncRepository:
+        """A handle on the Oxen repository `namespace/name`, sharing this client's session.
+
+        Its requests share this client's connection pool, throttle, retry policy and key.
+
+        Args:
+            namespace: The user or organisation that owns it.
+            name: The repository's name.
+
+        Returns:
+            The handle (no request is made until one of its methods is awaited).
+
+        Raises:
+            InvalidRepoUri: A name holds characters Oxen does not allow.
+        """
+        return AsyncRepository(self._session, namespace, name)
 
     @property
     def throttle(self) -> SharedThrottle:

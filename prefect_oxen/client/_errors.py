@@ -12,6 +12,9 @@ from typing import Any
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BranchExists",
+    "BranchMoved",
+    "BranchNotFound",
     "DeadlineExceeded",
     "DownloadError",
     "EmptyResult",
@@ -21,17 +24,23 @@ __all__ = [
     "GenerationLost",
     "GenerationNotFound",
     "InsufficientCredits",
+    "InvalidRepoUri",
     "ModelNotFound",
     "NotFound",
+    "NothingToCommit",
     "OutcomeUnknown",
     "OxenError",
     "PermissionDenied",
     "RateLimited",
+    "RepositoryExists",
+    "RepositoryNotFound",
+    "RepositoryPathNotFound",
     "RequestValidationError",
     "ResultExpired",
     "ServerError",
     "TransportError",
     "UnexpectedResponse",
+    "WorkspaceNotFound",
 ]
 
 
@@ -262,3 +271,108 @@ class ResultExpired(DownloadError):
     def __init__(self, message: str, *, url: str = "") -> None:
         super().__init__(message, url=url)
         self.retryable = False
+
+
+# --- repositories ----------------------------------------------------------------------------
+
+
+class RepositoryNotFound(NotFound):
+    """No repository `namespace/name` (or the key may not see it)."""
+
+    def __init__(self, message: str, *, namespace: str, name: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.namespace = namespace
+        self.name = name
+
+
+class BranchNotFound(NotFound):
+    """The repository has no branch (or revision) `branch`."""
+
+    def __init__(
+        self, message: str, *, namespace: str, name: str, branch: str, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.namespace = namespace
+        self.name = name
+        self.branch = branch
+
+
+class WorkspaceNotFound(NotFound):
+    """The workspace is gone: never created, deleted, or ended by its commit."""
+
+    def __init__(self, message: str, *, workspace_id: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.workspace_id = workspace_id
+
+
+class RepositoryPathNotFound(NotFound):
+    """No file or directory at `path` in `revision` of the repository."""
+
+    def __init__(self, message: str, *, revision: str, path: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.revision = revision
+        self.path = path
+
+
+class RepositoryExists(APIError):
+    """Creating a repository that already exists (409)."""
+
+    def __init__(self, message: str, *, namespace: str, name: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.namespace = namespace
+        self.name = name
+
+
+class BranchExists(APIError):
+    """Creating a branch that already exists (409)."""
+
+    def __init__(self, message: str, *, branch: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.branch = branch
+
+
+class BranchMoved(APIError):
+    """A workspace commit was refused: the branch moved since the workspace opened and changed
+    a file the workspace also staged ("workspace is behind").
+
+    Nothing was committed and the workspace keeps what it staged. `workspace_commit_id` is the
+    commit the workspace started from and `branch_commit_id` the branch's head when refused (when
+    the API said so). Open a fresh workspace on the branch, stage the merged files again, commit.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        namespace: str,
+        name: str,
+        branch: str,
+        workspace_id: str,
+        workspace_commit_id: str | None = None,
+        branch_commit_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.namespace = namespace
+        self.name = name
+        self.branch = branch
+        self.workspace_id = workspace_id
+        self.workspace_commit_id = workspace_commit_id
+        self.branch_commit_id = branch_commit_id
+
+
+class NothingToCommit(APIError):
+    """A workspace commit with nothing staged."""
+
+    def __init__(self, message: str, *, workspace_id: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.workspace_id = workspace_id
+
+
+class InvalidRepoUri(OxenError, ValueError):
+    """A string that is not ``oxen://NAMESPACE/REPO[@BRANCH][/PATH]``; `reason` says why."""
+
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(f"Not an Oxen repository URI ({reason}): {uri!r}")
+        self.uri = uri
+        self.reason = reason
