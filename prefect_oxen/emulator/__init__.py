@@ -16,8 +16,17 @@ prefect-oxen: it exists to catch the client's mistakes, not to share them.
 `python -m prefect_oxen.emulator --port 8765` serves in the foreground.
 
 Emulator-only routes (no auth, never faulted): `GET /_emulator/stats`,
-`POST /_emulator/reset[?generations=true]`, `GET /_emulator/generations`,
-`GET|PATCH /_emulator/config`.
+`POST /_emulator/reset[?generations=true][&repositories=true]`, `GET /_emulator/generations`,
+`GET /_emulator/repositories` (also `EmulatorServer.repositories()`), `GET|PATCH /_emulator/config`.
+
+It also serves the subset of Oxen's repository API prefect-oxen uses (`_repo_routes`), with
+repositories kept on disk under the state dir (or the temporary dir): `POST /api/repos`,
+`GET /api/repos/{ns}/{repo}`, branches (list, get, create), workspaces (`PUT|POST` get-or-create,
+get, delete, multipart `files/{dir}` upload, `changes`, `staged` and `files/{path}` removal,
+`commit/{branch}` and `merge/{branch}`), `file/{revision}/{path}`, `dir/{revision}/{path}`,
+`commits/history/{revision}[/{path}]` and `commits/{id}`. A workspace commit lands on the
+branch's current head; when the branch changed a staged file since the workspace opened it is
+refused as oxen-server refuses it (404, error type `conflict`, "Workspace is behind").
 
 Knobs: see `EmulatorConfig` and `FaultConfig` (every field is documented there); all but host,
 port, seed and state_dir can change at run time through `PATCH /_emulator/config` or
