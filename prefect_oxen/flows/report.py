@@ -141,7 +141,7 @@ def video_resource_id(key: str, run_id: str | None) -> str:
 
 def emit_item_event(item: ItemReport, *, batch_id: str | None) -> None:
     """``oxen.video.generated`` or ``oxen.video.failed``, with the item as the resource; an
-    archived video is also recorded as a Prefect asset (see `emit_asset_event`)."""
+    archived video also gets an asset materialization event (see `emit_asset_event`)."""
     if item.status not in ("archived", "failed"):
         return
     run_id = batch_id or _current_flow_run()[0]
@@ -177,8 +177,8 @@ def emit_asset_event(item: ItemReport) -> None:
     """Record an archived video as a Prefect asset keyed by its URI (``s3://bucket/key`` or
     ``file://...``), with model, prompt, duration, cost and checksum as metadata.
 
-    The event is the one Prefect's own `materialize` tasks emit, so the video shows in the asset
-    lineage views without an extra task run per item.
+    The event is the one Prefect's own `materialize` tasks emit (no extra task run per item).
+    A self-hosted Prefect 3.9 server has no assets page: it shows the event in its Event Feed.
     """
     from prefect.assets import Asset, AssetProperties
 
