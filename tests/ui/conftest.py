@@ -88,13 +88,14 @@ class UIServer:
 
 @pytest.fixture(scope="package")
 def deployments(ui_server: UIServer) -> dict[str, str]:
-    """The deployments made by `python deploy.py deploy`, the route README gives for run forms
-    (it references the credentials block by id, which the form's picker shows selected; a
-    prefect.yaml slug reference binds too, tests/deployments checks that, but the picker shows it
-    empty); "flow/deployment" name -> id."""
+    """The deployments made by README's `prefect deploy --all` (prefect.yaml's build step
+    references the credentials block by id, which the form's picker shows selected; a slug
+    reference would bind too, but the picker would show it empty); "flow/deployment" name -> id.
+    (`python deploy.py deploy` makes the same references: tests/deployments checks them.)"""
     pool = [str(BIN / "prefect"), "work-pool", "create", "oxen-process", "--type", "process"]
     run(pool, env=ui_server.env())
-    run([sys.executable, "deploy.py", "deploy"], env=ui_server.env(), cwd=REPO / "deployments")
+    deploy = [str(BIN / "prefect"), "--no-prompt", "deploy", "--all"]
+    run(deploy, env=ui_server.env(), cwd=REPO / "deployments")
     return {
         name: ui_server.api.get(f"/deployments/name/{name}").raise_for_status().json()["id"]
         for name in (ON_DEMAND_DEPLOYMENT, NIGHTLY_DEPLOYMENT)
