@@ -102,6 +102,13 @@ def batch_command(
         bool, typer.Option("--dry-run", help="Validate and price only; pay nothing.")
     ] = False,
     archive: ArchiveOption = DEFAULT_ARCHIVE,
+    journal: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Where the run state lives (a file, or an s3:// prefix); default: with the "
+            "archive, so every machine writing the archive sees what any run paid for."
+        ),
+    ] = None,
     mode: ModeOption = Mode.auto,
     base_url: BaseUrlOption = None,
     credentials_block: CredentialsBlockOption = None,
@@ -129,6 +136,7 @@ def batch_command(
         dry_run=dry_run,
         mode=mode.value,
         verbose=verbose,
+        **({"journal": journal} if journal else {}),
     )
     title = f"Dry run of {file}" if dry_run else f"Batch {file}"
     print_batch_summary(report, archive=archive, title=title)

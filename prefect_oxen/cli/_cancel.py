@@ -7,7 +7,6 @@ command collects them without paying again, and this command cancels them instea
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -22,22 +21,7 @@ from prefect_oxen.cli._options import (
 )
 from prefect_oxen.cli._output import console, err_console
 
-__all__ = ["cancel_command", "journal_location"]
-
-
-def journal_location(archive: str, journal: str | None = None) -> Path:
-    """Where the flows keep the journal of `archive` (or `journal` itself when given).
-
-    Args:
-        archive: The ``--archive`` value of the run.
-        journal: ``--journal``, when the run was given its own file.
-
-    Returns:
-        The journal's path (it may not exist).
-    """
-    from prefect_oxen.engine import PipelineSettings
-
-    return PipelineSettings.build(archive, journal=journal).journal_path
+__all__ = ["cancel_command"]
 
 
 @handle_errors
@@ -45,7 +29,10 @@ def cancel_command(
     archive: ArchiveOption = DEFAULT_ARCHIVE,
     journal: Annotated[
         Optional[str],  # noqa: UP045 (typer needs Optional on 3.10)
-        typer.Option(help="Journal file, when the run was given its own (default: the archive's)."),
+        typer.Option(
+            help="Run state (journal file or s3:// prefix), when the run was given its own "
+            "(default: the archive's)."
+        ),
     ] = None,
     flow_run: Annotated[
         Optional[str],  # noqa: UP045
@@ -60,23 +47,26 @@ def cancel_command(
     of the same archive is working: it would cancel that run's generations too. Exit 0 when
     everything unfinished was cancelled (or nothing was), 1 when some could not be.
     """
-    from prefect_oxen.engine import GenerationJournal, cancel_unfinished
+    from prefect_oxen.engine import cancel_unfinished, run_state_for
 
-    path = journal_location(archive, journal)
-    if not path.is_file():
+    state = run_state_for(archive, journal)
+    if not state.exists():
         raise fail(
-            f"No journal at {path}: nothing was generated into {archive} (or give --journal)."
+            f"No run state at {state.location}: nothing was generated into {archive} "
+            "(or give --journal)."
         )
     credentials = cli_credentials(base_url, credentials_block)
     outcome = cancel_unfinished(
-        GenerationJournal(path),
+        state,
         credentials,
         flow_run_id=flow_run,
         reason="cancelled: prefect-oxen cancel",
     )
     out = console()
     if not outcome.generations:
-        out.print(f"Nothing to cancel: the journal {path} lists no unfinished generation.")
+        out.print(
+            f"Nothing to cancel: the run state {state.location} lists no unfinished generation."
+        )
         return
     for generation in outcome.cancelled:
         out.print(
@@ -84,6 +74,11 @@ def cancel_command(
             + (f" ({generation.key})" if generation.key else "")
         )
     out.print(f"Cancelled {len(outcome.cancelled)} generation(s) (not billed).")
+    if outcome.finished:
+        out.print(
+            f"{len(outcome.finished)} generation(s) had already finished: re-running the same "
+            "batch archives them without paying again."
+        )
     if outcome.not_cancelled:
         for generation in outcome.not_cancelled:
             err_console().print(

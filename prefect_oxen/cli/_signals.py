@@ -272,7 +272,15 @@ def print_stop_report(
             "command collects them without paying again, and "
             f"`prefect-oxen cancel --archive {archive}` cancels them."
         )
-    if not cancelled and not kept:
+    finished = [g for outcome in outcomes for g in outcome.finished]
+    if finished:
+        out.print(
+            f"{len(finished)} generation(s) had already finished (paid, not lost): re-running "
+            "the same command archives them without paying again: "
+            + ", ".join(_describe(g) for g in finished)
+            + "."
+        )
+    if not cancelled and not kept and not finished:
         out.print("Nothing this run paid for was left running on the API.")
 
 

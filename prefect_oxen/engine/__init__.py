@@ -94,6 +94,14 @@ from prefect_oxen.engine._retry import (
 )
 from prefect_oxen.engine._run_names import named_after
 from prefect_oxen.engine._run_scope import started_run
+from prefect_oxen.engine._run_state import (
+    FileRunState,
+    RunState,
+    run_state_at,
+    run_state_for,
+    state_location_for,
+)
+from prefect_oxen.engine._s3_run_state import CLAIM_SECONDS, S3RunState
 from prefect_oxen.engine._settings import (
     PipelineSettings,
     ResolvedRun,
@@ -116,6 +124,7 @@ from prefect_oxen.engine._stop import (
 from prefect_oxen.engine._validation import check_batch, check_request, describe_error
 
 __all__ = [
+    "CLAIM_SECONDS",
     "ArchiveDestination",
     "BatchIncomplete",
     "BatchInput",
@@ -124,6 +133,7 @@ __all__ = [
     "BatchReport",
     "CancellationOutcome",
     "DeliveredVideo",
+    "FileRunState",
     "GenerationCancel",
     "GenerationJournal",
     "GenerationMode",
@@ -143,6 +153,8 @@ __all__ = [
     "Producer",
     "ResolvedRun",
     "RunPlaces",
+    "RunState",
+    "S3RunState",
     "SpendGuard",
     "ValidatedRequest",
     "already_archived",
@@ -193,10 +205,13 @@ __all__ = [
     "retry_if_transient_or_download",
     "run_batch_item",
     "run_item",
+    "run_state_at",
+    "run_state_for",
     "shared_async_client",
     "shot_key",
     "shot_requests",
     "started_run",
+    "state_location_for",
     "stitched_report",
     "stitched_video",
     "usable_api_key",

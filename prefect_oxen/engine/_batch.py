@@ -16,7 +16,6 @@ from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import OxenError
 from prefect_oxen.engine._admission import GenerationSlots, ItemPacing, pacing_scope
 from prefect_oxen.engine._budget import SpendGuard
-from prefect_oxen.engine._claims import claim_item
 from prefect_oxen.engine._clients import shared_async_client
 from prefect_oxen.engine._inputs import BatchInput, BatchItem
 from prefect_oxen.engine._item import ItemRun, Producer, already_archived, archived_entry
@@ -163,13 +162,11 @@ async def run_batch_item(
     Returns:
         The item's report: archived, skipped, failed or not submitted.
     """
-    skipped = await _skipped(item, validated, settings)
-    if skipped is not None:
-        return skipped
-    # Claimed before paying, so an overlapping run of the same batch waits for this item
-    # instead of paying for it too; whoever waited reads the journal again.
-    async with claim_item(settings.journal_path, validated.identity, label=item.key) as waited:
-        if waited and (skipped := await _skipped(item, validated, settings)) is not None:
+    # Claimed first, so an overlapping run of the same batch (on this machine or another)
+    # waits for this item instead of paying for it too; inside the claim the state read is
+    # current: an item another run archived meanwhile is skipped.
+    async with settings.state().claim(validated.identity, label=item.key):
+        if (skipped := await _skipped(item, validated, settings)) is not None:
             return skipped
         await pacing.admit()
         try:
@@ -196,8 +193,8 @@ async def _skipped(
     item: BatchItem, validated: ValidatedRequest, settings: PipelineSettings
 ) -> ItemReport | None:
     """The report of an item already archived by an earlier run, if it still is."""
-    # Only a journaled item costs a look at the archive (an S3 HEAD, off the loop).
-    entry = archived_entry(validated, settings)
+    # Only an item some run archived costs a look at the archive (an S3 HEAD, off the loop).
+    entry = await archived_entry(validated, settings)
     if entry is None:
         return None
     skipped = await asyncio.to_thread(already_archived, validated, settings, entry)

@@ -19,7 +19,7 @@ from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.engine._admission import current_pacing
 from prefect_oxen.engine._archive import ArchiveDestination, archive_persisted
 from prefect_oxen.engine._generation import GenerationMode, generate_result
-from prefect_oxen.engine._journal import JournalEntry, default_journal_path, journal_at
+from prefect_oxen.engine._journal import JournalEntry
 from prefect_oxen.engine._persist import persist_result
 from prefect_oxen.engine._records import (
     DeliveredVideo,
@@ -27,6 +27,7 @@ from prefect_oxen.engine._records import (
     ProducedVideo,
     ValidatedRequest,
 )
+from prefect_oxen.engine._run_state import run_state_for
 from prefect_oxen.engine._step_summary import fused_steps
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
 
@@ -133,7 +134,8 @@ async def produce_result(
         work_dir: Scratch directory: ``staging/``, ``videos/`` and ``quarantine/`` inside it.
         destination: A directory, an ``s3://bucket/prefix`` URI or a prefect-aws S3Bucket.
         mode: "queue" (resumable), "sync" (one blocking call) or "auto".
-        journal_path: The journal; empty for ``$PREFECT_HOME/oxen/journal.jsonl``.
+        journal_path: Where the run state lives (a journal file, or an ``s3://`` prefix);
+            empty for the archive's own (a hidden journal in a directory, ``.oxen-state/`` in S3).
         key_template: The object key template ({prefix}, {date}, {model}, {key}).
         prefix: The first part of every key.
         timeout: Seconds the generation may run once started.
@@ -150,7 +152,7 @@ async def produce_result(
         DeadlineExceeded: It did not finish in time.
         VideoQuarantined: The video does not match the request (kept in quarantine).
     """
-    journal = str(journal_path or default_journal_path())
+    state = run_state_for(destination, journal_path)
     work = Path(work_dir)
     pacing = current_pacing()
     async with pacing.generating():
@@ -159,7 +161,7 @@ async def produce_result(
                 request,
                 credentials,
                 mode=mode,
-                journal_path=journal,
+                journal_path=state.location,
                 staging_dir=str(work / "staging"),
                 timeout=timeout,
                 start_timeout=start_timeout,
@@ -178,7 +180,7 @@ async def produce_result(
             quarantine_dir=work / "quarantine",
         )
     persisted, record = delivered.persisted, delivered.record
-    await journal_at(journal).arecord(
+    await state.arecord(
         JournalEntry(
             identity=request.identity,
             state="archived",

@@ -28,13 +28,9 @@ from prefect_oxen.client import (
 )
 from prefect_oxen.engine._admission import current_pacing
 from prefect_oxen.engine._clients import shared_async_client
-from prefect_oxen.engine._journal import (
-    GenerationJournal,
-    JournalEntry,
-    default_journal_path,
-    journal_at,
-)
+from prefect_oxen.engine._journal import JournalEntry, default_journal_path
 from prefect_oxen.engine._records import GenerationResult, ValidatedRequest
+from prefect_oxen.engine._run_state import RunState, run_state_at
 from prefect_oxen.engine._step_summary import summary_level
 from prefect_oxen.engine._validation import check_request
 from prefect_oxen.storage import sanitize_key_component
@@ -160,7 +156,8 @@ async def generate_result(
         credentials: The credentials to pay with.
         mode: "queue", "sync" or "auto".
         key: The item's id (overrides the validated request's).
-        journal_path: The journal; empty for ``$PREFECT_HOME/oxen/journal.jsonl``.
+        journal_path: Where the run state lives: a journal file, or an S3 archive's
+            ``s3://bucket/prefix/.oxen-state``; empty for ``$PREFECT_HOME/oxen/journal.jsonl``.
         staging_dir: Where synchronous results are written; empty for under PREFECT_HOME.
         timeout: Seconds the generation may run, counted from when the API starts it.
         start_timeout: Seconds it may wait in the API's queue before starting; empty for no bound.
@@ -185,11 +182,11 @@ async def generate_result(
         validated = validated.model_copy(update={"key": key})
     label = validated.key or validated.fingerprint[:12]
     client = shared_async_client(credentials)
-    journal = journal_at(journal_path or default_journal_path())
+    journal = run_state_at(journal_path or default_journal_path())
     chosen = _choose_mode(mode, validated.request)
     run = _Generation(client, journal, validated, chosen, logger, label, staging_dir)
 
-    previous = journal.lookup(validated.identity)
+    previous = await journal.alookup(validated.identity)
     result = None
     if previous is not None:
         result = await run.reattach(previous, timeout=timeout, start_timeout=start_timeout)
@@ -219,7 +216,7 @@ class _Generation:
     def __init__(
         self,
         client: AsyncOxenClient,
-        journal: GenerationJournal,
+        journal: RunState,
         validated: ValidatedRequest,
         mode: Literal["sync", "queue"],
         logger: Any,
@@ -319,6 +316,10 @@ class _Generation:
         start_timeout: float | None,
     ) -> GenerationResult | None:
         """Wait on an earlier paid generation (None when it ended unbilled: submit anew)."""
+        if previous.detail.get("flow_run_id") != self.run_id:
+            # This run owns the wait from now on, before anything is awaited: if it is stopped
+            # while reading the generation back, its hooks cancel what it reattached to.
+            await self._record("enqueued", mode="queue", ids=[generation_id])
         try:
             row = await self.client.get_generation(generation_id)
         except GenerationNotFound:
@@ -341,9 +342,6 @@ class _Generation:
             generation_id,
             row.status.value,
         )
-        if previous.detail.get("flow_run_id") != self.run_id:
-            # This run now owns the wait: if it is stopped, its hooks cancel what it reattached to.
-            await self._record("enqueued", mode="queue", ids=[generation_id])
         current_pacing().submitted()
         self.client.tracker.resolve(row)
         result = await self._wait(

@@ -17,7 +17,7 @@ from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import GenerationError
 from prefect_oxen.engine._archive import open_archive
 from prefect_oxen.engine._generation import current_flow_run_id
-from prefect_oxen.engine._journal import JournalEntry, journal_at
+from prefect_oxen.engine._journal import JournalEntry
 from prefect_oxen.engine._records import PersistedVideo, ProducedVideo, ValidatedRequest
 from prefect_oxen.engine._report import ItemReport
 from prefect_oxen.engine._settings import PipelineSettings
@@ -52,17 +52,19 @@ def request_prompt(validated: ValidatedRequest) -> str | None:
     return request.multi_prompt[0].prompt if request.multi_prompt else None
 
 
-def archived_entry(validated: ValidatedRequest, settings: PipelineSettings) -> JournalEntry | None:
-    """The journal's "archived" entry for this item, if any (an in-memory look-up).
+async def archived_entry(
+    validated: ValidatedRequest, settings: PipelineSettings
+) -> JournalEntry | None:
+    """The run state's "archived" entry for this item, if any.
 
     Args:
         validated: The item.
-        settings: The run's settings (its journal).
+        settings: The run's settings (its run state).
 
     Returns:
-        The entry, or None when the journal does not have the item archived.
+        The entry, or None when no run has the item archived.
     """
-    entry = journal_at(settings.journal_path).lookup(validated.identity)
+    entry = await settings.state().alookup(validated.identity)
     return entry if entry is not None and entry.state == "archived" else None
 
 
@@ -155,13 +157,13 @@ class ItemRun:
             estimated_cost_usd=validated.estimated_cost_usd,
         )
 
-    def _failed(self, exc: Exception) -> bool:
+    async def _failed(self, exc: Exception) -> bool:
         """Fill the report in for a failure (with the cost, when the journal shows it was paid)."""
         report = self.report
         report.error = describe_error(exc, self.credentials.secret_values())
         report.latency_seconds = round(time.time() - self.started, 3)
         # The journal knows whether the failure came after the money was spent.
-        entry = journal_at(self.settings.journal_path).lookup(self.validated.identity)
+        entry = await self.settings.state().alookup(self.validated.identity)
         if entry is not None and entry.generation_ids:
             report.generation_id = entry.generation_ids[0]
             # Generated, then lost on the way to the archive: paid for (the history may correct it).
@@ -190,7 +192,7 @@ class ItemRun:
         settings = self.settings
         # Whether another run left work for this item: reattaching to it collects what that run
         # paid; reattaching after a retry within this run collects this run's own submission.
-        earlier = journal_at(settings.journal_path).lookup(self.validated.identity)
+        earlier = await settings.state().alookup(self.validated.identity)
         left_by_another_run = (
             earlier is not None and earlier.detail.get("flow_run_id") != current_flow_run_id()
         )
@@ -203,7 +205,7 @@ class ItemRun:
                 settings.work_dir,
                 quote(settings.destination),
                 mode=settings.mode,
-                journal_path=str(settings.journal_path),
+                journal_path=settings.state_location,
                 key_template=settings.key_template,
                 prefix=settings.prefix,
                 timeout=settings.timeout,
@@ -213,7 +215,7 @@ class ItemRun:
                 poster=poster,
             )
         except Exception as exc:  # one item's failure must not sink the batch (cancel still does)
-            return self._failed(exc)
+            return await self._failed(exc)
         self._archived(produced, reattached=produced.result.reattached and left_by_another_run)
         return True
 

@@ -45,6 +45,6 @@ async def started_run(
         # Unwritable or unreachable: fail before paying.
         await acheck_destination(run.settings.destination)
     # The stop hooks need the resolved credentials (the real key, not Prefect's mask).
-    remember_run(run.credentials, run.settings.journal_path)
+    remember_run(run.credentials, run.settings.state())
     async with using_shared_clients():
         yield run

@@ -17,6 +17,7 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, ConfigDict
 
 from prefect_oxen.blocks import OxenCredentials
+from prefect_oxen.engine._run_state import RunState, run_state_for, state_location_for
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, render_object_key
 
 __all__ = [
@@ -137,7 +138,7 @@ class PipelineSettings(BaseModel):
 
     destination: Any
     work_dir: Path
-    journal_path: Path
+    state_location: str
     mode: str = "auto"
     key_template: str = DEFAULT_KEY_TEMPLATE
     prefix: str = "oxen"
@@ -154,14 +155,16 @@ class PipelineSettings(BaseModel):
         work_dir: str | None = None,
         **options: Any,
     ) -> PipelineSettings:
-        """Settings for `destination`, with the journal and work files where they belong.
+        """Settings for `destination`, with the run state and work files where they belong.
 
-        Defaults: for a local archive, the journal and work files live inside it (hidden); for
-        S3, under ``$PREFECT_HOME/oxen`` in a folder named after the destination.
+        The run state lives with the archive: a hidden journal file in a local archive, objects
+        under ``.oxen-state/`` in an S3 archive, so runs on machines that share no disk still
+        see each other's. Work files of an S3 archive go under ``$PREFECT_HOME/oxen``.
 
         Args:
             destination: The resolved archive destination.
-            journal: The journal's path; None for the default.
+            journal: An explicit journal location (a file, or an ``s3://`` prefix); None for
+                the archive's own.
             work_dir: The scratch directory; None for the default.
             **options: The other fields (mode, key_template, prefix, timeout, ...).
 
@@ -181,20 +184,27 @@ class PipelineSettings(BaseModel):
         )
         text = str(getattr(destination, "bucket_name", destination))
         if isinstance(destination, (str, Path)) and not text.startswith("s3://"):
-            root = Path(text).expanduser()
-            default_work, default_journal = root / ".oxen-work", root / ".oxen-journal.jsonl"
+            default_work = Path(text).expanduser() / ".oxen-work"
         else:
+            # Scratch space only: what was paid for lives with the archive (`state_location`).
             from prefect.settings import PREFECT_HOME
 
             folder = hashlib.sha256(text.encode()).hexdigest()[:16]
-            base = Path(PREFECT_HOME.value()) / "oxen" / folder
-            default_work, default_journal = base / "work", base / "journal.jsonl"
+            default_work = Path(PREFECT_HOME.value()) / "oxen" / folder / "work"
         return cls(
             destination=destination,
             work_dir=Path(work_dir) if work_dir else default_work,
-            journal_path=Path(journal) if journal else default_journal,
+            state_location=state_location_for(destination, journal),
             **options,
         )
+
+    def state(self) -> RunState:
+        """The run state (journal and claims) this run shares with every run of its archive.
+
+        Returns:
+            The process's store for `state_location`.
+        """
+        return run_state_for(self.destination, self.state_location)
 
 
 @dataclass(frozen=True)
@@ -251,14 +261,14 @@ class RunPlaces(BaseModel):
             destination, journal=self.journal, work_dir=self.work_dir, **options
         )
 
-    def journal_path(self) -> Path:
-        """Where the run keeps its journal (synchronously, for hooks).
+    def state(self) -> RunState:
+        """The run's state store (synchronously, for hooks).
 
         Returns:
-            The journal's path.
+            The store the run records its generations in.
         """
         settings: PipelineSettings = run_coro_as_sync(self.asettings())
-        return settings.journal_path
+        return settings.state()
 
     def unmasked_credentials(self) -> OxenCredentials:
         """The credentials the parameters name, never with Prefect's masked key (for hooks).

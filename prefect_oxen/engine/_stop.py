@@ -19,14 +19,14 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from prefect.logging import get_logger
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import GenerationStatus, OxenError
-from prefect_oxen.engine._journal import GenerationJournal, JournalEntry, journal_at
+from prefect_oxen.engine._journal import JournalEntry
+from prefect_oxen.engine._run_state import RunState
 from prefect_oxen.engine._settings import RunPlaces
 
 __all__ = [
@@ -54,6 +54,8 @@ class GenerationCancel:
     key: str | None
     cancelled: bool
     detail: str
+    #: It had already succeeded: paid, and collected by the next run without paying again.
+    finished: bool = False
 
 
 @dataclass
@@ -61,7 +63,7 @@ class CancellationOutcome:
     """What a stop did about the generations a flow run left unfinished on the API."""
 
     flow_run_id: str | None
-    journal_path: Path
+    state_location: str
     generations: list[GenerationCancel] = field(default_factory=list)
     problem: str | None = None
 
@@ -71,9 +73,14 @@ class CancellationOutcome:
         return [g for g in self.generations if g.cancelled]
 
     @property
+    def finished(self) -> list[GenerationCancel]:
+        """Generations that had already succeeded: nothing to cancel, the next run collects them."""
+        return [g for g in self.generations if g.finished]
+
+    @property
     def not_cancelled(self) -> list[GenerationCancel]:
         """Generations that may still run and be billed; the journal keeps them ``enqueued``."""
-        return [g for g in self.generations if not g.cancelled]
+        return [g for g in self.generations if not g.cancelled and not g.finished]
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class _RememberedRun:
     """What a flow run resolved that its stop hook needs."""
 
     credentials: OxenCredentials
-    journal_path: Path
+    state: RunState
 
 
 class _RunRegistry:
@@ -121,18 +128,18 @@ class _RunRegistry:
 _registry = _RunRegistry()
 
 
-def remember_run(credentials: OxenCredentials, journal_path: Path) -> None:
-    """Remember the current flow run's resolved credentials and journal for its stop hooks.
+def remember_run(credentials: OxenCredentials, state: RunState) -> None:
+    """Remember the current flow run's resolved credentials and run state for its stop hooks.
 
     Args:
         credentials: The credentials the run pays with (holding the real key).
-        journal_path: The journal the run records its generations in.
+        state: The run state the run records its generations in.
     """
     from prefect.runtime import flow_run
 
     run_id = flow_run.id
     if run_id:
-        _registry.remember(str(run_id), _RememberedRun(credentials, Path(journal_path)))
+        _registry.remember(str(run_id), _RememberedRun(credentials, state))
 
 
 def cancellation_outcome(flow_run_id: str) -> CancellationOutcome | None:
@@ -170,7 +177,7 @@ def usable_api_key(credentials: OxenCredentials) -> bool:
 
 
 def cancel_unfinished(
-    journal: GenerationJournal,
+    journal: RunState,
     credentials: OxenCredentials,
     *,
     flow_run_id: str | None = None,
@@ -183,7 +190,7 @@ def cancel_unfinished(
     API errors: they are in the outcome.
 
     Args:
-        journal: The journal holding the generation ids.
+        journal: The run state holding the generation ids.
         credentials: Credentials with the real key (a masked or missing key sends nothing).
         flow_run_id: Only the generations this flow run enqueued; None for every one.
         reason: Recorded in the journal next to each cancelled generation.
@@ -191,12 +198,8 @@ def cancel_unfinished(
     Returns:
         What happened to each unfinished generation.
     """
-    outcome = CancellationOutcome(flow_run_id=flow_run_id, journal_path=journal.path)
-    mine = [
-        entry
-        for entry in journal.latest().values()
-        if flow_run_id is None or entry.detail.get("flow_run_id") == flow_run_id
-    ]
+    outcome = CancellationOutcome(flow_run_id=flow_run_id, state_location=journal.location)
+    mine = journal.open_entries(flow_run_id)
     unfinished = [entry for entry in mine if entry.state == "enqueued" and entry.generation_ids]
     in_flight = [entry for entry in mine if _enqueue_in_flight(entry)]
     if not unfinished and not in_flight:
@@ -242,9 +245,7 @@ def _enqueue_in_flight(entry: JournalEntry) -> bool:
     )
 
 
-def _find_in_queue(
-    oxen: Any, journal: GenerationJournal, entry: JournalEntry
-) -> JournalEntry | None:
+def _find_in_queue(oxen: Any, journal: RunState, entry: JournalEntry) -> JournalEntry | None:
     """The in-flight submission's generation, found in the queue by its request and journaled
     ``enqueued`` (so a failed cancel leaves it for the next run); None when it is not there."""
     from prefect_oxen.client import VideoRequest
@@ -274,6 +275,10 @@ def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCan
         return GenerationCancel(generation_id, key, False, f"{type(exc).__name__}: {exc}")
     if status in (GenerationStatus.CANCELLED, GenerationStatus.FAILED):
         return GenerationCancel(generation_id, key, True, status.value)
+    if status == GenerationStatus.SUCCEEDED:
+        return GenerationCancel(
+            generation_id, key, False, "already succeeded; the next run collects it", finished=True
+        )
     return GenerationCancel(
         generation_id, key, False, f"already {status.value}; kept for the next run"
     )
@@ -296,10 +301,10 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
     remembered = _registry.run(run_id)
     try:
         if remembered is not None:
-            credentials, journal = remembered.credentials, journal_at(remembered.journal_path)
+            credentials, journal = remembered.credentials, remembered.state
         else:
             places = RunPlaces.model_validate(dict(getattr(flow_run, "parameters", None) or {}))
-            journal = journal_at(places.journal_path())
+            journal = places.state()
             credentials = places.unmasked_credentials()
     except Exception as exc:  # a hook must never raise
         run_logger.error(
@@ -326,18 +331,26 @@ def _log_outcome(run_logger: Any, outcome: CancellationOutcome, run_id: str) -> 
             run_id,
             ", ".join(g.generation_id for g in outcome.cancelled),
         )
+    if outcome.finished:
+        run_logger.info(
+            "%d Oxen generation(s) of flow run %s had already finished (paid, not lost): "
+            "re-running the same batch archives them without paying again: %s.",
+            len(outcome.finished),
+            run_id,
+            ", ".join(g.generation_id for g in outcome.finished),
+        )
     if outcome.not_cancelled:
         run_logger.error(
             "Could not cancel %d Oxen generation(s) of flow run %s%s: %s. They may still be "
-            "running and billed; the journal %s keeps them, so re-running the same batch "
+            "running and billed; the run state %s keeps them, so re-running the same batch "
             "collects them without paying again, and `prefect-oxen cancel --journal %s` "
             "cancels them.",
             len(outcome.not_cancelled),
             run_id,
             f" ({outcome.problem})" if outcome.problem else "",
             "; ".join(f"{g.generation_id} ({g.detail})" for g in outcome.not_cancelled),
-            outcome.journal_path,
-            outcome.journal_path,
+            outcome.state_location,
+            outcome.state_location,
         )
 
 

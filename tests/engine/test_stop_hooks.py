@@ -8,19 +8,18 @@ in the queue by the journaled request and cancels it, instead of reporting nothi
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from prefect_oxen.client import VideoRequest
-from prefect_oxen.engine import GenerationJournal, JournalEntry, cancel_unfinished
+from prefect_oxen.engine import JournalEntry, RunState, cancel_unfinished
 from tests.support import FAST
 
 
 async def test_an_enqueue_in_flight_at_the_stop_is_found_and_cancelled(
-    emulator, oxen, credentials, tmp_path: Path, unique: str
+    emulator, oxen, credentials, run_state: RunState, unique: str
 ) -> None:
     emulator.configure(latency=60)  # the generation stays on the API until cancelled
     request = VideoRequest(model=FAST, prompt=f"in flight {unique}", duration=1)
-    journal = GenerationJournal(tmp_path / "journal.jsonl")
+    journal = run_state
     journal.record(
         JournalEntry(
             identity="item-in-flight",
@@ -38,4 +37,29 @@ async def test_an_enqueue_in_flight_at_the_stop_is_found_and_cancelled(
     assert [c.generation_id for c in outcome.cancelled] == [generation.generation_id]
     [row] = [g for g in emulator.generations() if g["id"] == generation.generation_id]
     assert row["status"] == "cancelled"
-    assert journal.latest()["item-in-flight"].state == "failed"
+    assert journal.lookup("item-in-flight").state == "failed"
+
+
+async def test_a_generation_that_already_finished_is_reported_as_collectable_not_as_at_risk(
+    emulator, oxen, credentials, run_state: RunState, unique: str
+) -> None:
+    request = VideoRequest(model=FAST, prompt=f"finished {unique}", duration=1)
+    [generation] = await oxen.enqueue(request)
+    await oxen.wait_for_generation(generation.generation_id, timeout=60)
+    run_state.record(
+        JournalEntry(
+            identity="item-done",
+            state="enqueued",
+            mode="queue",
+            model=FAST,
+            generation_ids=[generation.generation_id],
+            detail={"flow_run_id": "run-2", "key": "done"},
+        )
+    )
+
+    outcome = cancel_unfinished(run_state, credentials, flow_run_id="run-2")
+
+    # Stopped while downloading: nothing may still be billed, and the next run collects it.
+    assert [g.generation_id for g in outcome.finished] == [generation.generation_id]
+    assert outcome.not_cancelled == [] and outcome.cancelled == []
+    assert run_state.lookup("item-done").state == "enqueued"

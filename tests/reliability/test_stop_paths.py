@@ -24,7 +24,12 @@ from prefect.settings import PREFECT_API_URL
 
 from prefect_oxen import OxenCredentials
 from prefect_oxen.client import OxenClient, RetryPolicy, VideoRequest
-from prefect_oxen.engine import cancel_remote_generations, cancellation_outcome, remember_run
+from prefect_oxen.engine import (
+    cancel_remote_generations,
+    cancellation_outcome,
+    remember_run,
+    run_state_at,
+)
 from prefect_oxen.tasks import GenerationJournal, JournalEntry
 from tests.support import FAST, wait_for
 
@@ -405,7 +410,9 @@ def test_the_hook_uses_the_credentials_its_run_remembered(
     ids = _enqueue(emulator, GenerationJournal(journal_path), run_id, 2, f"remembered {unique}")
     monkeypatch.delenv("OXEN_API_KEY", raising=False)
     monkeypatch.setenv("PREFECT__FLOW_RUN_ID", run_id)  # what prefect.runtime reads outside a run
-    remember_run(OxenCredentials(api_key=API_KEY, base_url=emulator.base_url), journal_path)
+    remember_run(
+        OxenCredentials(api_key=API_KEY, base_url=emulator.base_url), run_state_at(journal_path)
+    )
     _hook(run_id, {"api_key": "**********", "base_url": emulator.base_url}, archive)
     _assert_cancelled_unbilled(emulator, ids)
     assert set(journal_states(journal_path).values()) == {"failed"}
@@ -460,8 +467,11 @@ def test_a_generation_that_already_succeeded_is_kept_for_the_next_run(
     )
     _hook(run_id, OxenCredentials(api_key=API_KEY, base_url=emulator.base_url), archive)
     assert journal_states(journal_path) == {f"done {unique}-0": "enqueued"}
-    [kept] = cancellation_outcome(run_id).not_cancelled
-    assert "succeeded" in kept.detail
+    outcome = cancellation_outcome(run_id)
+    # Paid and collectable: not reported as something that may still be billed.
+    assert outcome.not_cancelled == []
+    [kept] = outcome.finished
+    assert kept.generation_id == generation_id and "succeeded" in kept.detail
 
 
 # --- the CLI's stop mechanism on its own --------------------------------------------------------
