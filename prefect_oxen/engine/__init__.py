@@ -97,6 +97,7 @@ from prefect_oxen.engine._run_scope import started_run
 from prefect_oxen.engine._run_state import (
     FileRunState,
     RunState,
+    RunStateSettings,
     run_state_at,
     run_state_for,
     state_location_for,
@@ -154,6 +155,7 @@ __all__ = [
     "ResolvedRun",
     "RunPlaces",
     "RunState",
+    "RunStateSettings",
     "S3RunState",
     "SpendGuard",
     "ValidatedRequest",

@@ -39,6 +39,13 @@ logger = logging.getLogger("prefect_oxen.engine")
 _POLL_FIRST, _POLL_MAX = 0.05, 0.5
 
 
+#: How long a slot lease of the global limit outlives its last renewal. Prefect's shortest (a
+#: minute): a SIGKILLed run's slots go back when it lapses and the server's repossessor next runs
+#: (every 15 s), so within 75 s, and the limit can equal the API's own concurrency. A live run
+#: renews every third of it.
+LEASE_SECONDS = 60.0
+
+
 class GenerationSlots:
     """At most `local` generations of this run unfinished on the API at once and, when Prefect's
     global concurrency limit `limit_name` exists, one of its slots per unfinished generation.
@@ -58,7 +65,7 @@ class GenerationSlots:
         local: int,
         limit_name: str | None = None,
         *,
-        lease_seconds: float = 300.0,
+        lease_seconds: float = LEASE_SECONDS,
         block: int = 4,
     ) -> None:
         self.local = max(1, int(local))

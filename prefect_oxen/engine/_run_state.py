@@ -17,6 +17,9 @@ from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
 from prefect_oxen.engine._claims import claim_item
 from prefect_oxen.engine._journal import GenerationJournal, JournalEntry, journal_at
 
@@ -27,6 +30,7 @@ __all__ = [
     "STATE_FOLDER",
     "FileRunState",
     "RunState",
+    "RunStateSettings",
     "run_state_at",
     "run_state_for",
     "state_location_for",
@@ -37,6 +41,22 @@ STATE_FOLDER = ".oxen-state"
 
 #: States of an item whose generation may still be running (or whose submission was in flight).
 OPEN_STATES = frozenset({"submitting", "enqueued", "succeeded", "persisted"})
+
+
+class RunStateSettings(BaseSettings):
+    """How S3 claims behave, from the environment (``PREFECT_OXEN_CLAIM_SECONDS``).
+
+    Every machine of an archive should use the same value: a claim lapses this long after its
+    holder's last write, so a dead machine's items wait that long for the next run.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PREFECT_OXEN_")
+
+    claim_seconds: float = Field(
+        default=120.0,
+        ge=1.0,
+        description="Seconds an S3 claim outlives its holder's last write (renewed every third).",
+    )
 
 
 @runtime_checkable
@@ -177,7 +197,12 @@ def _open(location: str, s3_client: Callable[[], S3Client] | None) -> RunState:
     from prefect_oxen.storage import default_s3_client, parse_s3_prefix
 
     bucket, prefix = parse_s3_prefix(location)
-    return S3RunState((s3_client or default_s3_client)(), bucket, prefix)
+    return S3RunState(
+        (s3_client or default_s3_client)(),
+        bucket,
+        prefix,
+        claim_seconds=RunStateSettings().claim_seconds,
+    )
 
 
 def state_location_for(destination: Any, journal: str | None = None) -> str:
