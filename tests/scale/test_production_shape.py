@@ -134,7 +134,7 @@ def test_two_machines_starting_the_same_batch_together_pay_once(
     archive = f"s3://{BUCKET}/together-{uuid.uuid4().hex[:6]}"
     started = [machines(name).start(archive) for name in ("machine-a", "machine-b")]
     outputs = [process.communicate(timeout=240)[0] for process in started]
-    for process, output in zip(started, outputs):
+    for process, output in zip(started, outputs, strict=True):
         assert process.returncode == 0, output[-3000:]
 
     assert len(_videos(s3, archive.split("/", 3)[3])) == N
