@@ -3,16 +3,18 @@
 Sets up and tears down everything: a throwaway PostgreSQL cluster (``--database postgres``;
 SQLite in the server's home otherwise), ``prefect server start`` on it, a process work pool,
 the global concurrency limit ``oxen-generations`` (= the API's slots), the emulator (in its cheap
-``--reuse-renders`` mode), two ``prefect worker start`` processes standing in for two machines
-(each with its own PREFECT_HOME), and a ``batch_flow`` deployment ``oxen-batch/shard`` on the
-pool. The batch itself is ``sharded_batch_flow`` (the package's flow) run by a separate parent
+``--reuse-renders`` mode), an S3 archive (moto's server in a process of its own, counting
+requests; ``--archive local`` for a directory instead), two ``prefect worker start`` processes
+standing in for two machines (each with its own working directory and PREFECT_HOME: they share
+nothing but the archive and the Prefect API), and a ``batch_flow`` deployment ``oxen-batch/shard``
+on the pool. The batch itself is ``sharded_batch_flow`` (the package's flow) run by a separate parent
 process: it cuts the batch into shards of ``--shard-size`` and starts one deployment run per
 shard with ``run_deployment``; the workers take them.
 
 ``--kill`` SIGKILLs worker A and every process it started (a dead machine takes its flow runs
 with it) once half the batch is billed. The automation ``sharded_batch_flow`` creates marks the
 silent shard runs Crashed when their heartbeats stop; the parent re-submits them; worker B runs
-them and they reattach from the shared journal.
+them and they reattach from the run state kept in the archive.
 
 Reported: makespan (parent flow start to the last archived mp4) against the ideal
 ceil(N/slots) x latency, items archived and lost, emulator billed generations (and generations
@@ -54,12 +56,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import API_KEY, RESULTS_DIR, ROOT, emulator_process, items, write_result
 from _postgres import postgres_server
+from _s3_server import counts as s3_counts
+from _s3_server import s3_server
 from b1_shared_limit import prefect_server
 
 BIN = Path(sys.executable).parent
 POOL = "oxen-scale"
 DEPLOYMENT = "oxen-batch/shard"
 LIMIT_NAME = "oxen-generations"
+BUCKET = "scale-archive"
 TARGET_RATIO = 1.20
 HEARTBEAT_SECONDS = 30  # Prefect's minimum (PREFECT_FLOWS_HEARTBEAT_FREQUENCY)
 
@@ -206,8 +211,17 @@ def _set_up_server_objects(api: str, slots: int) -> None:
         )
 
 
-def _worker_env(home: Path, api: str, base_url: str) -> dict[str, str]:
+def _worker_env(
+    home: Path, api: str, base_url: str, s3_endpoint: str | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "OXEN_"))}
+    if s3_endpoint:  # every machine reaches the same S3 archive, and nothing else in common
+        env.update(
+            AWS_ENDPOINT_URL=s3_endpoint,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
     home.mkdir(parents=True, exist_ok=True)
     env.update(
         PREFECT_HOME=str(home),
@@ -226,7 +240,7 @@ def _worker_env(home: Path, api: str, base_url: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def _workers(
-    work: Path, api: str, base_url: str, limit: int
+    work: Path, api: str, base_url: str, limit: int, s3_endpoint: str | None
 ) -> Iterator[dict[str, subprocess.Popen]]:
     started: dict[str, subprocess.Popen] = {}
     logs = []
@@ -247,10 +261,12 @@ def _workers(
                 "--limit",
                 str(limit),
             ]
+            machine = work / f"machine-{name}"  # a directory of its own, shared with nobody
+            machine.mkdir(exist_ok=True)
             started[name] = subprocess.Popen(
                 command,
-                env=_worker_env(work / f"home-{name}", api, base_url),
-                cwd=work,
+                env=_worker_env(machine / "prefect-home", api, base_url, s3_endpoint),
+                cwd=machine,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -297,17 +313,20 @@ def _flow_runs_on(pid: int) -> list[str]:
     return found
 
 
-def _start_parent(work: Path, api: str, args: argparse.Namespace, source: Path) -> subprocess.Popen:
+def _start_parent(
+    work: Path, api: str, args: argparse.Namespace, source: Path, s3_endpoint: str | None
+) -> subprocess.Popen:
+    archive = f"s3://{BUCKET}/batch" if s3_endpoint else str(work / "archive")
     spec = {
         "items": str(source),
         "deployment": DEPLOYMENT,
         "shard_size": args.shard_size,
         "crashed_after": args.crashed_after,
         "poll_seconds": 1.0,
-        "parameters": {"archive": str(work / "archive"), "concurrency": args.slots},
+        "parameters": {"archive": archive, "concurrency": args.slots},
     }
     (work / "parent.json").write_text(json.dumps(spec))
-    env = _worker_env(work / "home-parent", api, "http://unused.invalid")
+    env = _worker_env(work / "home-parent", api, "http://unused.invalid", s3_endpoint)
     log = (work / "parent.log").open("wb")
     return subprocess.Popen(
         [
@@ -448,7 +467,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "jobs": args.jobs,
         "latency_seconds": args.latency,
         "slots": args.slots,
-        "oxen_generations_limit": args.limit or 2 * args.slots,
+        "oxen_generations_limit": args.limit or args.slots,
+        "archive": args.archive,
         "shard_size": args.shard_size,
         "shards": shards,
         "worker_limit": limit,
@@ -481,16 +501,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sampler.watch("prefect-server", server_pid)
         emu = starting_emulator.result()
         sampler.watch("emulator", _listener_pid(emu.base_url))
-        workers = stack.enter_context(_workers(work, api, emu.base_url, limit))
+        s3_endpoint = None
+        if args.archive == "s3":
+            s3_endpoint, s3_pid = stack.enter_context(s3_server(BUCKET))
+            sampler.watch("s3", s3_pid)
+        workers = stack.enter_context(_workers(work, api, emu.base_url, limit, s3_endpoint))
         for name, process in workers.items():
             sampler.watch(f"worker-{name}", process.pid)
         emu_process = psutil.Process(_listener_pid(emu.base_url))
         emu_cpu = sum(emu_process.cpu_times()[:2])
         # The parent imports Prefect while the deployment is made; it waits for the deployment.
-        parent = _start_parent(work, api, args, source)
+        parent = _start_parent(work, api, args, source, s3_endpoint)
         sampler.watch("parent", parent.pid)
         importing.result()
-        _set_up_server_objects(api, args.limit or 2 * args.slots)
+        _set_up_server_objects(api, args.limit or args.slots)
         result["setup_seconds"] = round(time.monotonic() - t0, 1)
         sampler.start()
         probe = ApiProbe(api)
@@ -502,7 +526,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["emulator_cpu_seconds_per_generation"] = round(
             (sum(emu_process.cpu_times()[:2]) - emu_cpu) / max(1, args.jobs), 5
         )
-        result.update(_outcome(work, api, emu, parent, database_url, kill))
+        result.update(_outcome(work, api, emu, parent, database_url, kill, s3_endpoint))
         result["memory"] = sampler.report()
         result["flow_runs_by_worker"] = sampler.flow_runs
         result["prefect_api_probe"] = probe.report()
@@ -528,6 +552,7 @@ def _outcome(
     parent: subprocess.Popen,
     database_url: str | None,
     kill: dict[str, Any],
+    s3_endpoint: str | None = None,
 ) -> dict[str, Any]:
     lines = [
         line
@@ -535,8 +560,8 @@ def _outcome(
         if line.startswith("{")
     ]
     report = json.loads(lines[-1]) if lines else {}
-    videos = list((work / "archive").rglob("*.mp4"))
-    keys = {p.stem for p in videos}
+    videos = _s3_videos(s3_endpoint) if s3_endpoint else _local_videos(work / "archive")
+    keys = {Path(key).stem for key in videos}
     stats = emu.stats()
     log = emu.generations()
     out: dict[str, Any] = {
@@ -549,7 +574,7 @@ def _outcome(
         "archived_distinct_keys": len(keys),
         "billed_generations": stats["billed_generations"],
         "generations_created": len(log),
-        "makespan_seconds": round(max(p.stat().st_mtime for p in videos) - _parent_start(api), 1)
+        "makespan_seconds": round(max(videos.values()) - _parent_start(api), 1)
         if videos
         else None,
         "emulator_server_makespan_seconds": round(
@@ -560,10 +585,39 @@ def _outcome(
         "prefect_db_bytes": _db_size(database_url, work / "home-server"),
         "work_dir": str(work),
     }
+    if s3_endpoint:
+        requests = s3_counts(s3_endpoint)
+        state = sum(n for kind, n in requests.items() if kind.startswith("state"))
+        out["s3_requests"] = requests
+        out["s3_state_requests_per_video"] = round(state / max(1, len(keys)), 2)
     if kill:
         out["kill"] = {**kill, "at_offset_seconds": round(kill["at"] - _parent_start(api), 1)}
         out["recovery"] = _recovery(api, kill, report.get("report", {}))
     return out
+
+
+def _local_videos(root: Path) -> dict[str, float]:
+    """Archived mp4s of a local archive and when each was written."""
+    return {str(p): p.stat().st_mtime for p in root.rglob("*.mp4")}
+
+
+def _s3_videos(endpoint: str) -> dict[str, float]:
+    """Archived mp4s of the S3 archive and when each was written."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    found: dict[str, float] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="batch/"):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith(".mp4"):
+                found[obj["Key"]] = obj["LastModified"].timestamp()
+    return found
 
 
 def _listener_pid(url: str) -> int:
@@ -805,7 +859,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--table", action="store_true", help="print the README table and exit")
     parser.add_argument("--latency", type=float, default=30.0)
     parser.add_argument("--slots", type=int, default=250)
-    parser.add_argument("--limit", type=int, help="oxen-generations slots (default 2 x --slots)")
+    parser.add_argument("--limit", type=int, help="oxen-generations slots (default --slots)")
+    parser.add_argument(
+        "--archive",
+        choices=["s3", "local"],
+        default="s3",
+        help="s3: one S3 archive (moto server) every machine reaches, nothing else shared",
+    )
     parser.add_argument("--duration", type=int, default=2, help="seconds of each video")
     parser.add_argument("--shard-size", type=int, default=500)
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")

@@ -43,19 +43,25 @@ STATE_FOLDER = ".oxen-state"
 OPEN_STATES = frozenset({"submitting", "enqueued", "succeeded", "persisted"})
 
 
+#: How long an S3 claim outlives its holder's last heartbeat: a dead machine's items are free
+#: after it. Long against clock skew between machines and a busy event loop, short against a re-run.
+CLAIM_SECONDS = 30.0
+
+
 class RunStateSettings(BaseSettings):
     """How S3 claims behave, from the environment (``PREFECT_OXEN_CLAIM_SECONDS``).
 
     Every machine of an archive should use the same value: a claim lapses this long after its
-    holder's last write, so a dead machine's items wait that long for the next run.
+    holder's last heartbeat, so a dead machine's items wait that long for the next run.
     """
 
     model_config = SettingsConfigDict(env_prefix="PREFECT_OXEN_")
 
     claim_seconds: float = Field(
-        default=120.0,
+        default=CLAIM_SECONDS,
         ge=1.0,
-        description="Seconds an S3 claim outlives its holder's last write (renewed every third).",
+        description="Seconds an S3 claim outlives its holder's last heartbeat (one per process, "
+        "renewed every third).",
     )
 
 

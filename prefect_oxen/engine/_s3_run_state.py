@@ -1,16 +1,17 @@
 """Run state kept in the S3 archive itself, so machines that share no disk never pay twice.
 
 Each item has one small JSON object, ``<prefix>/.oxen-state/items/<digest>.json``, holding its
-current journal entry and its claim (holder and expiry). Every write is conditional: the first
+current journal entry and its claim (the holder's token). Every write is conditional: the first
 with ``IfNoneMatch="*"``, the next ones with ``IfMatch=<etag>`` of what the writer last read, so
-of two machines racing for an item exactly one wins and the other reads again. A claim is renewed
-while held and lapses ``claim_seconds`` after its holder's last write, so a dead machine's items
-are taken over by the next run without a person. No listing per item and no shared file system:
-a run reads and writes only its own items' objects.
+of two machines racing for an item exactly one wins and the other reads again. A holder proves it
+is alive with one heartbeat object per process, ``<prefix>/.oxen-state/holders/<token>.json``,
+rewritten every third of `claim_seconds` while it holds anything: renewing costs one write per
+process, not one per item, and a dead machine's claims lapse `claim_seconds` after its last beat,
+so the next run takes its items over without a person. No listing per item and no shared file
+system: a run reads and writes only its own items' objects (and the heartbeats of their holders).
 
 Requests per fresh item: the claim (1 PUT), "submitting" (1), "enqueued" (1) and "archived",
-which also releases the claim (1); a renewal only for an item held longer than a third of
-`claim_seconds` without another write.
+which also frees the claim (1).
 
 Prefect's own locks were considered: ``RedisLockManager`` never expires a dead holder's lock, and
 a transaction records only at commit, after the money is spent.
@@ -37,7 +38,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from prefect_oxen.engine._journal import JournalEntry
-from prefect_oxen.engine._run_state import OPEN_STATES, STATE_FOLDER
+from prefect_oxen.engine._run_state import CLAIM_SECONDS, OPEN_STATES, STATE_FOLDER
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -46,9 +47,8 @@ __all__ = ["CLAIM_SECONDS", "S3RunState"]
 
 logger = logging.getLogger("prefect_oxen.engine")
 
-#: How long a claim outlives its holder's last write: a dead machine's items are free after it.
-#: Long against clock skew between machines and a busy event loop, short against a re-run.
-CLAIM_SECONDS = 120.0
+# How long a holder's heartbeat, once read, is trusted before reading it again.
+_HEARTBEAT_CACHE_SECONDS = 2.0
 # A waiter checks a live holder's item at most this often (one GET each time).
 _RECHECK_MAX = 5.0
 # Machines' clocks differ: an expiry is trusted only this long after it passed.
@@ -70,12 +70,6 @@ class _Item:
     etag: str | None  # None: no object yet
     entry: JournalEntry | None = None
     holder: str | None = None
-    expires_at: float = 0.0
-    written_at: float = 0.0  # when this process last wrote it (0: never)
-
-    def held_by_other(self, token: str, now: float) -> bool:
-        """Whether a live claim of another holder is on it."""
-        return bool(self.holder) and self.holder != token and now < self.expires_at + _SKEW_SECONDS
 
     def body(self, identity: str) -> bytes:
         """The object's JSON."""
@@ -84,7 +78,6 @@ class _Item:
                 "identity": identity,
                 "entry": self.entry.model_dump(mode="json") if self.entry else None,
                 "holder": self.holder,
-                "expires_at": self.expires_at,
             }
         ).encode()
 
@@ -103,7 +96,7 @@ class S3RunState:
         client: A boto3 S3 client (thread-safe; calls run in worker threads).
         bucket: The archive's bucket.
         prefix: The state folder's key prefix (``<archive prefix>/.oxen-state``).
-        claim_seconds: How long a claim outlives its holder's last write.
+        claim_seconds: How long a claim outlives its holder's last heartbeat.
     """
 
     def __init__(
@@ -126,7 +119,12 @@ class S3RunState:
         self._runs: set[str] = set()  # flow runs that recorded through this object
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
-        #: S3 requests made, by kind (for the benchmarks' requests-per-video figure).
+        self._beaten_at = 0.0  # this process's last heartbeat
+        self._beat_lock = threading.Lock()
+        self._beater: asyncio.Task[None] | None = None
+        self._beats_seen: dict[str, tuple[float, float]] = {}  # token -> (beat_at, read at)
+        #: S3 requests made, by kind (for the benchmarks' requests-per-video figure): item
+        #: "get"/"put", heartbeats written ("beat") and read ("beat_read"), "list".
         self.requests: Counter[str] = Counter()
 
     def __repr__(self) -> str:
@@ -169,12 +167,8 @@ class S3RunState:
                 etag=response["ETag"],
                 entry=JournalEntry.model_validate(entry) if entry else None,
                 holder=data.get("holder"),
-                expires_at=float(data.get("expires_at") or 0.0),
             )
         if identity is not None:
-            previous = self._items.get(identity)
-            if previous is not None:
-                item = replace(item, written_at=previous.written_at)
             self._items[identity] = item
         return item
 
@@ -195,7 +189,7 @@ class S3RunState:
             if code in _CONFLICTS or code in _NOT_FOUND:
                 raise _Conflict(code) from exc
             raise
-        written = replace(item, etag=response["ETag"], written_at=time.time())
+        written = replace(item, etag=response["ETag"])
         self._items[identity] = written
         return written
 
@@ -245,21 +239,17 @@ class S3RunState:
         with self._item_lock(identity):
             item = self._items.get(identity) or self._read(identity)
             for _ in range(_MAX_RACES):
-                holder, expires = item.holder, item.expires_at
+                holder = item.holder
                 if identity in self._held and item.holder == self.token:
-                    # The holder's writes renew its claim; its last one ("archived") frees it.
-                    done = entry.state == "archived"
-                    holder = None if done else self.token
-                    expires = 0.0 if done else time.time() + self.claim_seconds
+                    # The holder's last write ("archived") also frees the claim.
+                    holder = None if entry.state == "archived" else self.token
                 elif identity in self._held:
                     logger.warning(
                         "Another run took over %s (this run's claim lapsed); recording anyway.",
                         entry.detail.get("key") or identity[:12],
                     )
                     self._held.discard(identity)
-                update = replace(
-                    item, entry=_merged(entry, item.entry), holder=holder, expires_at=expires
-                )
+                update = replace(item, entry=_merged(entry, item.entry), holder=holder)
                 try:
                     self._write(identity, update)
                     return
@@ -341,6 +331,7 @@ class S3RunState:
         Yields:
             Whether it had to wait (the caller reads the state again before paying).
         """
+        self._keep_beating()
         waited = False
         delay = 0.25
         while True:
@@ -352,81 +343,44 @@ class S3RunState:
                     "%s is being produced by another run; waiting for it.", label or identity[:12]
                 )
                 waited = True
-            # A dead holder's claim lapses at its expiry: no need to look before then.
+            # A dead holder's claim lapses at a known time: no need to look before then.
             await asyncio.sleep(max(0.05, min(wait, delay)))
             delay = min(delay * 2, _RECHECK_MAX)
-        keeper = asyncio.create_task(self._keep(identity))
         try:
             yield waited
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
             # Shielded: a cancelled item must still free its claim for the next run.
             await asyncio.shield(asyncio.to_thread(self._release, identity))
 
     def _try_claim(self, identity: str) -> float | None:
-        """Take the claim (None), or say how long until the holder's claim lapses."""
+        """Take the claim (None), or say how long until the holder's claim would lapse."""
+        self._beat(force=False)
         with self._item_lock(identity):
             if identity in self._held:
                 return 0.05  # another task of this process has it (one claim, one holder)
             # What this process saw last is only a guess at the etag (a fresh item is claimed in
             # one write, no read); a holder seen earlier may have let go since: read again.
             item = self._items.get(identity) or _Item(etag=None)
-            if item.held_by_other(self.token, time.time()):
+            if item.holder and item.holder != self.token:
                 item = self._read(identity)
             for _ in range(_MAX_RACES):
-                now = time.time()
-                if item.held_by_other(self.token, now):
-                    return item.expires_at + _SKEW_SECONDS - now
                 if item.holder and item.holder != self.token:
+                    lapses_in = self._lapses_in(item.holder)
+                    if lapses_in > 0:
+                        return lapses_in
                     logger.info(
-                        "Taking over %s: its holder (%s) stopped renewing its claim.",
+                        "Taking over %s: its holder (%s) stopped beating.",
                         identity[:12],
                         item.holder.split(":")[0],
                     )
-                mine = replace(item, holder=self.token, expires_at=now + self.claim_seconds)
                 try:
-                    self._write(identity, mine)
+                    self._write(identity, replace(item, holder=self.token))
                 except _Conflict:
                     item = self._read(identity)
                     continue
                 self._held.add(identity)
                 return None
         return 0.0
-
-    async def _keep(self, identity: str) -> None:
-        """Renew the claim whenever a third of its life passed without a write."""
-        interval = self.claim_seconds / 3
-        while True:
-            item = self._items.get(identity)
-            since = time.time() - (item.written_at if item else 0.0)
-            await asyncio.sleep(max(0.0, interval - since))
-            item = self._items.get(identity)
-            if item is None or time.time() - item.written_at < interval:
-                continue
-            try:
-                if not await asyncio.to_thread(self._renew, identity):
-                    return
-            except Exception as exc:  # S3 unreachable for a moment: the next renewal may work
-                logger.warning("Could not renew the claim on %s: %s", identity[:12], exc)
-                await asyncio.sleep(min(5.0, interval))
-
-    def _renew(self, identity: str) -> bool:
-        """Extend the claim; False once it is not this process's any more."""
-        with self._item_lock(identity):
-            item = self._items.get(identity) or self._read(identity)
-            for _ in range(_MAX_RACES):
-                if identity not in self._held or item.holder != self.token:
-                    return False
-                try:
-                    self._write(
-                        identity, replace(item, expires_at=time.time() + self.claim_seconds)
-                    )
-                    return True
-                except _Conflict:
-                    item = self._read(identity)
-        return False
 
     def _release(self, identity: str) -> None:
         """Free the claim (nothing to write when "archived" already freed it)."""
@@ -439,13 +393,76 @@ class S3RunState:
                 if item.holder != self.token:
                     return
                 try:
-                    self._write(identity, replace(item, holder=None, expires_at=0.0))
+                    self._write(identity, replace(item, holder=None))
                     return
                 except _Conflict:
                     item = self._read(identity)
                 except ClientError as exc:  # it lapses by itself; nothing is lost
                     logger.warning("Could not free the claim on %s: %s", identity[:12], exc)
                     return
+
+    # --- heartbeats: one per holding process --------------------------------------------------
+
+    def _heartbeat_key(self, token: str) -> str:
+        """The object key of a holder's heartbeat."""
+        digest = hashlib.sha256(token.encode()).hexdigest()[:40]
+        return f"{self.prefix}/holders/{digest}.json"
+
+    def _beat(self, *, force: bool) -> None:
+        """Write this process's heartbeat (before its first claim, then every third of the
+        claim's life while it holds anything)."""
+        with self._beat_lock:
+            if not force and time.time() - self._beaten_at < self.claim_seconds / 3:
+                return
+            now = time.time()
+            self.requests["beat"] += 1
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=self._heartbeat_key(self.token),
+                Body=json.dumps({"holder": self.token, "beat_at": now}).encode(),
+                ContentType="application/json",
+            )
+            self._beaten_at = now
+
+    def _keep_beating(self) -> None:
+        """Start the heartbeat task on the running loop (one per process, while it holds)."""
+        beater = self._beater
+        if beater is not None and not beater.done() and beater.get_loop().is_running():
+            return
+        self._beater = asyncio.get_running_loop().create_task(self._beat_forever())
+
+    async def _beat_forever(self) -> None:
+        """Beat every third of the claim's life while this process holds any item."""
+        interval = self.claim_seconds / 3
+        while True:
+            await asyncio.sleep(max(0.0, self._beaten_at + interval - time.time()))
+            if not self._held:
+                if time.time() - self._beaten_at > interval:
+                    return  # holds nothing: no cost while idle; the next claim beats first
+                continue
+            try:
+                await asyncio.to_thread(self._beat, force=False)
+            except Exception as exc:  # S3 unreachable for a moment: the next beat may work
+                logger.warning("Could not renew this run's claims: %s", exc)
+                await asyncio.sleep(min(5.0, interval))
+
+    def _lapses_in(self, token: str) -> float:
+        """Seconds until `token`'s claims lapse (<= 0: its holder stopped beating)."""
+        now = time.time()
+        seen = self._beats_seen.get(token)
+        if seen is None or now - seen[1] > _HEARTBEAT_CACHE_SECONDS:
+            self.requests["beat_read"] += 1
+            try:
+                response = self._client.get_object(
+                    Bucket=self.bucket, Key=self._heartbeat_key(token)
+                )
+                beat_at = float(json.loads(response["Body"].read()).get("beat_at") or 0.0)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") not in _NOT_FOUND:
+                    raise
+                beat_at = 0.0  # never beat: a holder beats before it claims
+            seen = self._beats_seen[token] = (beat_at, now)
+        return seen[0] + self.claim_seconds + _SKEW_SECONDS - now
 
     def held(self) -> set[str]:
         """The identities this process holds claims on (for tests and diagnostics).

@@ -146,7 +146,7 @@ async def test_a_dead_machines_claim_is_taken_over_once_it_lapses(
     dead = make_store(claim_seconds=0.5)
     assert dead._try_claim("item") is None  # claimed, then the machine died: no renewal
     await dead.arecord(entry("item", "enqueued", "gen-1", run="dead-run"))
-    survivor = make_store()
+    survivor = make_store(claim_seconds=0.5)  # every machine of an archive agrees
     with caplog.at_level(logging.INFO, logger="prefect_oxen.engine"):
         async with survivor.claim("item") as waited:
             seen = await survivor.alookup("item")
@@ -157,15 +157,17 @@ async def test_a_dead_machines_claim_is_taken_over_once_it_lapses(
 
 @pytest.mark.parametrize("store_kind", ["s3"])
 async def test_a_live_holder_renews_its_claim_so_nobody_takes_it(make_store: Any) -> None:
-    holder = make_store(claim_seconds=0.6)  # renewed every 0.2 s while held
+    holder = make_store(claim_seconds=0.6)  # its heartbeat is renewed every 0.2 s while held
     contender = make_store()
-    async with holder.claim("item"):
-        puts_before = holder.requests["put"]
+    async with holder.claim("item"), holder.claim("other"):
+        beats_before, puts_before = holder.requests["beat"], holder.requests["put"]
         with pytest.raises(TimeoutError):
-            # Three claim lifetimes: without renewals it would have lapsed twice over.
-            async with asyncio.timeout(2.0), contender.claim("item"):
+            # Lifetimes and skew several times over: without renewals it would have lapsed.
+            async with asyncio.timeout(4.0), contender.claim("item"):
                 pass  # pragma: no cover - must not get here
-        assert holder.requests["put"] - puts_before >= 3
+        # One heartbeat per process renews every claim it holds: no write per item.
+        assert holder.requests["beat"] - beats_before >= 5
+        assert holder.requests["put"] == puts_before
     assert holder.held() == set()  # released on exit: the contender gets it at once
     async with asyncio.timeout(5), contender.claim("item") as waited:
         assert not waited
@@ -179,7 +181,9 @@ async def test_a_fresh_item_costs_four_writes_and_no_read(make_store: Any) -> No
         await store.arecord(entry("item", "submitting"))
         await store.arecord(entry("item", "enqueued", "gen-1"))
         await store.arecord(entry("item", "archived"))  # frees the claim in the same write
-    assert dict(store.requests) == {"put": 4}
+    # Per item: four writes, no read (the process's heartbeat is its own, not the item's).
+    assert store.requests["put"] == 4 and store.requests["get"] == 0
+    assert store.requests["beat"] == 1
     reader = make_store()
     current = reader.lookup("item")
     assert current is not None and current.state == "archived"

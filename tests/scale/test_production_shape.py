@@ -63,8 +63,6 @@ class Machine:
             PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
             OXEN_API_KEY=API_KEY,
             OXEN_BASE_URL=emulator.base_url,
-            # A dead machine's claims lapse after this; every machine of the archive agrees.
-            PREFECT_OXEN_CLAIM_SECONDS="8",
         )
 
     def start(self, archive: str) -> subprocess.Popen[str]:
