@@ -2,11 +2,14 @@
 
 The same script as the 5,000-video benchmark (`make bench-scale`): `prefect server start` (here on
 SQLite), a process work pool with two `prefect worker start` processes, the emulator, and the
-package's `sharded_batch_flow` splitting the batch into two `batch_flow` deployment runs. Once half
+package's `sharded_batch_flow` splitting the batch into two `batch_flow` deployment runs, on the
+production shape: one S3 archive (a moto server) and two workers that share no directory (each
+its own working directory and PREFECT_HOME, no journal given), with `oxen-generations` equal to
+the API's slots. Once half
 the batch is billed, a worker still running its shard (A, else B: under load one shard run can
 start seconds after the other and finish first) is SIGKILLed with its flow-run process; the
 heartbeat automation marks that shard run Crashed, the parent runs the shard again on the other
-worker, and that run reattaches from the journal. Nothing may be paid twice or lost.
+worker, and that run reattaches from the run state kept in the archive. Nothing may be paid twice or lost.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def test_a_killed_worker_costs_nothing_twice_and_loses_nothing(tmp_path: Path) -
     result = json.loads(out.read_text())
     summary = f"{elapsed:.0f} s wall; {result}"
     assert result["parent_state"] == "COMPLETED", summary
+    assert result["archive"] == "s3" and result["oxen_generations_limit"] == 8, summary
     assert result["billed_generations"] == JOBS, summary  # nothing paid twice
     assert result["generations_created"] == JOBS, summary  # nor even enqueued twice
     assert result["archived"] == result["archived_distinct_keys"] == JOBS, summary  # none lost
