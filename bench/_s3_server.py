@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -61,6 +62,7 @@ def serve(port_file: Path) -> None:
     )
     from werkzeug.serving import make_server
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     app = CountingApp(DomainDispatcherApplication(create_backend_app))
     server = make_server("127.0.0.1", 0, app, True, request_handler=MotoRequestHandler)
     port_file.write_text(str(server.server_address[1]))

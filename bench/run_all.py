@@ -34,6 +34,8 @@ TARGETS = {
     "B3_throughput_ratio": (">=", 0.90),
     "B4_calls_per_job": ("<=", 3.0),
     "B5_overhead_ms_8mb": ("<=", 50.0),
+    "S3_state_requests_per_video": ("<=", 4.0),
+    "lease_recovery_seconds": ("<=", 90.0),
 }
 
 
@@ -63,6 +65,8 @@ def main() -> int:
     _run("b1_shared_limit.py", "--database", "sqlite")
     _run("b4_api_calls.py")
     _run("b5_overhead.py")
+    _run("s3_state_cost.py")
+    _run("lease_recovery.py")
     if not args.reuse:
         _run("b64_memory.py")
         _run("archive_throughput.py")
@@ -97,6 +101,8 @@ def main() -> int:
         "B4_calls_per_job_latency_2s": (b4.get("at_latency_2s") or {}).get("calls_per_job"),
         "B5_overhead_ms": b5["B5_overhead_ms"],
         "B5_overhead_ms_8mb": b5["B5_overhead_ms_8mb"],
+        "S3_state_requests_per_video": _read("s3_state_cost")["fresh"]["state_requests_per_video"],
+        "lease_recovery_seconds": _read("lease_recovery")["slots_back_seconds"],
         "rounds": "medians of 3 rounds; every round in results/<script>.json",
         "settings": "product defaults everywhere: the CLI with no tuning flag, batch_flow with default parameters",
         "B2_B3_reused": args.reuse,

@@ -574,9 +574,7 @@ def _outcome(
         "archived_distinct_keys": len(keys),
         "billed_generations": stats["billed_generations"],
         "generations_created": len(log),
-        "makespan_seconds": round(max(videos.values()) - _parent_start(api), 1)
-        if videos
-        else None,
+        "makespan_seconds": round(max(videos.values()) - _parent_start(api), 1) if videos else None,
         "emulator_server_makespan_seconds": round(
             max(g["completed_at"] or 0 for g in log) - min(g["enqueued_at"] for g in log), 1
         )

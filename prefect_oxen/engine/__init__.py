@@ -8,6 +8,7 @@ progress, reports, stop hooks).
 """
 
 from prefect_oxen.engine._admission import (
+    LEASE_SECONDS,
     GenerationSlots,
     ItemPacing,
     current_pacing,
@@ -126,6 +127,7 @@ from prefect_oxen.engine._validation import check_batch, check_request, describe
 
 __all__ = [
     "CLAIM_SECONDS",
+    "LEASE_SECONDS",
     "ArchiveDestination",
     "BatchIncomplete",
     "BatchInput",

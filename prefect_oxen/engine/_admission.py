@@ -30,7 +30,7 @@ from uuid import UUID
 if TYPE_CHECKING:
     from prefect.client.orchestration import PrefectClient
 
-__all__ = ["GenerationSlots", "ItemPacing", "current_pacing", "pacing_scope"]
+__all__ = ["LEASE_SECONDS", "GenerationSlots", "ItemPacing", "current_pacing", "pacing_scope"]
 
 logger = logging.getLogger("prefect_oxen.engine")
 
