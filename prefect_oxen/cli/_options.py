@@ -39,10 +39,34 @@ CredentialsBlockOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _known_archive(value: str) -> str:
+    """The ``--archive`` value, once it is a directory path or a supported URI.
+
+    Checked as the option is read, so every command that takes it (a dry run and ``cancel``
+    too) refuses ``gs://...`` or a mistyped ``s3:/...`` before doing anything, rather than
+    taking it as a local directory. Whether the destination is writable is checked later,
+    by the commands that write (`check_archive`).
+    """
+    from rich.markup import escape
+
+    from prefect_oxen.cli._exit_codes import fail
+    from prefect_oxen.storage import UnsupportedArchive, archive_scheme
+
+    try:
+        archive_scheme(value)
+    except UnsupportedArchive as exc:
+        raise fail(escape(str(exc))) from None
+    return value
+
+
 ArchiveOption = Annotated[
     str,
     typer.Option(
-        "--archive", help="Local directory or s3://bucket/prefix for videos and manifests."
+        "--archive",
+        help="Local directory or s3://bucket/prefix for videos and manifests.",
+        callback=_known_archive,
     ),
 ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import (
@@ -70,12 +70,14 @@ def batch_progress(console: Console, description: str, total: int | None) -> Ite
     )
     with Progress(*columns, console=console, transient=False) as progress:
         counts = dict.fromkeys(_COUNTED, 0)
-        bar = progress.add_task(description, total=total, outcomes=_outcomes(counts), **counts)
+        fields: dict[str, Any] = {**counts, "outcomes": _outcomes(counts)}
+        bar = progress.add_task(description, total=total, **fields)
 
         def on_item(event: ItemFinished) -> None:
             if event.status in counts:
                 counts[event.status] += 1
-            progress.update(bar, advance=1, outcomes=_outcomes(counts), **counts)
+            fields.update(counts, outcomes=_outcomes(counts))
+            progress.update(bar, advance=1, **fields)
 
         try:
             with watching_items(on_item):

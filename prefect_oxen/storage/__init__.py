@@ -13,6 +13,7 @@ from prefect_oxen.storage._errors import (
     InvalidObjectKey,
     InvalidS3Uri,
     StorageError,
+    UnsupportedArchive,
 )
 from prefect_oxen.storage._keys import (
     DEFAULT_KEY_TEMPLATE,
@@ -24,7 +25,9 @@ from prefect_oxen.storage._keys import (
 from prefect_oxen.storage._local import LocalArchive
 from prefect_oxen.storage._manifest import REDACTED, ArchiveManifest, is_secret_key, scrub_secrets
 from prefect_oxen.storage._preflight import (
+    ARCHIVE_SCHEMES,
     acheck_destination,
+    archive_scheme,
     check_destination,
     check_local_directory,
     check_s3_bucket,
@@ -39,6 +42,7 @@ from prefect_oxen.storage._s3 import (
 )
 
 __all__ = [
+    "ARCHIVE_SCHEMES",
     "DEFAULT_KEY_TEMPLATE",
     "REDACTED",
     "ArchiveConflict",
@@ -53,7 +57,9 @@ __all__ = [
     "LocalArchive",
     "S3Archive",
     "StorageError",
+    "UnsupportedArchive",
     "acheck_destination",
+    "archive_scheme",
     "atomic_write",
     "check_destination",
     "check_local_directory",

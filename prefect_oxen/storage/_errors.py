@@ -70,3 +70,8 @@ class ArchiveUnavailable(StorageError):
     def __init__(self, message: str, *, destination: str) -> None:
         super().__init__(message)
         self.destination = destination
+
+
+class UnsupportedArchive(ArchiveUnavailable, ValueError):
+    """An archive destination written as a URI whose scheme this package does not archive to
+    (``gs://``, ``oxen://``, a mistyped ``s3:/``): refused, never taken as a local directory."""

@@ -72,7 +72,7 @@ def validate_item_id(item_id: str) -> str:
     Only ASCII, on purpose: an id is a file name and an S3 key, compared byte for byte. A
     non-ASCII letter has several spellings (``é`` is one code point, or ``e`` plus a combining
     accent, and macOS rewrites file names to the second), so one id could name two files or
-    keys, or two different ids look the same (Latin ``a`` and Cyrillic ``а``); object keys here
+    keys, or two different ids look the same (Latin ``a`` and Cyrillic U+0430); object keys here
     are ASCII too (`validate_object_key`).
 
     Args:

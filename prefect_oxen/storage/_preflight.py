@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,13 +25,30 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from prefect_oxen.storage._errors import ArchiveUnavailable
+from prefect_oxen.storage._errors import ArchiveUnavailable, UnsupportedArchive
 from prefect_oxen.storage._s3 import default_s3_client, parse_s3_prefix
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["acheck_destination", "check_destination", "check_local_directory", "check_s3_bucket"]
+__all__ = [
+    "ARCHIVE_SCHEMES",
+    "acheck_destination",
+    "archive_scheme",
+    "check_destination",
+    "check_local_directory",
+    "check_s3_bucket",
+]
+
+#: The URI schemes an archive destination may be written in; anything else is a local directory
+#: path. The one list every check reads (the CLI's ``--archive``, the flows' ``archive``): a
+#: scheme added here must also be opened by `prefect_oxen.engine.open_archive` and checked by
+#: `check_destination`.
+ARCHIVE_SCHEMES: tuple[str, ...] = ("s3",)
+
+# "name:/" or "name://" at the start: a URI, not a path. Two characters at least, so a Windows
+# drive ("C:/videos") stays a path; "./gs:/x" is how to name a local folder that looks like one.
+_URI_LIKE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):(?P<slashes>/+)(?P<rest>.*)", re.S)
 
 _MISSING_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
 _DENIED = frozenset({"403", "AccessDenied", "Forbidden", "AllAccessDisabled"})
@@ -45,7 +63,8 @@ def check_destination(destination: Any) -> None:
             (credentials from boto3's usual chain) or a prefect-aws ``S3Bucket`` block.
 
     Raises:
-        ArchiveUnavailable: The destination cannot take videos; the message says why.
+        ArchiveUnavailable: The destination cannot take videos; the message says why
+            (`UnsupportedArchive`: a URI whose scheme is not in `ARCHIVE_SCHEMES`).
         InvalidS3Uri: An ``s3://`` destination without a bucket.
     """
     if hasattr(destination, "bucket_name") and hasattr(destination, "credentials"):
@@ -59,7 +78,7 @@ def check_destination(destination: Any) -> None:
         check_s3_bucket(client, destination.bucket_name, uri=uri)
         return
     text = os.fspath(destination) if isinstance(destination, os.PathLike) else str(destination)
-    if text.startswith("s3://"):
+    if archive_scheme(text) == "s3":
         bucket, _ = parse_s3_prefix(text)
         try:
             client = default_s3_client()
@@ -68,6 +87,40 @@ def check_destination(destination: Any) -> None:
         check_s3_bucket(client, bucket, uri=text)
         return
     check_local_directory(text)
+
+
+def archive_scheme(destination: str | os.PathLike[str]) -> str | None:
+    """The scheme of an archive destination, or None for a local directory; refuse the rest.
+
+    Args:
+        destination: The ``--archive`` / ``archive`` value: a path or a URI.
+
+    Returns:
+        One of `ARCHIVE_SCHEMES` for ``<scheme>://...``; None for a local directory path.
+
+    Raises:
+        UnsupportedArchive: It is written as a URI (``name:/`` or ``name://``) whose scheme is
+            not supported, or is not written ``<scheme>://``; the message lists what is.
+    """
+    text = os.fspath(destination)
+    match = _URI_LIKE.match(text)
+    if match is None:
+        return None
+    scheme, slashes, rest = match["scheme"], match["slashes"], match["rest"]
+    if scheme in ARCHIVE_SCHEMES and slashes == "//":
+        return scheme
+    supported = " or ".join(f"{name}://" for name in ARCHIVE_SCHEMES)
+    if scheme.lower() in ARCHIVE_SCHEMES:
+        hint = f"did you mean {scheme.lower()}://{rest.lstrip('/')}?"
+    elif scheme.lower() == "file":
+        hint = f"give the directory's path, /{rest.lstrip('/')}."
+    else:
+        hint = f"{scheme}:// is not an archive this package writes to."
+    raise UnsupportedArchive(
+        f"Unsupported archive {text}: {hint} An archive is a local directory path or a URI "
+        f"starting with {supported}.",
+        destination=text,
+    )
 
 
 async def acheck_destination(destination: Any) -> None:

@@ -212,3 +212,38 @@ def test_an_archive_that_cannot_take_videos_is_bad_input_before_paying(
     assert result.exit_code == 2
     assert words in flat(result.stderr)
     assert oxen_env.generations() == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["batch", "one.jsonl"],
+        ["batch", "one.jsonl", "--dry-run"],
+        ["generate", "--model", FAST, "--prompt", "a fox"],
+        ["cancel"],
+    ],
+    ids=["batch", "dry-run", "generate", "cancel"],
+)
+@pytest.mark.parametrize(
+    ("archive", "hint"),
+    [
+        ("oxen://me/synthetic-clips", "oxen:// is not an archive this package writes to."),
+        ("gs://bucket/x", "gs:// is not an archive this package writes to."),
+        ("s3:/bucket/x", "did you mean s3://bucket/x?"),
+        ("file:///srv/videos", "give the directory's path, /srv/videos."),
+    ],
+    ids=["oxen", "gs", "s3-one-slash", "file"],
+)
+def test_an_archive_uri_of_an_unknown_scheme_is_bad_input_before_anything_runs(
+    cli, oxen_env, no_prefect_run, tmp_path: Path, args: list[str], archive: str, hint: str
+) -> None:
+    """Issue 21: `--archive oxen://me/clips` exited 0 and wrote under a folder `oxen:/me/...`."""
+    write_jsonl(tmp_path / "one.jsonl", [{"model": FAST, "prompt": "a fox", "duration": 1}])
+    result = cli(*args, "--archive", archive)
+    assert result.exit_code == 2
+    assert flat(result.stderr).strip() == (
+        f"Error: Unsupported archive {archive}: {hint} An archive is a local directory path or "
+        "a URI starting with s3://."
+    )
+    assert oxen_env.api_requests() == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["one.jsonl"]
