@@ -1,8 +1,10 @@
-"""`prefect-oxen emulator`: serve the emulator in the foreground until Ctrl-C."""
+"""`prefect-oxen emulator`: serve the emulator in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Optional
 
 import typer
@@ -95,9 +97,38 @@ def emulator_command(
     )
     server = EmulatorServer(config)
     typer.echo(f"Oxen emulator listening on http://{host}:{port} (Ctrl-C to stop)")
+    serve_until_stopped(server)
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: stop like Ctrl-C does."""
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    """The SIGTERM handler outside uvicorn's own (before it starts, and the re-raise after)."""
+    raise _Terminated
+
+
+def serve_until_stopped(server: EmulatorServer) -> None:
+    """Serve in the foreground until Ctrl-C or SIGTERM, then remove the emulator's temp files.
+
+    uvicorn shuts down gracefully on either signal and then raises it again; with SIGTERM's
+    default action the process would end right there, before any clean-up of this process ran.
+    Here SIGTERM ends the command like Ctrl-C: "stopped", exit 0, and the ``oxen-emulator-*``
+    temporary directory removed (also when the signal came before the server was up).
+
+    Args:
+        server: The emulator to serve.
+    """
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        # uvicorn re-raises the captured SIGINT after its graceful shutdown; that is the
+    except (KeyboardInterrupt, _Terminated):
+        # uvicorn re-raises the captured signal after its graceful shutdown; that is the
         # normal way to stop, not an error.
         typer.echo("Oxen emulator stopped")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        # Nothing writes there any more: the server's loop and its render threads are done.
+        if (emulator := server.emulator) is not None:
+            emulator.remove_temp_dir()

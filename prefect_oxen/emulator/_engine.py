@@ -100,10 +100,20 @@ class Emulator:
         tasks = [t for t in (self._dispatcher, *self._running.values()) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self.store.close()
+        try:
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self.store.close()
+        finally:
+            self.remove_temp_dir()
+
+    def remove_temp_dir(self) -> None:
+        """Delete the temporary directory this emulator made (none with a `state_dir`).
+
+        `close` does it; a process that stops without closing (a signal during start-up) calls
+        it again once nothing can write there any more. Idempotent.
+        """
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
