@@ -18,16 +18,18 @@ def check_source(file: str) -> str:
     """The batch file as the flow should read it.
 
     Args:
-        file: The command's FILE argument: a path or an ``s3://`` URI.
+        file: The command's FILE argument: a path, an ``s3://`` URI or an ``oxen://`` file URI.
 
     Returns:
-        An S3 URI unchanged, else the file's absolute path.
+        An S3 or Oxen URI unchanged, else the file's absolute path.
 
     Raises:
         BadInput: The path is a directory, missing, unreadable, empty or not a regular file.
     """
     if file.startswith("s3://"):
         return file
+    if file.lower().startswith("oxen://"):
+        return _check_oxen_uri(file, what="batch file")
     path = Path(file).expanduser()
     if path.is_dir():
         raise BadInput(f"Cannot read {file}: it is a directory (expected a .jsonl or .csv batch).")
@@ -50,7 +52,8 @@ def check_archive(archive: str) -> None:
     """Check that the archive can take videos now, before anything is paid.
 
     Args:
-        archive: The ``--archive`` value: a directory or an ``s3://`` URI.
+        archive: The ``--archive`` value: a directory, an ``s3://`` URI or an ``oxen://``
+            repository URI (its syntax only: the run reaches the repository before paying).
 
     Raises:
         BadInput: The directory is not writable, or the S3 URI is invalid or its bucket
@@ -58,6 +61,10 @@ def check_archive(archive: str) -> None:
     """
     from prefect_oxen.storage import ArchiveUnavailable, InvalidS3Uri, check_destination
 
+    if archive.lower().startswith("oxen://"):
+        # Reached (and created if missing) by the run before it pays: it needs the credentials.
+        _check_oxen_uri(archive, what="archive")
+        return
     try:
         check_destination(archive)
     except (ArchiveUnavailable, InvalidS3Uri) as exc:
@@ -83,3 +90,14 @@ def check_item_id(item_id: str, *, option: str = "--id") -> str:
         return validate_item_id(item_id)
     except InvalidItemId as exc:
         raise BadInput(f"{option}: {exc}.") from None
+
+
+def _check_oxen_uri(text: str, *, what: str) -> str:
+    """`text` unchanged when it is a valid ``oxen://NS/REPO[@BRANCH][/PATH]`` URI."""
+    from prefect_oxen.client import InvalidRepoUri, OxenRepoUri
+
+    try:
+        OxenRepoUri.parse(text)
+    except InvalidRepoUri as exc:
+        raise BadInput(f"Invalid {what} {text}: {exc}") from None
+    return text

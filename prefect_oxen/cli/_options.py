@@ -65,7 +65,8 @@ ArchiveOption = Annotated[
     str,
     typer.Option(
         "--archive",
-        help="Local directory or s3://bucket/prefix for videos and manifests.",
+        help="Local directory, s3://bucket/prefix or oxen://NS/REPO[@BRANCH][/PREFIX] for videos "
+        "and manifests.",
         callback=_known_archive,
     ),
 ]

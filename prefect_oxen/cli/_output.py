@@ -56,11 +56,11 @@ def archive_location(archive: str) -> str:
     """A human form of the archive target.
 
     Args:
-        archive: The ``--archive`` value: a directory or an ``s3://`` URI.
+        archive: The ``--archive`` value: a directory, an ``s3://`` or an ``oxen://`` URI.
 
     Returns:
-        The S3 URI unchanged, or the directory as an absolute path.
+        A URI unchanged, or the directory as an absolute path.
     """
-    if archive.startswith("s3://"):
+    if archive.startswith("s3://") or archive.lower().startswith("oxen://"):
         return archive
     return str(Path(archive).expanduser().resolve())

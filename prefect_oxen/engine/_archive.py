@@ -11,6 +11,8 @@ from typing import Any
 from prefect import get_run_logger
 
 from prefect_oxen.blocks import OxenCredentials
+from prefect_oxen.client import OxenRepoUri
+from prefect_oxen.engine._oxen_archive import oxen_archive_for
 from prefect_oxen.engine._records import GenerationResult, PersistedVideo
 from prefect_oxen.engine._step_summary import summary_level
 from prefect_oxen.storage import (
@@ -38,11 +40,12 @@ def open_archive(
     """An archive target for `destination`.
 
     Args:
-        destination: A directory path, an ``s3://bucket/prefix`` URI or a prefect-aws S3Bucket.
+        destination: A directory path, an ``s3://bucket/prefix`` URI, an
+            ``oxen://NS/REPO[@BRANCH][/PREFIX]`` repository or a prefect-aws S3Bucket.
         server_side_encryption: For S3: the encryption to ask for (e.g. "aws:kms").
 
     Returns:
-        A local archive (hard-linking where it can) or an S3 archive.
+        A local archive (hard-linking where it can), an S3 archive or an Oxen repository's.
     """
     # prefect_aws takes a second to import: only for what can only be one of its blocks.
     if type(destination).__module__.startswith("prefect_aws"):
@@ -57,6 +60,9 @@ def open_archive(
                 server_side_encryption=server_side_encryption,
             )
     text = str(destination)
+    if OxenRepoUri.is_oxen_uri(text):
+        # The run's open archive (it commits what is staged), else one that only reads.
+        return oxen_archive_for(OxenRepoUri.parse(text))
     if text.startswith("s3://"):
         bucket, prefix = parse_s3_prefix(text)
         return S3Archive(

@@ -8,11 +8,14 @@ the run works.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from prefect_oxen.engine._clients import using_shared_clients
+from prefect_oxen.engine._generation import current_flow_run_id
+from prefect_oxen.engine._oxen_archive import oxen_archive_session, oxen_archive_uri
 from prefect_oxen.engine._settings import ResolvedRun, RunPlaces
 from prefect_oxen.engine._stop import remember_run
 from prefect_oxen.storage import acheck_destination
@@ -36,15 +39,41 @@ async def started_run(
         The run's credentials and settings.
 
     Raises:
-        ArchiveUnavailable: The archive cannot be written or reached (nothing is paid).
+        ArchiveUnavailable: The archive cannot be written or reached, or an ``oxen://``
+            repository cannot be reached or created with the credentials (nothing is paid).
         ValueError: A named block does not exist.
         InvalidObjectKey: The key template makes no valid key.
     """
     run = await places.aresolve(**options)
-    if check_destination:
+    destination = run.settings.destination
+    oxen = oxen_archive_uri(destination) is not None
+    if check_destination and not oxen:
         # Unwritable or unreachable: fail before paying.
-        await acheck_destination(run.settings.destination)
-    # The stop hooks need the resolved credentials (the real key, not Prefect's mask).
-    remember_run(run.credentials, run.settings.state())
-    async with using_shared_clients():
+        await acheck_destination(destination)
+    async with contextlib.AsyncExitStack() as stack:
+        # An oxen:// archive is checked (created if missing) now and committed once at the end,
+        # however the run ends: a run that fails part-way commits what it archived.
+        await stack.enter_async_context(
+            oxen_archive_session(
+                destination,
+                run.credentials,
+                work_dir=run.settings.work_dir,
+                flow_run_id=current_flow_run_id(),
+                run_name=_run_name(),
+                prepare=check_destination,
+            )
+        )
+        # The stop hooks need the resolved credentials (the real key, not Prefect's mask).
+        remember_run(run.credentials, run.settings.state())
+        await stack.enter_async_context(using_shared_clients())
         yield run
+
+
+def _run_name() -> str | None:
+    """The flow run's name, or None outside a run."""
+    from prefect.runtime import flow_run
+
+    try:
+        return str(flow_run.name) if flow_run.name else None
+    except Exception:  # outside a flow run
+        return None

@@ -31,6 +31,7 @@ __all__ = [
     "FileRunState",
     "RunState",
     "RunStateSettings",
+    "oxen_state_folder",
     "run_state_at",
     "run_state_for",
     "state_location_for",
@@ -215,7 +216,8 @@ def state_location_for(destination: Any, journal: str | None = None) -> str:
     """Where the run state of `destination` lives (without opening it).
 
     Args:
-        destination: A directory, an ``s3://bucket/prefix`` URI or a prefect-aws S3Bucket.
+        destination: A directory, an ``s3://bucket/prefix`` URI, an ``oxen://`` repository URI
+            (a local journal under ``$PREFECT_HOME/oxen``) or a prefect-aws S3Bucket.
         journal: An explicit journal location; it wins.
 
     Returns:
@@ -231,7 +233,30 @@ def state_location_for(destination: Any, journal: str | None = None) -> str:
     text = str(destination)
     if text.startswith("s3://"):
         return _s3_state_location(text)
+    if text.lower().startswith("oxen://"):
+        return str(oxen_state_folder(text) / "journal.jsonl")
     return str(Path(os.path.expanduser(text)) / ".oxen-journal.jsonl")
+
+
+def oxen_state_folder(uri: str) -> Path:
+    """``$PREFECT_HOME/oxen/<hash of the URI>``: an Oxen archive's local run state and work files.
+
+    Oxen's API has no conditional writes to build claims on, so the journal of an ``oxen://``
+    archive stays on this machine unless ``journal="s3://..."`` shares it.
+
+    Args:
+        uri: The ``oxen://`` archive (``@main`` or not, the same folder).
+
+    Returns:
+        The folder (not created).
+    """
+    from prefect.settings import PREFECT_HOME
+
+    from prefect_oxen.engine._oxen_archive import oxen_archive_uri, state_folder_name
+
+    parsed = oxen_archive_uri(uri)
+    assert parsed is not None
+    return Path(PREFECT_HOME.value()) / "oxen" / state_folder_name(parsed)
 
 
 def run_state_for(destination: Any, journal: str | None = None) -> RunState:

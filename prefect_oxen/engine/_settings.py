@@ -17,7 +17,12 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, ConfigDict
 
 from prefect_oxen.blocks import OxenCredentials
-from prefect_oxen.engine._run_state import RunState, run_state_for, state_location_for
+from prefect_oxen.engine._run_state import (
+    RunState,
+    oxen_state_folder,
+    run_state_for,
+    state_location_for,
+)
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, render_object_key
 
 __all__ = [
@@ -183,7 +188,9 @@ class PipelineSettings(BaseModel):
             key="key",
         )
         text = str(getattr(destination, "bucket_name", destination))
-        if isinstance(destination, (str, Path)) and not text.startswith("s3://"):
+        if text.lower().startswith("oxen://"):
+            default_work = oxen_state_folder(text) / "work"
+        elif isinstance(destination, (str, Path)) and not text.startswith("s3://"):
             default_work = Path(text).expanduser() / ".oxen-work"
         else:
             # Scratch space only: what was paid for lives with the archive (`state_location`).

@@ -44,7 +44,7 @@ __all__ = [
 #: path. The one list every check reads (the CLI's ``--archive``, the flows' ``archive``): a
 #: scheme added here must also be opened by `prefect_oxen.engine.open_archive` and checked by
 #: `check_destination`.
-ARCHIVE_SCHEMES: tuple[str, ...] = ("s3",)
+ARCHIVE_SCHEMES: tuple[str, ...] = ("s3", "oxen")
 
 # "name:/" or "name://" at the start: a URI, not a path. Two characters at least, so a Windows
 # drive ("C:/videos") stays a path; "./gs:/x" is how to name a local folder that looks like one.
@@ -60,7 +60,8 @@ def check_destination(destination: Any) -> None:
 
     Args:
         destination: A local directory (created if missing), an ``s3://bucket/prefix`` URI
-            (credentials from boto3's usual chain) or a prefect-aws ``S3Bucket`` block.
+            (credentials from boto3's usual chain), a prefect-aws ``S3Bucket`` block or an
+            ``oxen://`` repository (checked by the engine, which has the API client).
 
     Raises:
         ArchiveUnavailable: The destination cannot take videos; the message says why
@@ -78,7 +79,12 @@ def check_destination(destination: Any) -> None:
         check_s3_bucket(client, destination.bucket_name, uri=uri)
         return
     text = os.fspath(destination) if isinstance(destination, os.PathLike) else str(destination)
-    if archive_scheme(text) == "s3":
+    scheme = archive_scheme(text)
+    if scheme == "oxen":
+        # An Oxen repository is reached with the API client, which storage does not import:
+        # the engine checks it (and creates it if missing) when a run starts.
+        return
+    if scheme == "s3":
         bucket, _ = parse_s3_prefix(text)
         try:
             client = default_s3_client()

@@ -12,7 +12,7 @@ from prefect_oxen.flows import batch_flow, generate_video_flow, multi_shot_flow
 from prefect_oxen.storage import ARCHIVE_SCHEMES, UnsupportedArchive
 from tests.support import FAST, O3
 
-ARCHIVES = ["oxen://me/synthetic-clips", "gs://bucket/x", "s3:/bucket/x", "S3://bucket/x"]
+ARCHIVES = ["hf://me/synthetic-clips", "gs://bucket/x", "s3:/bucket/x", "S3://bucket/x"]
 
 
 async def _run(flow_kind: str, archive: str, credentials, unique: str) -> object:
@@ -55,7 +55,9 @@ async def test_an_unknown_archive_scheme_fails_the_flow_before_paying(
         await _run(flow_kind, archive, credentials, unique)
     message = str(caught.value)
     assert message.startswith(f"Unsupported archive {archive}: ")
-    assert "An archive is a local directory path or a URI starting with s3://." in message
+    assert (
+        "An archive is a local directory path or a URI starting with s3:// or oxen://." in message
+    )
     assert emulator.generations() == []
     assert not any(route.startswith("POST") for route in emulator.stats()["requests"])
     if flow_kind != "batch":  # a batch validates its lines (free catalogue reads) first
@@ -65,4 +67,4 @@ async def test_an_unknown_archive_scheme_fails_the_flow_before_paying(
 
 
 def test_the_supported_schemes_are_one_list_the_message_is_built_from() -> None:
-    assert ARCHIVE_SCHEMES == ("s3",)
+    assert ARCHIVE_SCHEMES == ("s3", "oxen")

@@ -29,14 +29,14 @@ def test_s3_uris_are_s3() -> None:
 @pytest.mark.parametrize(
     ("destination", "hint"),
     [
-        ("oxen://me/clips", "oxen:// is not an archive this package writes to."),
+        ("hf://me/clips", "hf:// is not an archive this package writes to."),
         ("gs://bucket/x", "gs:// is not an archive this package writes to."),
         ("az:/container", "az:// is not an archive this package writes to."),
         ("s3:/bucket", "did you mean s3://bucket?"),
         ("s3:///bucket", "did you mean s3://bucket?"),
         ("S3://bucket/x", "did you mean s3://bucket/x?"),
         ("file:///srv/videos", "give the directory's path, /srv/videos."),
-        (Path("oxen://me/clips"), "oxen:// is not an archive this package writes to."),
+        (Path("hf://me/clips"), "hf:// is not an archive this package writes to."),
     ],
 )
 def test_other_uris_are_refused_with_the_supported_schemes(
@@ -45,7 +45,7 @@ def test_other_uris_are_refused_with_the_supported_schemes(
     with pytest.raises(UnsupportedArchive) as caught:
         archive_scheme(destination)
     assert str(caught.value).endswith(
-        f"{hint} An archive is a local directory path or a URI starting with s3://."
+        f"{hint} An archive is a local directory path or a URI starting with s3:// or oxen://."
     )
     assert isinstance(caught.value, ArchiveUnavailable)  # what the CLI and flows already catch
     assert caught.value.destination == str(destination)
@@ -56,14 +56,23 @@ def test_the_preflight_refuses_them_without_writing_anything(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UnsupportedArchive):
-        check_destination("oxen://me/clips")
+        check_destination("hf://me/clips")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_oxen_repositories_are_supported_and_left_to_the_engine_to_reach(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert archive_scheme("oxen://me/clips@main/videos") == "oxen"
+    check_destination("oxen://me/clips")  # no client here: nothing checked, nothing written
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_scheme_is_supported_by_adding_it_to_the_one_list(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("prefect_oxen.storage._preflight.ARCHIVE_SCHEMES", ("s3", "oxen"))
-    assert archive_scheme("oxen://me/clips") == "oxen"
-    with pytest.raises(UnsupportedArchive, match=r"starting with s3:// or oxen://\.$"):
-        archive_scheme("gs://bucket")
+    monkeypatch.setattr("prefect_oxen.storage._preflight.ARCHIVE_SCHEMES", ("s3", "oxen", "gs"))
+    assert archive_scheme("gs://bucket") == "gs"
+    with pytest.raises(UnsupportedArchive, match=r"starting with s3:// or oxen:// or gs://\.$"):
+        archive_scheme("az://container")
