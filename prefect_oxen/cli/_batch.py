@@ -73,7 +73,8 @@ def check_requests_offline(file: str, source: str) -> int:
     for line, key, error in sorted(rejected, key=lambda problem: problem[0] or 0):
         reason = error.removeprefix(f"line {line}: ")
         # Escaped: reasons quote the input, and "[...]" in it is not Rich markup.
-        out.print(f"[yellow]rejected[/] line {line} ({escape(key)}): {escape(reason)}")
+        named = "" if " " in key else f" ({escape(key)})"  # a line label is said once
+        out.print(f"[yellow]rejected[/] line {line}{named}: {escape(reason)}")
     raise fail(
         f"No usable request in {escape(file)}: {len(rejected)} line(s) rejected; nothing was sent "
         "or billed."

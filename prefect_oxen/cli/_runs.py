@@ -162,4 +162,6 @@ def report_problems(report: BatchReport) -> None:
             reason = item.error or item.status
             if item.line and reason.startswith(f"line {item.line}: "):
                 reason = reason[len(f"line {item.line}: ") :]
-            out.print(f"[yellow]{item.status}[/] {where} ({item.key}): {reason}")
+            # A line with no usable id is keyed by its label ("line 2"): say it once.
+            named = "" if " " in item.key else f" ({item.key})"
+            out.print(f"[yellow]{item.status}[/] {where}{named}: {reason}")

@@ -25,6 +25,8 @@ from prefect_oxen.engine._batch import (
     ensure_concurrency_limit,
     log_admission,
     read_back_costs,
+    remember_plan,
+    remembered_plan,
     run_batch_item,
 )
 from prefect_oxen.engine._budget import SpendGuard
@@ -198,7 +200,9 @@ __all__ = [
     "produce_result",
     "read_back_costs",
     "readable_key",
+    "remember_plan",
     "remember_run",
+    "remembered_plan",
     "request_prompt",
     "resolve_archive",
     "resolve_credentials",

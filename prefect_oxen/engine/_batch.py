@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from prefect_oxen.blocks import OxenCredentials
@@ -29,6 +30,8 @@ __all__ = [
     "ensure_concurrency_limit",
     "log_admission",
     "read_back_costs",
+    "remember_plan",
+    "remembered_plan",
     "run_batch_item",
 ]
 
@@ -82,7 +85,9 @@ class BatchPlan:
             # Reasons from the file reader and the validator already start with "line N: ".
             if reason.startswith(("line ", "row ", "item ")) and ": " in reason:
                 where, reason = reason.split(": ", 1)
-            logger.warning("Rejected %s (%s): %s", where, problem.key, reason)
+            # A line with no usable id is keyed by its label ("line 2"): say it once.
+            named = "" if " " in problem.key else f" ({problem.key})"
+            logger.warning("Rejected %s%s: %s", where, named, reason)
             announce_item(problem.key, problem.status)
 
     def refused_by(self, budget: float | None, on_budget: str) -> bool:
@@ -115,6 +120,38 @@ class BatchPlan:
             )
             if status == "validated":
                 announce_item(item.key, status)
+
+    def mark_stopped(self, finished: dict[str, str]) -> list[ItemReport]:
+        """Report every valid item the stop caught unfinished as ``cancelled``.
+
+        Args:
+            finished: Item keys whose generation had already succeeded (paid: the next run
+                collects it), with its generation id; every other one was not billed.
+
+        Returns:
+            The reports of the items marked.
+        """
+        marked = []
+        for item, validated in self.valid:
+            if item.key in self.reports:
+                continue
+            paid = item.key in finished
+            report = ItemReport(
+                key=item.key,
+                line=item.line,
+                model=validated.request.model,
+                status="cancelled",
+                generation_id=finished.get(item.key),
+                estimated_cost_usd=validated.estimated_cost_usd,
+                cost_usd=validated.estimated_cost_usd if paid else None,
+                error="stopped after its video was paid for: re-running the batch archives it "
+                "without paying again"
+                if paid
+                else "stopped before its video was made: not billed",
+            )
+            self.reports[item.key] = report
+            marked.append(report)
+        return marked
 
     def report(self, budget: float | None, *, dry_run: bool = False) -> BatchReport:
         """The batch report of what is known now.
@@ -187,6 +224,37 @@ async def run_batch_item(
             pacing.finish_generation()
     guard.settle(validated.estimated_cost_usd, run.report.cost_usd)
     return run.report
+
+
+# The plans of this process's running batches, so a stop hook in the same process can report
+# what each item came to; a long-lived process (serve) keeps only the latest few.
+_LIVE_PLANS: OrderedDict[str, BatchPlan] = OrderedDict()
+_LIVE_PLANS_KEPT = 64
+
+
+def remember_plan(flow_run_id: str | None, plan: BatchPlan) -> None:
+    """Keep `plan` for the stop hooks of `flow_run_id` in this process.
+
+    Args:
+        flow_run_id: The batch's flow run (nothing is kept outside a run).
+        plan: Its plan, updated as items end.
+    """
+    if flow_run_id:
+        _LIVE_PLANS[flow_run_id] = plan
+        while len(_LIVE_PLANS) > _LIVE_PLANS_KEPT:
+            _LIVE_PLANS.popitem(last=False)
+
+
+def remembered_plan(flow_run_id: str) -> BatchPlan | None:
+    """The plan of a batch that ran in this process, if any.
+
+    Args:
+        flow_run_id: The batch's flow run.
+
+    Returns:
+        Its plan, or None (the hook runs elsewhere, e.g. in a worker).
+    """
+    return _LIVE_PLANS.get(str(flow_run_id))
 
 
 async def _skipped(

@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 
 __all__ = ["BatchIncomplete", "BatchReport", "ItemReport", "ItemStatus", "located_error", "money"]
 
-ItemStatus = Literal["archived", "skipped", "failed", "rejected", "not_submitted", "validated"]
+ItemStatus = Literal[
+    "archived", "skipped", "failed", "rejected", "not_submitted", "validated", "cancelled"
+]
 
 # Reasons quoted in a state message: a few, each short; the report artifact has them all.
 _REASONS_IN_MESSAGE = 3
@@ -195,7 +197,15 @@ class BatchReport(BaseModel):
             The one-line summary state messages and logs show.
         """
         parts = [f"{len(self.items)} items"]
-        for status in ("archived", "skipped", "validated", "failed", "rejected", "not_submitted"):
+        for status in (
+            "archived",
+            "skipped",
+            "validated",
+            "cancelled",
+            "failed",
+            "rejected",
+            "not_submitted",
+        ):
             if self.count(status):
                 text = f"{self.count(status)} {status.replace('_', ' ')}"
                 if status == "rejected":

@@ -4,6 +4,7 @@ import asyncio
 from typing import Any, Literal
 
 from prefect import flow, get_run_logger
+from prefect.logging import get_logger
 from prefect.states import Failed
 
 from prefect_oxen.blocks import OxenCredentials
@@ -24,10 +25,16 @@ from prefect_oxen.engine import (
     load_batch_items,
     log_admission,
     read_back_costs,
+    remember_plan,
     run_batch_item,
     started_run,
 )
-from prefect_oxen.flows.report import Progress, emit_item_event, finish_batch
+from prefect_oxen.flows.report import (
+    Progress,
+    emit_item_event,
+    finish_batch,
+    report_stopped_batch,
+)
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE, acheck_destination
 from prefect_oxen.tasks import produce_video, validate_batch
 
@@ -45,10 +52,28 @@ DEFAULT_DOWNLOADS = 8
 _STARTING_AT_ONCE = 4
 
 
+def _batch_stopped(flow: Any, flow_run: Any, state: Any) -> None:
+    """Stop hook: cancel what the run left on the API, then report the batch as it stood.
+
+    Every item the stop caught unfinished is reported ``cancelled`` (with whether its video had
+    been paid for), the report and summary artifacts are published, ``oxen.batch.completed``
+    goes out with ``oxen.outcome: cancelled``, and one WARNING says what happened. In the
+    process that ran the batch (Ctrl-C, a direct call) the whole report is known; in the worker
+    that cancelled it (the UI's Cancel), what the stop cancelled is.
+    """
+    cancel_remote_generations(flow, flow_run, state)
+    try:
+        report_stopped_batch(flow_run, state)
+    except Exception as exc:  # a hook never raises: the generations are already cancelled
+        get_logger("prefect_oxen.flows").warning(
+            "Could not publish the stopped batch's report: %s", type(exc).__name__
+        )
+
+
 @flow(
     name="oxen-batch",
-    on_cancellation=[cancel_remote_generations],
-    on_crashed=[cancel_remote_generations],
+    on_cancellation=[_batch_stopped],
+    on_crashed=[_batch_stopped],
 )
 async def batch_flow(
     items: list[dict[str, Any]] | str,
@@ -137,6 +162,7 @@ async def batch_flow(
         creds, settings = run.credentials, run.settings
         batch = load_batch_items(items)
         plan = BatchPlan(batch, *await validate_batch(batch, creds))
+        remember_plan(current_flow_run_id(), plan)  # for the stop hook, if the run is stopped
         plan.log_intake(logger)
         if dry_run:
             plan.mark_all("validated")

@@ -26,8 +26,10 @@ from prefect_oxen.engine import (
     BatchReport,
     ItemReport,
     announce_item,
+    cancellation_outcome,
     located_error,
     money,
+    remembered_plan,
 )
 
 __all__ = [
@@ -37,7 +39,9 @@ __all__ = [
     "emit_item_event",
     "finish_batch",
     "publish_report",
+    "publish_stopped_report",
     "publish_video_artifact",
+    "report_stopped_batch",
 ]
 
 
@@ -215,13 +219,21 @@ def emit_asset_event(item: ItemReport) -> None:
 
 
 def emit_batch_event(
-    report: BatchReport, *, batch_id: str | None, source: str | None = None
+    report: BatchReport,
+    *,
+    batch_id: str | None,
+    source: str | None = None,
+    outcome: str | None = None,
+    run_name: str | None = None,
 ) -> None:
     """``oxen.batch.completed``: counts and this run's costs; `cost_usd` is only new spend, so
-    summing the events of many runs counts every payment once."""
-    run_id, run_name = _current_flow_run()
-    name = run_name or source or "oxen batch"
-    outcome = "ok" if report.ok else "budget-stop" if report.budget_stopped else "partial"
+    summing the events of many runs counts every payment once. `outcome` is "ok", "partial",
+    "budget-stop", or "cancelled" for a stopped run."""
+    run_id, current_name = _current_flow_run()
+    name = run_name or current_name or source or "oxen batch"
+    outcome = outcome or (
+        "ok" if report.ok else "budget-stop" if report.budget_stopped else "partial"
+    )
     emit_event(
         event="oxen.batch.completed",
         resource={
@@ -238,6 +250,7 @@ def emit_batch_event(
             "failed": report.count("failed"),
             "rejected": report.count("rejected"),
             "not_submitted": report.count("not_submitted"),
+            "cancelled": report.count("cancelled"),
             "budget_stopped": report.budget_stopped,
             "cost_usd": report.paid_usd,
             "reattached_cost_usd": report.reattached_usd,
@@ -353,16 +366,14 @@ _COLUMNS_NOTE = (
 )
 
 
-async def publish_report(report: BatchReport, *, title: str, contact_sheet_limit: int = 24) -> None:
-    """The table artifact (every item) and the markdown artifact (totals and a contact sheet),
-    each with the totals in its description, which the UI's artifact cards show."""
+def _report_artifacts(
+    report: BatchReport, *, title: str, contact_sheet_limit: int
+) -> tuple[list[dict[str, Any]], str, str, str]:
+    """The report table (rows, description) and the summary (markdown, description)."""
     root = _archive_root(report)
     where = f" Archive root: {root}." if root else ""
-    await acreate_table_artifact(
-        key="oxen-batch-report",
-        table=[_table_row(item, root) for item in report.items],
-        description=f"{title}: {report.summary()}.{where} {_COLUMNS_NOTE}",
-    )
+    table = [_table_row(item, root) for item in report.items]
+    table_description = f"{title}: {report.summary()}.{where} {_COLUMNS_NOTE}"
     lines = [f"# {title}", "", f"**{report.summary()}**", ""]
     if report.budget_usd is not None:
         lines += [f"Budget: {money(report.budget_usd)}", ""]
@@ -372,7 +383,9 @@ async def publish_report(report: BatchReport, *, title: str, contact_sheet_limit
     if sheet:
         lines += ["## Contact sheet", "", *sheet, ""]
     failed = [
-        item for item in report.items if item.status in ("failed", "rejected", "not_submitted")
+        item
+        for item in report.items
+        if item.status in ("failed", "rejected", "not_submitted", "cancelled")
     ]
     if failed:
         lines += ["## Not archived", "", "| id | status | reason |", "|---|---|---|"]
@@ -382,11 +395,42 @@ async def publish_report(report: BatchReport, *, title: str, contact_sheet_limit
             lines.append(f"| {item.key} | {item.status} | {reason} |")
         lines.append("")
     lines.append(f"Report table columns: {_COLUMNS_NOTE}")
-    await acreate_markdown_artifact(
-        key="oxen-batch-summary",
-        markdown="\n".join(lines),
-        description=f"{title}: {_totals(report)}",
+    return table, table_description, "\n".join(lines), f"{title}: {_totals(report)}"
+
+
+async def publish_report(report: BatchReport, *, title: str, contact_sheet_limit: int = 24) -> None:
+    """The table artifact (every item) and the markdown artifact (totals and a contact sheet),
+    each with the totals in its description, which the UI's artifact cards show."""
+    table, table_description, markdown, description = _report_artifacts(
+        report, title=title, contact_sheet_limit=contact_sheet_limit
     )
+    await acreate_table_artifact(
+        key="oxen-batch-report", table=table, description=table_description
+    )
+    await acreate_markdown_artifact(
+        key="oxen-batch-summary", markdown=markdown, description=description
+    )
+
+
+def publish_stopped_report(report: BatchReport, *, flow_run_id: str, title: str) -> None:
+    """The report and summary artifacts of a stopped run, attached to it by id (a stop hook may
+    run outside the run's context: in the worker that cancelled it)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    table, table_description, markdown, description = _report_artifacts(
+        report, title=title, contact_sheet_limit=24
+    )
+    with get_client(sync_client=True) as client:
+        for key, kind, data, text in (
+            ("oxen-batch-report", "table", table, table_description),
+            ("oxen-batch-summary", "markdown", markdown, description),
+        ):
+            client.create_artifact(
+                ArtifactCreate(
+                    key=key, type=kind, data=data, description=text, flow_run_id=flow_run_id
+                )
+            )
 
 
 async def publish_video_artifact(
@@ -436,3 +480,77 @@ async def finish_batch(
     if not report.dry_run:
         emit_batch_event(report, batch_id=batch_id, source=source)
     return report
+
+
+def _stopped_report(flow_run: Any) -> tuple[BatchReport, bool]:
+    """The stopped batch's report, and whether it covers every item (the run's own process)."""
+    run_id = str(flow_run.id)
+    outcome = cancellation_outcome(run_id)
+    finished = {g.key: g.generation_id for g in (outcome.finished if outcome else []) if g.key}
+    plan = remembered_plan(run_id)
+    if plan is not None:
+        plan.mark_stopped(finished)
+        return plan.report((flow_run.parameters or {}).get("budget")), True
+    # The worker that cancelled the run knows what the stop cancelled, not the rest.
+    items = []
+    for generation in outcome.generations if outcome else []:
+        paid = generation.finished or not generation.cancelled
+        items.append(
+            ItemReport(
+                key=generation.key or generation.generation_id,
+                status="cancelled",
+                generation_id=generation.generation_id,
+                error="stopped after its video was paid for: re-running the batch archives it "
+                "without paying again"
+                if generation.finished
+                else f"could not be cancelled ({generation.detail}): it may still be billed"
+                if paid
+                else "stopped before its video was made: not billed",
+            )
+        )
+    return BatchReport(items=items), False
+
+
+def report_stopped_batch(flow_run: Any, state: Any) -> BatchReport:
+    """Publish a stopped batch's report, event and one WARNING (from a stop hook).
+
+    Args:
+        flow_run: The stopped run (its id, name and parameters).
+        state: The state it stopped in (Cancelling, Crashed).
+
+    Returns:
+        The report as published.
+    """
+    from prefect.logging.loggers import flow_run_logger
+
+    report, whole = _stopped_report(flow_run)
+    run_id = str(flow_run.id)
+    verb = "cancelled" if getattr(state, "is_cancelling", lambda: False)() else "stopped"
+    archived = report.count("archived") + report.count("skipped")
+    lost = sum(1 for item in report.items if item.status == "cancelled" and item.cost_usd)
+    summary = (
+        f"Batch {verb}: {report.count('cancelled')} unfinished item(s) cancelled"
+        + (f", {archived} already archived" if whole else "")
+        + (f"; {lost} had been paid for and are collected by a re-run" if lost else "")
+        + ("" if whole else "; items archived before the stop are in the archive")
+        + f"; {report.costs()}."
+    )
+    publish_stopped_report(report, flow_run_id=run_id, title=f"Oxen batch ({verb})")
+    emit_batch_event(
+        report, batch_id=run_id, outcome="cancelled", run_name=getattr(flow_run, "name", None)
+    )
+    flow_run_logger(flow_run).warning(summary)
+    if not whole and getattr(state, "is_cancelling", lambda: False)():
+        _say_why_cancelled(run_id, summary)
+    return report
+
+
+def _say_why_cancelled(flow_run_id: str, message: str) -> None:
+    """Make the run's final state say what the stop did (the worker that cancelled it would
+    otherwise write a generic "Flow run was cancelled successfully."; it keeps a run already
+    Cancelled as it is)."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(flow_run_id, Cancelled(message=message), force=True)

@@ -75,7 +75,7 @@ def test_some_lines_rejected_exit_1_with_line_numbers(
     result = cli("batch", str(batch), "--archive", "out")
     assert result.exit_code == 1
     errors = flat(result.stderr)
-    assert "rejected line 2 (item-0002): not valid JSON" in errors
+    assert "rejected line 2: not valid JSON" in errors
     assert "rejected line 3 (seven):" in errors and "duration value '7' is invalid" in errors
     assert "rejected line 4 (ghost):" in errors and "Model not found: no-such-model" in errors
     assert "succeeded 1 (0 already archived)" in flat(result.stdout)

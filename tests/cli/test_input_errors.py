@@ -140,8 +140,8 @@ def test_generate_and_batch_refuse_the_same_id_before_paying(
                 {"model": FAST, "prompt": "x", "duration": "5"},
             ],
             [
-                "line 1 (line 1): not valid JSON",
-                "line 2 (line 2): id 'a/b'",
+                "line 1: not valid JSON",
+                "line 2: id 'a/b'",
                 "line 3 (item-0003): Invalid video request: duration",
             ],
         ),

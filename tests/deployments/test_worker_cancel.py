@@ -124,3 +124,49 @@ def test_cancelling_a_run_on_a_process_worker_cancels_its_generations(
     assert API_KEY not in log
     journal = GenerationJournal(archive / ".oxen-journal.jsonl").latest()
     assert {entry.state for entry in journal.values()} == {"failed"}  # confirmed cancelled
+    _assert_the_cancelled_run_explains_itself(api, flow_run["id"], items)
+
+
+def _assert_the_cancelled_run_explains_itself(api: httpx.Client, run_id: str, items) -> None:
+    """Issue 21.1: the cancelled run's page has its report, an event and one WARNING that say
+    what was cancelled, not only Crashed task runs."""
+    artifacts = {
+        artifact["key"]: artifact
+        for artifact in api.post(
+            "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}
+        )
+        .raise_for_status()
+        .json()
+    }
+    report = artifacts["oxen-batch-report"]
+    assert sorted(row["id"] for row in report["data"]) == sorted(i["id"] for i in items)
+    assert {row["status"] for row in report["data"]} == {"cancelled"}
+    assert "3 cancelled" in report["description"] and "$0.00 this run" in report["description"]
+    assert "cancelled" in artifacts["oxen-batch-summary"]["description"]
+
+    def batch_events() -> list[dict] | None:
+        events = (
+            api.post(
+                "/events/filter",
+                json={"filter": {"event": {"name": ["oxen.batch.completed"]}}, "limit": 50},
+            )
+            .raise_for_status()
+            .json()["events"]
+        )
+        mine = [e for e in events if e["resource"]["prefect.resource.id"] == f"oxen.batch.{run_id}"]
+        return mine or None
+
+    # Events reach the server's store through its event pipeline: a moment after the hook.
+    [event] = wait_for(batch_events, timeout=60, what="the oxen.batch.completed event")
+    assert event["resource"]["oxen.outcome"] == "cancelled"
+    assert event["payload"]["cancelled"] == 3 and event["payload"]["cost_usd"] == 0
+    logs = (
+        api.post("/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}})
+        .raise_for_status()
+        .json()
+    )
+    warnings = [log["message"] for log in logs if log["level"] == 30]
+    assert any("Batch cancelled: 3 unfinished item(s) cancelled" in m for m in warnings), warnings
+    state = api.get(f"/flow_runs/{run_id}").raise_for_status().json()["state"]
+    assert state["type"] == "CANCELLED"
+    assert state["message"].startswith("Batch cancelled: 3 unfinished item(s) cancelled")

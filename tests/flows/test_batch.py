@@ -74,7 +74,7 @@ async def test_a_file_batch_archives_good_lines_and_reports_bad_ones(
         "v003",
         "shots",
     }
-    assert by_key["item-0003"].status == "rejected" and by_key["item-0003"].error.startswith(
+    assert by_key["line 3"].status == "rejected" and by_key["line 3"].error.startswith(
         "line 3: not valid JSON"
     )
     assert by_key["too-short"].status == "rejected" and by_key["too-short"].error.startswith(

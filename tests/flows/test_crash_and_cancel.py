@@ -129,3 +129,51 @@ def test_the_cancellation_hook_cancels_what_the_run_left_running(
     ] == "enqueued"
     with OxenClient(api_key=API_KEY, base_url=emulator.base_url) as oxen:
         oxen.cancel_generation(other.generation_id)
+
+
+async def test_a_batch_stopped_in_its_process_reports_every_item_and_what_it_cost(
+    credentials, emulator, workdir: Path, unique: str
+) -> None:
+    """Ctrl-C in a terminal (the flow run's coroutine cancelled): the run's report says which
+    items were already archived and which were cancelled unbilled, instead of a run with no
+    report."""
+    import asyncio
+    import contextlib
+    import uuid
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    items = [
+        {"id": f"v{i}", "model": FAST, "prompt": f"{unique} {i}", "duration": 1} for i in range(3)
+    ]
+    archive = workdir / "archive"
+    await batch_flow(items[:1], credentials, archive=str(archive), concurrency_limit=None)
+    emulator.configure(latency=60)  # the other two stay on the API until cancelled
+    name = f"stopped-{uuid.uuid4().hex[:8]}"
+    run = asyncio.create_task(
+        batch_flow.with_options(flow_run_name=name)(
+            items, credentials, archive=str(archive), concurrency_limit=None
+        )
+    )
+    await asyncio.to_thread(
+        wait_for,
+        lambda: sum(g["status"] in ("queued", "processing") for g in emulator.generations()) == 2,
+        timeout=120,
+        what="two generations on the API",
+    )
+    run.cancel()  # what Ctrl-C does to the coroutine of a flow run in a terminal
+    with contextlib.suppress(asyncio.CancelledError, BaseException):
+        await run
+
+    async with get_client() as client:
+        [flow_run] = [r for r in await client.read_flow_runs() if r.name == name]
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run.id]))
+        )
+    [report] = [a for a in artifacts if a.key == "oxen-batch-report"]
+    status = {row["id"]: row["status"] for row in report.data}  # type: ignore[union-attr]
+    assert status == {"v0": "skipped", "v1": "cancelled", "v2": "cancelled"}
+    assert "1 skipped, 2 cancelled" in (report.description or "")
+    assert "paid $0.00 this run" in (report.description or "")
+    assert emulator.stats()["billed_generations"] == 1

@@ -53,7 +53,7 @@ async def test_rejected_lines_are_logged_and_summarised_in_the_state_message(
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert [m for m in warnings if m.startswith("Rejected")] == [
-        "Rejected line 2 (item-0002): not valid JSON (Expecting property name enclosed in double "
+        "Rejected line 2: not valid JSON (Expecting property name enclosed in double "
         "quotes at column 2)",
         next(m for m in warnings if m.startswith("Rejected line 4 (too-short): ")),
     ]
