@@ -201,9 +201,10 @@ class VideoRequest(_RaisesRequestValidationError):
     @field_validator("input_video")
     @classmethod
     def _input_video_url(cls, value: str | None) -> str | None:
-        """An input video is an http(s) URL."""
-        if value is not None and not re.match(r"^https?://[^\s/]+\S*$", value):
-            raise ValueError("input_video must be an http(s) URL")
+        """An input video is an http(s) URL (or an s3:// / oxen:// reference the prefect-oxen
+        engine resolves to one before sending)."""
+        if value is not None and not re.match(r"^(https?|s3|oxen)://[^\s/]+\S*$", value):
+            raise ValueError("input_video must be an http(s) URL (or s3:// or oxen://)")
         return value
 
     @field_validator("input_image")

@@ -152,6 +152,12 @@ class EmulatorConfig(BaseModel):
         "to every generation of that shape: still real mp4 bytes of the right duration and size, "
         "but no encode per prompt (load tests of thousands of generations).",
     )
+    fetch_inputs: bool = Field(
+        default=False,
+        description="Fetch every http(s) input_image before rendering, as the API does; one "
+        "that cannot be fetched fails the generation, unbilled (off: tests use URLs nobody "
+        "serves).",
+    )
     state_dir: Path | None = Field(
         default=None,
         description="Directory that keeps generations and rendered files across restarts; "

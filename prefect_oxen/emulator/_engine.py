@@ -21,6 +21,7 @@ from prefect_oxen.emulator._catalogue import ROUTING_FIELDS, Model, find_model
 from prefect_oxen.emulator._config import FROZEN_AT_RUNTIME, EmulatorConfig
 from prefect_oxen.emulator._events import EventBroker
 from prefect_oxen.emulator._faults import ALL_FAULTS, FaultInjector
+from prefect_oxen.emulator._inputs import InputFetches, fetch_inputs
 from prefect_oxen.emulator._render import ImageSpec, VideoSpec
 from prefect_oxen.emulator._repositories import RepositoryStore
 from prefect_oxen.emulator._signing import UrlSigner, result_path
@@ -67,6 +68,7 @@ class Emulator:
         self.broker = EventBroker()
         self.slots = SlotPool(config.concurrency)
         self.stats = Stats()
+        self.input_fetches = InputFetches()
         self.stopping = asyncio.Event()
         self._ids = random.Random(f"{config.seed}:ids")
         self._jitter = random.Random(f"{config.seed}:jitter")
@@ -217,6 +219,13 @@ class Emulator:
         artifact, _ = await asyncio.gather(render, asyncio.sleep(latency))
         return artifact
 
+    async def _fetched(self, record: Generation) -> str | None:
+        """Fetch the generation's input images when the `fetch_inputs` knob is on; why it must
+        fail, or None."""
+        if not self.config.fetch_inputs:
+            return None
+        return await fetch_inputs(record.params, self.input_fetches)
+
     def _take_slot(self) -> None:
         """Record the most slots held at once, for the stats."""
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.slots.in_use)
@@ -259,6 +268,10 @@ class Emulator:
         async with self.slots.hold():
             self._take_slot()
             record.started_at = time.time()
+            failure = await self._fetched(record)
+            if failure is not None:
+                self._fail(record, failure)
+                raise InvalidRequest(failure)
             artifact = await self._work(record, model, spec)
         if artifact is None:
             self._fail(record, UPSTREAM_FAILURE)
@@ -328,6 +341,10 @@ class Emulator:
             except InvalidRequest as exc:
                 # The documented quirk: parameters are only checked when the work runs.
                 self._fail(record, exc.message)
+                return
+            failure = await self._fetched(record)
+            if failure is not None:
+                self._fail(record, failure)
                 return
             artifact = await self._work(record, model, spec)
             if record.status != "processing":
@@ -458,6 +475,7 @@ class Emulator:
             "sse_subscribers": self.broker.subscriber_count,
             "renders": self.artifacts.renders,
             "credits_remaining_usd": None if remaining is None else float(remaining),
+            "input_fetches": self.input_fetches.view(),
         }
 
     def generation_log(self) -> list[dict[str, Any]]:
@@ -489,6 +507,7 @@ class Emulator:
     def reset(self, forget_generations: bool) -> None:
         """Zero the counters and restart the fault streams; optionally forget generations."""
         self.stats.reset()
+        self.input_fetches.reset()
         self.faults.reseed()
         self.artifacts.renders = 0
         self._credits_spent = Decimal(0)

@@ -30,6 +30,7 @@ from prefect_oxen.engine._admission import current_pacing
 from prefect_oxen.engine._clients import shared_async_client
 from prefect_oxen.engine._journal import JournalEntry, default_journal_path
 from prefect_oxen.engine._records import GenerationResult, ValidatedRequest
+from prefect_oxen.engine._references import sendable_request
 from prefect_oxen.engine._run_state import RunState, run_state_at
 from prefect_oxen.engine._step_summary import summary_level
 from prefect_oxen.engine._validation import check_request
@@ -185,6 +186,7 @@ async def generate_result(
     journal = run_state_at(journal_path or default_journal_path())
     chosen = _choose_mode(mode, validated.request)
     run = _Generation(client, journal, validated, chosen, logger, label, staging_dir)
+    run.lifetime = timeout + (start_timeout or 0)
 
     previous = await journal.alookup(validated.identity)
     result = None
@@ -231,6 +233,8 @@ class _Generation:
         self.label = label
         self.staging_dir = staging_dir
         self.run_id = current_flow_run_id()
+        #: Seconds a presigned reference must stay valid (the generation's whole allowance).
+        self.lifetime = 3600.0
 
     async def _record(
         self, state: str, *, mode: str | None = None, ids: list[str] | None = None, **detail: Any
@@ -246,6 +250,11 @@ class _Generation:
                 detail={"flow_run_id": self.run_id, "key": self.validated.key, **detail},
             )
         )
+
+    async def _sendable(self, lifetime: float) -> VideoRequest:
+        """The request as sent: ``s3://`` / ``oxen://`` references made fetchable URLs (the
+        validated request, its fingerprint and the journal keep the originals)."""
+        return await sendable_request(self.validated.request, self.client, lifetime=lifetime)
 
     def _result(self, **fields: Any) -> GenerationResult:
         """The result of this generation, with `fields` filled in."""
@@ -364,8 +373,9 @@ class _Generation:
         # The request goes with it (no secrets in it): a stop hook that finds the POST still in
         # flight recognises the generation in the queue by it and cancels it.
         await self._record("submitting", mode="queue", request=self.validated.request.to_payload())
+        sendable = await self._sendable(timeout + (start_timeout or 0))
         submitted = time.time()
-        [generation, *_] = await self.client.enqueue(self.validated.request, validate=False)
+        [generation, *_] = await self.client.enqueue(sendable, validate=False)
         current_pacing().submitted()
         await self._record("enqueued", mode="queue", ids=[generation.generation_id])
         self.logger.debug("Enqueued generation %s for %s.", generation.generation_id, self.label)
@@ -464,12 +474,11 @@ class _Generation:
     async def synchronous(self) -> GenerationResult:
         """Generate on the blocking endpoint into the staging file."""
         staged = _staging_path(self.staging_dir, self.validated)
+        sendable = await self._sendable(self.lifetime)
         await self._record("submitting", mode="sync")
         submitted = time.time()
         try:
-            outcome = await self.client.generate_video_to_file(
-                self.validated.request, staged, validate=False
-            )
+            outcome = await self.client.generate_video_to_file(sendable, staged, validate=False)
         except asyncio.CancelledError:
             raise
         completed = time.time()

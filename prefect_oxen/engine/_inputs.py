@@ -6,6 +6,8 @@ of the file runs.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import csv
 import hashlib
 import io
@@ -76,7 +78,8 @@ class BatchInput(BaseModel):
 
 
 def load_batch_items(source: str | list[dict[str, Any]] | list[BatchItem]) -> BatchInput:
-    """Items from a list of request dicts, or from a ``.jsonl`` / ``.csv`` path or ``s3://`` URI.
+    """Items from a list of request dicts, or from a ``.jsonl`` / ``.csv`` file: a path, an
+    ``s3://`` URI or an ``oxen://NS/REPO[@BRANCH]/PATH`` repository file.
 
     Args:
         source: The requests, or where to read them (one request per line or row).
@@ -85,7 +88,7 @@ def load_batch_items(source: str | list[dict[str, Any]] | list[BatchItem]) -> Ba
         The items, and a problem (with its line number) for every line that is not a request.
 
     Raises:
-        FileNotFoundError: The local file does not exist.
+        FileNotFoundError: The file does not exist (locally or in the repository).
     """
     if isinstance(source, list):
         return _from_rows([(i + 1, row) for i, row in enumerate(source)], "parameters")
@@ -113,7 +116,9 @@ def load_batch_items(source: str | list[dict[str, Any]] | list[BatchItem]) -> Ba
 
 
 def _read_text(source: str) -> str:
-    """The text of a local file or an S3 object."""
+    """The text of a local file, an S3 object or an Oxen repository file."""
+    if source.lower().startswith("oxen://"):
+        return _read_repository_file(source)
     if source.startswith("s3://"):
         import boto3
 
@@ -128,6 +133,36 @@ def _read_text(source: str) -> str:
             f"Batch input {source} does not exist (expected a .jsonl or .csv file)."
         )
     return path.read_text(encoding="utf-8-sig")
+
+
+def _read_repository_file(source: str) -> str:
+    """The text of ``oxen://NS/REPO[@BRANCH]/PATH`` at the branch head, read with the running
+    flow's credentials (else OXEN_API_KEY / OXEN_BASE_URL)."""
+    from prefect_oxen.blocks import OxenCredentials
+    from prefect_oxen.client import OxenRepoUri, RepositoryPathNotFound
+    from prefect_oxen.engine._run_scope import run_credentials
+
+    uri = OxenRepoUri.parse(source)
+    if not uri.path:
+        raise FileNotFoundError(f"Batch input {source} names no file (expected .../FILE.jsonl).")
+    credentials = run_credentials() or OxenCredentials()
+
+    async def read() -> bytes:
+        client = credentials.get_async_client()
+        try:
+            return await client.repository(uri.namespace, uri.repo).read_bytes(uri.branch, uri.path)
+        finally:
+            await client.aclose()
+
+    # Its own loop on a worker thread: this is called from sync code, inside a flow's loop too.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            data = pool.submit(asyncio.run, read()).result()
+        except RepositoryPathNotFound:
+            raise FileNotFoundError(
+                f"Batch input {source} does not exist (expected a .jsonl or .csv file)."
+            ) from None
+    return data.decode("utf-8-sig")
 
 
 def _csv_rows(text: str) -> list[tuple[int, Any]]:

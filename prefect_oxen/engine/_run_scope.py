@@ -9,10 +9,12 @@ the run works.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.engine._clients import using_shared_clients
 from prefect_oxen.engine._generation import current_flow_run_id
 from prefect_oxen.engine._oxen_archive import oxen_archive_session, oxen_archive_uri
@@ -20,7 +22,11 @@ from prefect_oxen.engine._settings import ResolvedRun, RunPlaces
 from prefect_oxen.engine._stop import remember_run
 from prefect_oxen.storage import acheck_destination
 
-__all__ = ["started_run"]
+__all__ = ["run_credentials", "started_run"]
+
+_RUN_CREDENTIALS: contextvars.ContextVar[OxenCredentials | None] = contextvars.ContextVar(
+    "prefect_oxen_run_credentials", default=None
+)
 
 
 @asynccontextmanager
@@ -63,10 +69,22 @@ async def started_run(
                 prepare=check_destination,
             )
         )
+        # Reading oxen:// inputs in the run uses its credentials, as its archive does.
+        token = _RUN_CREDENTIALS.set(run.credentials)
+        stack.callback(_RUN_CREDENTIALS.reset, token)
         # The stop hooks need the resolved credentials (the real key, not Prefect's mask).
         remember_run(run.credentials, run.settings.state())
         await stack.enter_async_context(using_shared_clients())
         yield run
+
+
+def run_credentials() -> OxenCredentials | None:
+    """The credentials of the flow run this code runs in (set by `started_run`).
+
+    Returns:
+        The run's resolved credentials, or None outside `started_run`.
+    """
+    return _RUN_CREDENTIALS.get()
 
 
 def _run_name() -> str | None:

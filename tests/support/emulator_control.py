@@ -45,6 +45,7 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "concurrency": 16,
     "url_ttl": 3600.0,
     "credits_usd": None,
+    "fetch_inputs": False,
     "faults": {
         "rate_limit": 0.0,
         "retry_after": 1.0,

@@ -58,6 +58,13 @@ class RepoView:
         """The rows of a JSONL table at the head of `branch`."""
         return [json.loads(line) for line in self.read(path, branch).decode().splitlines() if line]
 
+    def create_with(self, files: dict[str, bytes]) -> str:
+        """Create the repository with `files` in its first commit; the commit id."""
+        self._http.post(
+            "/api/repos", json={"namespace": self.namespace, "name": self.name}
+        ).raise_for_status()
+        return self.upload_and_commit(files, "seed the repository")
+
     def upload_and_commit(self, files: dict[str, bytes], message: str, branch: str = "main") -> str:
         """Commit `files` through a workspace of our own (another writer); the commit id."""
         root = f"/api/repos/{self.namespace}/{self.name}"
