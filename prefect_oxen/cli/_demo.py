@@ -7,6 +7,7 @@ directory, then says where the videos, manifests and Prefect artifacts are.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 
 from prefect_oxen.cli._batch_summary import print_batch_summary
@@ -71,6 +73,14 @@ def demo_command(
     ] = 0.05,
     concurrency: ConcurrencyOption = None,
     verbose: VerboseOption = False,
+    archive_to: Annotated[
+        str | None,
+        typer.Option(
+            "--archive",
+            help="An oxen://NS/REPO[@BRANCH][/PREFIX] repository of the embedded emulator to "
+            "commit the videos and their dataset table to (default: OUTPUT/archive).",
+        ),
+    ] = None,
 ) -> None:
     """Run a sample batch (8 items, one multi-shot, one deliberately invalid) end to end.
 
@@ -81,16 +91,19 @@ def demo_command(
     output = output.expanduser().resolve()
     _fresh_output(output)
     batch_file = write_sample_batch(output / "sample_batch.jsonl")
-    archive = output / "archive"
-    report, stats = _run_sample_batch(
+    if archive_to is not None and not archive_to.lower().startswith("oxen://"):
+        raise BadInput("demo --archive takes an oxen://NS/REPO URI (the emulator's repository).")
+    archive = archive_to or str(output / "archive")
+    report, stats, repository = _run_sample_batch(
         batch_file,
         archive,
         latency=latency,
         rate_limit=rate_limit,
         concurrency=concurrency,
         verbose=verbose,
+        journal=str(output / ".oxen-journal.jsonl") if archive_to else None,
     )
-    print_batch_summary(report, archive=str(archive), title="Demo batch")
+    print_batch_summary(report, archive=archive, title="Demo batch")
     report_problems(report)
     expected = [item for item in report.items if item.key == INVALID_ITEM_ID]
     others = [item for item in report.items if item.key != INVALID_ITEM_ID]
@@ -99,7 +112,7 @@ def demo_command(
         and expected[0].status == "rejected"
         and all(item.status == "archived" for item in others)
     )
-    out.print(_where_things_are(archive, stats))
+    out.print(repository or _where_things_are(Path(archive), stats))
     elapsed = time.monotonic() - started
     if as_intended:
         line = expected[0].line
@@ -115,14 +128,16 @@ def demo_command(
 
 def _run_sample_batch(
     batch_file: Path,
-    archive: Path,
+    archive: str,
     *,
     latency: float,
     rate_limit: float,
     concurrency: int | None,
     verbose: bool,
-) -> tuple[BatchReport, dict[str, Any]]:
-    """The sample batch through `batch_flow` against an embedded emulator: report and stats."""
+    journal: str | None = None,
+) -> tuple[BatchReport, dict[str, Any], Panel | None]:
+    """The sample batch through `batch_flow` against an embedded emulator: report, stats and,
+    for an ``oxen://`` archive, the repository's last commit and table."""
     from prefect_oxen.blocks import OxenCredentials
     from prefect_oxen.client import PollPolicy
     from prefect_oxen.emulator import running_emulator
@@ -154,15 +169,53 @@ def _run_sample_batch(
         report = run_batch(
             str(batch_file),
             credentials,
-            archive=str(archive),
+            archive=archive,
             concurrency=concurrency,
             budget=None,
             on_budget="refuse",
             dry_run=False,
             mode="auto",
             verbose=verbose,
+            # A journal of the demo's own: the next demo's emulator knows none of these ids.
+            **({"journal": journal} if journal else {}),
         )
-        return report, emulator.stats()
+        repository = _repository_panel(credentials, archive) if journal else None
+        return report, emulator.stats(), repository
+
+
+def _repository_panel(credentials: Any, archive: str) -> Panel:
+    """The repository's newest commit and its dataset table, as the demo's closing panel."""
+    import asyncio
+
+    from rich.console import Group
+    from rich.table import Table
+
+    from prefect_oxen.client import OxenRepoUri
+
+    uri = OxenRepoUri.parse(archive)
+    table_path = uri.join("dataset.jsonl").path
+
+    async def read() -> tuple[Any, bytes]:
+        async with credentials.get_async_client() as client:
+            repo = client.repository(uri.namespace, uri.repo)
+            [commit] = await repo.commit_log(uri.branch, limit=1)
+            return commit, await repo.read_bytes(uri.branch, table_path)
+
+    commit, data = asyncio.run(read())
+    rows = Table("path", "prompt", "model", "s", "cost", "sha256", title=table_path)
+    for line in data.decode().splitlines():
+        row = json.loads(line)
+        cost = row.get("cost_usd")
+        rows.add_row(
+            row["path"],
+            str(row.get("prompt") or "")[:40],
+            str(row.get("model") or ""),
+            str(row.get("duration") or ""),
+            f"${cost:.2f}" if isinstance(cost, (int, float)) else "",
+            str(row.get("sha256") or "")[:12],
+        )
+    head = f"Commit [bold]{commit.id}[/] on {uri.branch} of {uri.namespace}/{uri.repo}:"
+    return Panel.fit(Group(head, escape(commit.message), rows), title=f"Oxen repository {archive}")
 
 
 def _where_things_are(archive: Path, stats: dict[str, Any]) -> Panel:

@@ -545,7 +545,7 @@ def commit_message(archive: OxenArchive, rows: int, *, run_name: str | None, out
         A one-line summary, then the detail.
     """
     batch = ", ".join(sorted(Path(b).name for b in archive.batches)) or "single videos"
-    run = f"flow run {run_name or '?'} ({archive.flow_run_id or 'no id'})"
+    run = f"{run_name or 'unnamed'} ({archive.flow_run_id or 'no flow run id'})"
     return (
         f"prefect-oxen: {archive.staged_count} video(s) from {batch}\n\n"
         f"Batch: {batch}\nFlow run: {run}, {outcome}\n"

@@ -82,3 +82,51 @@ def test_an_invalid_oxen_archive_is_bad_input(cli, oxen_env, tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "NAMESPACE/REPO" in result.stderr
     assert oxen_env.stats()["billed_generations"] == 0
+
+
+def test_batch_reads_its_prompts_from_a_repository(
+    cli, oxen_env, repo: RepoView, tmp_path: Path, unique: str
+) -> None:
+    lines = [
+        json.dumps({"id": "fox", "model": FAST, "prompt": f"a fox {unique}", "duration": 1}),
+        json.dumps({"id": "bad", "model": FAST, "prompt": "x", "duration": "long"}),
+    ]
+    repo.create_with({"prompts.jsonl": ("\n".join(lines) + "\n").encode()})
+    result = cli(
+        "batch", f"oxen://me/{repo.name}/prompts.jsonl", "--archive", f"oxen://me/{repo.name}/out"
+    )
+    assert result.exit_code == 1, result.stdout + result.stderr
+    assert "rejected line 2 (bad):" in flat(result.stderr)
+    assert [row["path"].rsplit("/", 1)[1] for row in repo.table("out/dataset.jsonl")] == ["fox.mp4"]
+    assert oxen_env.stats()["billed_generations"] == 1
+
+
+def test_a_missing_repository_prompt_file_is_bad_input(
+    cli, oxen_env, repo: RepoView, tmp_path: Path
+) -> None:
+    repo.create_with({"other.txt": b"x"})
+    result = cli("batch", f"oxen://me/{repo.name}/nope.jsonl", "--archive", str(tmp_path / "a"))
+    assert result.exit_code == 2
+    assert "does not exist" in flat(result.stderr)
+    assert oxen_env.stats()["billed_generations"] == 0
+
+
+def test_the_demo_commits_to_a_repository_and_prints_the_commit_and_the_table(
+    cli, tmp_path: Path
+) -> None:
+    result = cli(
+        "demo",
+        "--output",
+        str(tmp_path / "demo"),
+        "--latency",
+        "0",
+        "--rate-limit",
+        "0",
+        "--archive",
+        "oxen://demo/videos",
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    text = flat(result.stdout)
+    assert "Commit " in text and "prefect-oxen: 7 video(s) from sample_batch.jsonl" in text
+    assert "dataset.jsonl: 7 row(s)" in text
+    assert "Demo succeeded" in text
