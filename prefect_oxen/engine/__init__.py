@@ -22,12 +22,14 @@ from prefect_oxen.engine._archive import (
 )
 from prefect_oxen.engine._batch import (
     BatchPlan,
+    database_is_sqlite,
     ensure_concurrency_limit,
     log_admission,
     read_back_costs,
     remember_plan,
     remembered_plan,
     run_batch_item,
+    server_keeps_data_in_sqlite,
 )
 from prefect_oxen.engine._budget import SpendGuard
 from prefect_oxen.engine._claims import ItemClaim, claim_item
@@ -181,6 +183,7 @@ __all__ = [
     "combined_result",
     "current_flow_run_id",
     "current_pacing",
+    "database_is_sqlite",
     "default_journal_path",
     "deliver_result",
     "describe_error",
@@ -215,6 +218,7 @@ __all__ = [
     "run_item",
     "run_state_at",
     "run_state_for",
+    "server_keeps_data_in_sqlite",
     "shared_async_client",
     "shot_key",
     "shot_requests",

@@ -27,6 +27,7 @@ from prefect_oxen.engine import (
     read_back_costs,
     remember_plan,
     run_batch_item,
+    server_keeps_data_in_sqlite,
     started_run,
 )
 from prefect_oxen.flows.report import (
@@ -245,7 +246,7 @@ async def _produce_all(
         await progress.advance(item.key, report.status)
 
     async with GenerationSlots(concurrency, concurrency_limit) as slots:
-        log_admission(slots, logger)
+        log_admission(slots, logger, sqlite=slots.shared and await server_keeps_data_in_sqlite())
         await asyncio.gather(
             *(one(i, item, valid, slots) for i, (item, valid) in enumerate(plan.valid))
         )
