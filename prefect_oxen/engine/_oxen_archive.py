@@ -429,11 +429,12 @@ class OxenArchive:
         repo = self._repo()
         assert self._workspace is not None
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
-            data = await self._read(self.uri.branch, self.table_path)
+            head = await self._head_id(repo)
+            data = await self._read(head or self.uri.branch, self.table_path)
             rows = merge_rows(parse_table(data) if data else {}, self.new_rows())
             await repo.upload_bytes(self._workspace.id, render_table(rows), self.table_path)
             try:
-                return await repo.commit_workspace(
+                commit = await repo.commit_workspace(
                     self._workspace,
                     message=message(len(rows)),
                     author=COMMIT_AUTHOR[0],
@@ -445,7 +446,49 @@ class OxenArchive:
                     raise
                 logger.info("%s moved and changed the table: staging again on its head.", self.uri)
                 await self._restage(repo)
+                continue
+            await self._keep_rows_committed_meanwhile(repo, commit, head, rows)
+            return commit
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _head_id(self, repo: AsyncRepository) -> str | None:
+        """The branch's head commit id (None before the repository's first commit)."""
+        try:
+            return (await repo.get_branch(self.uri.branch)).commit_id
+        except BranchNotFound:
+            return None
+
+    async def _keep_rows_committed_meanwhile(
+        self, repo: AsyncRepository, commit: Commit, read_at: str | None, rows: dict[str, Any]
+    ) -> None:
+        """Add back the rows of a commit that landed between reading the table and committing
+        (the server merged over it without a conflict when our workspace had no table yet)."""
+        parent = commit.parent_ids[0] if commit.parent_ids else None
+        if read_at is None or parent is None or parent == read_at:
+            return
+        data = await self._read(parent, self.table_path)
+        earlier = parse_table(data) if data else {}
+        missed = {path: row for path, row in earlier.items() if path not in rows}
+        for _ in range(MAX_COMMIT_ATTEMPTS):
+            head = await self._head_id(repo)
+            current = parse_table(await self._read(head or self.uri.branch, self.table_path) or b"")
+            merged = {**missed, **current}
+            if len(merged) == len(current):
+                return
+            workspace = await self._new_workspace()
+            await repo.upload_bytes(workspace.id, render_table(merged), self.table_path)
+            try:
+                await repo.commit_workspace(
+                    workspace,
+                    message=f"prefect-oxen: keep {len(merged) - len(current)} {TABLE_FILE} "
+                    f"row(s) committed while flow run {self.flow_run_id} committed",
+                    author=COMMIT_AUTHOR[0],
+                    email=COMMIT_AUTHOR[1],
+                    branch=self.uri.branch,
+                )
+                return
+            except BranchMoved:
+                continue
 
     def new_rows(self) -> list[dict[str, Any]]:
         """This run's table rows (one per video it staged)."""

@@ -23,6 +23,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from prefect.settings import PREFECT_API_URL
 
+from prefect_oxen.client import AsyncRepository
 from prefect_oxen.engine import state_location_for
 from prefect_oxen.engine._oxen_archive import OxenArchive
 from prefect_oxen.flows import batch_flow, generate_video_flow
@@ -147,6 +148,43 @@ async def test_a_branch_moved_during_the_run_keeps_both_commits_and_merges_the_t
     assert "another writer" in messages and len(_ours(repo)) == 1
     assert messages[-1].startswith("prefect-oxen")  # ours landed on top of the moved branch
     assert emulator.stats()["billed_generations"] == 3
+
+
+async def test_a_table_committed_between_reading_and_committing_keeps_its_rows(
+    credentials, emulator, repo: RepoView, unique: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No table in the run's workspace base: the server merges without a conflict, so only the
+    # check of the commit's parent can notice the other writer's rows.
+    repo.create_with({"readme.md": b"clips"})
+    late_row = {"path": "late/y.mp4", "prompt": "y", "sha256": sha256_hex(b"y")}
+    commit_workspace = AsyncRepository.commit_workspace
+    raced: list[str] = []
+
+    async def another_writer_first(self: AsyncRepository, workspace: Any, **options: Any) -> Any:
+        if not raced:
+            raced.append(
+                repo.upload_and_commit(
+                    {"late/y.mp4": b"y", "dataset.jsonl": (json.dumps(late_row) + "\n").encode()},
+                    "another writer",
+                )
+            )
+        return await commit_workspace(self, workspace, **options)
+
+    monkeypatch.setattr(AsyncRepository, "commit_workspace", another_writer_first)
+    state = await batch_flow(
+        _items(2, unique),
+        credentials,
+        archive=f"oxen://me/{repo.name}",
+        concurrency_limit=None,
+        return_state=True,
+    )
+    report = await report_of(state)
+
+    assert state.is_completed() and len(raced) == 1
+    ours = {item.archive_uri.split("@main/", 1)[1] for item in report.items}
+    _check_table(repo, "dataset.jsonl", ours | {late_row["path"]})
+    messages = [c["message"] for c in _ours(repo)]
+    assert len(messages) == 2 and "keep 1 dataset.jsonl row(s)" in messages[1]
 
 
 def _start_child(emulator, archive: str, batch: list[dict]) -> subprocess.Popen[bytes]:
