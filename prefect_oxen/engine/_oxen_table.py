@@ -97,10 +97,10 @@ def parse_table(data: bytes) -> dict[str, dict[str, Any]]:
 
     Returns:
         Path to row; lines that are not JSON objects with a string `path` are kept under a
-        ``#line N`` key so a merge never drops them.
+        ``#<their text>`` key so a merge never drops (or doubles) them.
     """
     rows: dict[str, dict[str, Any]] = {}
-    for number, line in enumerate(data.decode("utf-8-sig").splitlines(), start=1):
+    for line in data.decode("utf-8-sig").splitlines():
         if not line.strip():
             continue
         try:
@@ -110,7 +110,8 @@ def parse_table(data: bytes) -> dict[str, dict[str, Any]]:
         if isinstance(row, dict) and isinstance(row.get("path"), str):
             rows[row["path"]] = row
         else:
-            rows[f"#line {number}"] = row if isinstance(row, dict) else {"raw": line}
+            # Keyed by its text, not its place: merging two reads of the table keeps it once.
+            rows[f"#{line.strip()}"] = row if isinstance(row, dict) else {"raw": line}
     return rows
 
 
@@ -141,5 +142,9 @@ def render_table(rows: Mapping[str, dict[str, Any]]) -> bytes:
     Returns:
         One JSON object per line.
     """
-    lines = [json.dumps(rows[key], ensure_ascii=False) for key in sorted(rows)]
+    # A line kept as found (no path: see `parse_table`) is written back as it was.
+    lines = [
+        key[1:] if key.startswith("#") else json.dumps(rows[key], ensure_ascii=False)
+        for key in sorted(rows)
+    ]
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
