@@ -525,7 +525,11 @@ def report_stopped_batch(flow_run: Any, state: Any) -> BatchReport:
 
     report, whole = _stopped_report(flow_run)
     run_id = str(flow_run.id)
-    verb = "cancelled" if getattr(state, "is_cancelling", lambda: False)() else "stopped"
+    cancelling = bool(getattr(state, "is_cancelling", lambda: False)())
+    # Ctrl-C, or a cancelled task awaiting the flow: Prefect records a cancelled coroutine as
+    # Crashed ("Execution was cancelled by the runtime environment").
+    interrupted = "cancelled" in str(getattr(state, "message", "") or "").lower()
+    verb = "cancelled" if cancelling or interrupted else "stopped"
     archived = report.count("archived") + report.count("skipped")
     lost = sum(1 for item in report.items if item.status == "cancelled" and item.cost_usd)
     summary = (
@@ -540,15 +544,15 @@ def report_stopped_batch(flow_run: Any, state: Any) -> BatchReport:
         report, batch_id=run_id, outcome="cancelled", run_name=getattr(flow_run, "name", None)
     )
     flow_run_logger(flow_run).warning(summary)
-    if not whole and getattr(state, "is_cancelling", lambda: False)():
+    if (cancelling and not whole) or interrupted:
         _say_why_cancelled(run_id, summary)
     return report
 
 
 def _say_why_cancelled(flow_run_id: str, message: str) -> None:
-    """Make the run's final state say what the stop did (the worker that cancelled it would
-    otherwise write a generic "Flow run was cancelled successfully."; it keeps a run already
-    Cancelled as it is)."""
+    """Make the run's final state Cancelled, saying what the stop did: the worker that cancelled
+    it would otherwise write a generic "Flow run was cancelled successfully." (it keeps a run
+    already Cancelled as it is), and an interrupted run would read Crashed."""
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled
 

@@ -177,3 +177,10 @@ async def test_a_batch_stopped_in_its_process_reports_every_item_and_what_it_cos
     assert "1 skipped, 2 cancelled" in (report.description or "")
     assert "paid $0.00 this run" in (report.description or "")
     assert emulator.stats()["billed_generations"] == 1
+    # A stop is not a crash: the run reads Cancelled and says what the stop did.
+    async with get_client() as client:
+        final = (await client.read_flow_run(flow_run.id)).state
+    assert final is not None and final.is_cancelled()
+    assert (final.message or "").startswith(
+        "Batch cancelled: 2 unfinished item(s) cancelled, 1 already archived"
+    )

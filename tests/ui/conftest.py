@@ -81,6 +81,7 @@ class UIServer:
     flow_run_id: str
     home: Path
     flow_run_state: str
+    cancelled_flow_run_id: str
 
     def env(self) -> dict[str, str]:
         return prefect_env(self.home, f"{self.url}/api")
@@ -147,6 +148,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory, emulator_server) -> Iter
                 api=api,
                 flow_run_id=result["flow_run_id"],
                 flow_run_state=result["state"],
+                cancelled_flow_run_id=result["cancelled_flow_run_id"],
             )
     finally:
         server.stop()

@@ -9,6 +9,7 @@ Environment: PREFECT_API_URL, OXEN_API_KEY, OXEN_BASE_URL; argv[1] is a working 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -77,7 +78,43 @@ async def main(workdir: Path) -> dict[str, object]:
     return {
         "flow_run_id": str(state.state_details.flow_run_id),
         "state": state.type.value,
+        "cancelled_flow_run_id": await _cancelled_batch(credentials, workdir),
     }
+
+
+async def _cancelled_batch(credentials: OxenCredentials, workdir: Path) -> str:
+    """A batch stopped while its generations are on the API (as Ctrl-C stops one): the screen
+    of a cancelled run, with its report."""
+    import httpx
+
+    control = httpx.AsyncClient(base_url=os.environ["OXEN_BASE_URL"], timeout=10)
+    await control.patch("/_emulator/config", json={"latency": 60})
+    items = [
+        {"id": f"stopped-{i}", "model": FAST, "prompt": f"a stopped clip {i}", "duration": 2}
+        for i in range(3)
+    ]
+    flow = batch_flow.with_options(flow_run_name="cancelled-batch")
+    run = asyncio.create_task(
+        flow(items=items, credentials=credentials, archive=str(workdir / "stopped"))
+    )
+    try:
+        for _ in range(600):  # until the API holds all three (at most a minute)
+            rows = (await control.get("/_emulator/generations")).json()
+            rows = rows["generations"] if isinstance(rows, dict) else rows
+            if sum(row["status"] in ("queued", "processing") for row in rows) == len(items):
+                break
+            await asyncio.sleep(0.1)
+        run.cancel()  # what Ctrl-C does to the coroutine of a flow run in a terminal
+        with contextlib.suppress(BaseException):
+            await run
+    finally:
+        await control.patch("/_emulator/config", json={"latency": 0})
+        await control.aclose()
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        [stopped] = [r for r in await client.read_flow_runs() if r.name == "cancelled-batch"]
+    return str(stopped.id)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,31 @@ def test_flow_run_page_shows_the_finished_batch(
     page.close()
 
 
+def test_a_cancelled_batch_shows_what_it_cancelled(
+    browser, ui_server: UIServer, screenshots
+) -> None:
+    """Issue 21.1: the cancelled run's page carries its report, with every item cancelled."""
+    run_id = ui_server.cancelled_flow_run_id
+    flow_run = ui_server.api.get(f"/flow_runs/{run_id}").raise_for_status().json()
+    artifacts = (
+        ui_server.api.post(
+            "/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run_id]}}}
+        )
+        .raise_for_status()
+        .json()
+    )
+    [report] = [a for a in artifacts if a["key"] == "oxen-batch-report"]
+    assert {row["status"] for row in report["data"]} == {"cancelled"}
+    assert flow_run["state_type"] == "CANCELLED"
+    page = _open(browser, ui_server, "v2", f"/runs/flow-run/{run_id}?tab=Artifacts")
+    page.get_by_text(flow_run["name"]).first.wait_for()
+    page.wait_for_load_state("networkidle")
+    page.get_by_text("3 cancelled").first.wait_for()
+    _save(page, screenshots, "v2-cancelled-run", readme_name="cancelled-run")
+    assert "3 cancelled" in _visible_text(page)
+    page.close()
+
+
 @pytest.mark.parametrize("ui", ["v2", "v1"])
 def test_report_table_renders_its_rows(browser, ui_server: UIServer, screenshots, ui) -> None:
     table = _report_table(ui_server)
