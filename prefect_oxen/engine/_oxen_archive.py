@@ -582,7 +582,7 @@ def commit_message(archive: OxenArchive, rows: int, *, run_name: str | None, out
         archive: The archive the run staged into.
         rows: How many rows the committed table holds.
         run_name: The flow run's name.
-        outcome: "finished", "failed part-way" or "cancelled".
+        outcome: "ended", "failed part-way" (it raised) or "cancelled".
 
     Returns:
         A one-line summary, then the detail.
@@ -634,7 +634,7 @@ async def oxen_archive_session(
         return
     spool = work_dir / f"oxen-staged-{uuid.uuid4().hex[:8]}" if work_dir else None
     archive, first = _join(uri, credentials, spool_dir=spool, flow_run_id=flow_run_id)
-    outcome = "finished"
+    outcome = "ended"
     try:
         if first:
             await archive.aprepare(create=prepare)

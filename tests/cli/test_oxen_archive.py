@@ -98,6 +98,9 @@ def test_batch_reads_its_prompts_from_a_repository(
     assert result.exit_code == 1, result.stdout + result.stderr
     assert "rejected line 2 (bad):" in flat(result.stderr)
     assert [row["path"].rsplit("/", 1)[1] for row in repo.table("out/dataset.jsonl")] == ["fox.mp4"]
+    # The run ended failed (a line was rejected) and still committed what it archived.
+    [commit] = [c for c in repo.commits() if c["message"].startswith("prefect-oxen")]
+    assert "1 video(s) from prompts.jsonl" in commit["message"]
     assert oxen_env.stats()["billed_generations"] == 1
 
 
