@@ -69,6 +69,10 @@ so a client can be written defensively against it):
   generations only. `GET /api/evaluations/models/{id}` returns the bare model object.
 - Only succeeded generations are billed: failed, cancelled and faulted-before-work requests
   are free. A sync call dropped by `connection_reset` was billed (the ambiguous worst case).
+- Reference inputs are fetched only with the `fetch_inputs` knob on (tests elsewhere send URLs
+  nobody serves): every http(s) `input_image` is fetched before rendering, and one that cannot
+  be fetched fails the generation, unbilled, with error_message "Could not fetch input_image
+  from <host>: ..." (never the signed query). The stats count them under `input_fetches`.
 - Validation messages are wrapped as `Getting model response error: 422 - Value error, <bare>`
   when `wrap_validation_messages` is on (the default), whatever the failing check.
 """
