@@ -20,7 +20,7 @@ from prefect_oxen.engine._generation import current_flow_run_id
 from prefect_oxen.engine._oxen_archive import oxen_archive_session, oxen_archive_uri
 from prefect_oxen.engine._settings import ResolvedRun, RunPlaces
 from prefect_oxen.engine._stop import remember_run
-from prefect_oxen.storage import acheck_destination
+from prefect_oxen.storage import acheck_destination, archive_scheme
 
 __all__ = ["run_credentials", "started_run"]
 
@@ -45,11 +45,14 @@ async def started_run(
         The run's credentials and settings.
 
     Raises:
+        UnsupportedArchive: The archive is a URI of a scheme that is not supported.
         ArchiveUnavailable: The archive cannot be written or reached, or an ``oxen://``
             repository cannot be reached or created with the credentials (nothing is paid).
         ValueError: A named block does not exist.
         InvalidObjectKey: The key template makes no valid key.
     """
+    if isinstance(places.archive, str) and not places.archive_block:
+        archive_scheme(places.archive)  # gs://, s3:/ ...: refused before any API call
     run = await places.aresolve(**options)
     destination = run.settings.destination
     oxen = oxen_archive_uri(destination) is not None
