@@ -77,7 +77,7 @@ def demo_command(
         str | None,
         typer.Option(
             "--archive",
-            help="An oxen://NS/REPO[@BRANCH][/PREFIX] repository of the embedded emulator to "
+            help="An oxen://NS/REPO(@BRANCH)(/PREFIX) repository of the embedded emulator to "
             "commit the videos and their dataset table to (default: OUTPUT/archive).",
         ),
     ] = None,

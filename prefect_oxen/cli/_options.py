@@ -65,7 +65,7 @@ ArchiveOption = Annotated[
     str,
     typer.Option(
         "--archive",
-        help="Local directory, s3://bucket/prefix or oxen://NS/REPO[@BRANCH][/PREFIX] for videos "
+        help="Local directory, s3://bucket/prefix or oxen://NS/REPO(@BRANCH)(/PREFIX) for videos "
         "and manifests.",
         callback=_known_archive,
     ),

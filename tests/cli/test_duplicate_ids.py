@@ -45,7 +45,7 @@ def test_a_repeated_id_is_one_rejected_line_and_every_line_is_counted_once(
         ("item-0002", "3", "archived"),
     ]
     errors = flat(result.stderr)
-    assert "rejected line 2 (line 2): id 'a' is already used by line 1;" in errors
+    assert "rejected line 2: id 'a' is already used by line 1;" in errors
     assert errors.count("rejected line") == 1
     assert "3/3 0 failed · 1 rejected" in errors  # the bar: a rejected line is not a failure
 

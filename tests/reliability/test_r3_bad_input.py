@@ -246,7 +246,7 @@ async def test_a_duplicate_id_line_is_reported_by_line(
     )
     report = await report_of(state)
     assert [(item.line, item.status) for item in report.items] == [(1, "archived"), (2, "rejected")]
-    assert report.items[1].error.startswith("line 2: duplicate id 'dup'")
+    assert report.items[1].error.startswith("line 2: id 'dup' is already used by line 1")
 
 
 async def _items_or_empty(state):
