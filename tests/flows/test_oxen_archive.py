@@ -306,7 +306,7 @@ async def test_an_unreachable_input_image_fails_the_generation_unbilled(
 
     assert state.is_failed()
     assert "Could not fetch input_image" in str(state.message) + str(
-        state.result(raise_on_failure=False)
+        await state.aresult(raise_on_failure=False)
     )
     assert emulator.stats()["billed_generations"] == 0
     assert emulator.stats()["input_fetches"]["failures"] >= 1
