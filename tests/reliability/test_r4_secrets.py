@@ -1,6 +1,6 @@
 """R4: a batch archived to S3 leaves the API key and the signed result URLs nowhere: not in logs,
 console output, artifacts, the Prefect database, result storage, manifests, S3 objects or their
-metadata, nor the journal."""
+metadata, nor the run state (kept in the bucket with an S3 archive)."""
 
 from __future__ import annotations
 
@@ -148,18 +148,20 @@ async def test_no_secret_is_left_anywhere(
     for path in _database_files():
         check(f"database {path.name}", path.read_bytes())
 
-    # Result storage, journal and work files under PREFECT_HOME, and the test's own directory.
+    # Result storage and work files under PREFECT_HOME, and the test's own directory.
     home = Path(PREFECT_HOME.value())
     files = [p for root in (home, workdir) for p in root.rglob("*") if p.is_file()]
-    assert any("journal" in p.name for p in files)
     for path in files:
         check(str(path), path.read_bytes())
 
-    # S3: every object (videos and manifests) and its metadata.
+    # S3: every object (videos, manifests and the run state kept with an S3 archive: one object
+    # per item, one per holder) and its metadata.
     listed = aws.list_objects_v2(Bucket=BUCKET).get("Contents", [])
     assert sum(o["Key"].endswith(".mp4") for o in listed) == 5 and any(
         o["Key"].endswith(".json") for o in listed
     )
+    state_objects = [o["Key"] for o in listed if "/.oxen-state/items/" in o["Key"]]
+    assert len(state_objects) == 5, state_objects  # one per accepted item (not the rejected one)
     for entry in listed:
         obj = aws.get_object(Bucket=BUCKET, Key=entry["Key"])
         check(f"s3 {entry['Key']}", obj["Body"].read())
