@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from pathlib import Path
 from types import FrameType
@@ -122,10 +123,10 @@ def serve_until_stopped(server: EmulatorServer) -> None:
     """
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        server.serve_forever()
-    except (KeyboardInterrupt, _Terminated):
-        # uvicorn re-raises the captured signal after its graceful shutdown; that is the
-        # normal way to stop, not an error.
+        # uvicorn re-raises the captured signal after its graceful shutdown (or just returns,
+        # depending on when asyncio sees it): either is the normal way to stop, not an error.
+        with contextlib.suppress(KeyboardInterrupt, _Terminated):
+            server.serve_forever()
         typer.echo("Oxen emulator stopped")
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -176,14 +176,24 @@ class EmulatorServer:
         self._app = create_app(self._initial)
 
     def serve_forever(self) -> None:
-        """Serve in the foreground until Ctrl-C (uvicorn installs the signal handlers)."""
+        """Serve in the foreground until Ctrl-C or SIGTERM (uvicorn installs the handlers).
+
+        Returns when a signal stopped the server. uvicorn then raises the signal again, which
+        may or may not surface here as KeyboardInterrupt depending on when asyncio's own SIGINT
+        handler sees it, so callers treat a return and KeyboardInterrupt alike.
+
+        Raises:
+            RuntimeError: The server never started (uvicorn logged why).
+        """
         self._socket = self._bind()
-        self._server = self._uvicorn(foreground=True)
+        server = self._server = self._uvicorn(foreground=True)
         try:
             asyncio.run(self._serve())
         finally:
             self._socket.close()
             self._socket = self._server = None
+        if not server.started:
+            raise RuntimeError("the emulator failed to start")
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

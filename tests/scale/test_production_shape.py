@@ -6,6 +6,7 @@ when a machine dies, when two start together, or when a finished batch runs agai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -107,13 +108,20 @@ def test_a_machine_killed_after_paying_is_finished_elsewhere_without_paying_agai
     archive = f"s3://{BUCKET}/killed-{uuid.uuid4().hex[:6]}"
     machine_a = machines("machine-a").start(archive)
     try:
+        # A deadline, not a pace: a fresh machine starts Prefect's ephemeral server first,
+        # which takes long on a loaded 2-core runner.
         wait_for(
             lambda: len(emulator.generations()) == N,
-            timeout=120,
+            timeout=200,
             what="machine A to have all its generations on the API",
         )
+    except AssertionError as exc:
+        os.killpg(machine_a.pid, signal.SIGKILL)  # then say what it was doing
+        said = machine_a.communicate(timeout=30)[0]
+        raise AssertionError(f"{exc}; machine A said:\n{said[-3000:]}") from exc
     finally:
-        os.killpg(machine_a.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(machine_a.pid, signal.SIGKILL)
         machine_a.wait(30)
     assert _videos(s3, archive.split("/", 3)[3]) == []  # A died before archiving anything
 
