@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -255,7 +255,7 @@ class AsyncOxenClient:
 
     # --- models ---------------------------------------------------------------------------
 
-    async def list_models(self, **filters: Any) -> list[ModelInfo]:
+    async def list_models(self, /, **filters: Any) -> list[ModelInfo]:
         """The catalogue (``GET /api/ai/models``, or the older ``/api/evaluations/models``).
 
         Args:
@@ -706,7 +706,7 @@ class AsyncOxenClient:
             body = body["generations"][0] if body["generations"] else body
         return _parse_generation(body)
 
-    async def events(self) -> AsyncIterator[CompletionEvent]:
+    async def events(self) -> AsyncGenerator[CompletionEvent, None]:
         """Raw completion events from ``/api/events`` as they arrive (no replay, no reconnect).
 
         The connect is retried like any call while the failure is transient; a refusal (the
