@@ -24,6 +24,7 @@ import httpx
 
 from prefect_oxen.client._config import USER_AGENT, resolve_api_key, resolve_base_url
 from prefect_oxen.client._download import Downloader, DownloadResult, part_path
+from prefect_oxen.client._error_mapping import json_object
 from prefect_oxen.client._errors import (
     DeadlineExceeded,
     EmptyResult,
@@ -47,7 +48,7 @@ from prefect_oxen.client._models import (
     VideoResponse,
 )
 from prefect_oxen.client._reconcile import IssuedIds, may_be_ours, why
-from prefect_oxen.client._redaction import install_httpx_redaction, redact_url
+from prefect_oxen.client._redaction import install_httpx_redaction
 from prefect_oxen.client._repositories import AsyncRepository
 from prefect_oxen.client._session import Session
 from prefect_oxen.client._settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
@@ -240,19 +241,6 @@ class AsyncOxenClient:
             by_id=bool(kwargs.get("generation_id")),
         )
 
-    @staticmethod
-    def _json(response: httpx.Response) -> Any:
-        """The JSON body of `response`; raises `UnexpectedResponse` when it is not JSON."""
-        try:
-            return response.json()
-        except ValueError:
-            where = f"{response.request.method} {redact_url(str(response.request.url))}"
-            raise UnexpectedResponse(
-                f"Expected JSON from {where}, "
-                f"got {response.headers.get('content-type', 'no content type')}.",
-                status_code=response.status_code,
-            ) from None
-
     # --- models ---------------------------------------------------------------------------
 
     async def list_models(self, /, **filters: Any) -> list[ModelInfo]:
@@ -269,9 +257,9 @@ class AsyncOxenClient:
             OxenError: The call failed.
         """
         response = await self._call_route("models", self.paths.models, "", "GET", params=filters)
-        body = self._json(response)
-        rows = body.get("data") if isinstance(body, dict) and "data" in body else None
-        if rows is None and isinstance(body, dict):
+        body = json_object(response)
+        rows = body.get("data")
+        if rows is None:
             rows = body.get("models")
         if not isinstance(rows, list):
             raise UnexpectedResponse("The model list has neither 'data' nor 'models'.", body=body)
@@ -306,10 +294,9 @@ class AsyncOxenClient:
                 status_code=404,
                 detail=f"Model not found: {model_id}",
             ) from None
-        body = self._json(response)
-        if isinstance(body, dict) and isinstance(body.get("model"), dict):
-            body = body["model"]
-        info = ModelInfo.model_validate(body)
+        body = json_object(response)
+        row = body.get("model")
+        info = ModelInfo.model_validate(row if isinstance(row, dict) else body)
         self._models[model_id] = info
         return info
 
@@ -380,7 +367,7 @@ class AsyncOxenClient:
             read_timeout=self.timeouts.generate,
             model=request.model,
         )
-        return VideoResponse.model_validate(self._json(response))
+        return VideoResponse.model_validate(json_object(response))
 
     async def generate_video_to_file(
         self,
@@ -517,8 +504,8 @@ class AsyncOxenClient:
             )
             self._issued.remember(found)
             return found
-        body = self._json(response)
-        rows = body.get("generations") if isinstance(body, dict) else None
+        body = json_object(response)
+        rows = body.get("generations")
         if not isinstance(rows, list) or not rows:
             raise UnexpectedResponse("The enqueue answer has no generations.", body=body)
         generations = [
@@ -596,10 +583,9 @@ class AsyncOxenClient:
         response = await self._call(
             "GET", f"{self.paths.queue}/{generation_id}", generation_id=generation_id
         )
-        body = self._json(response)
-        if isinstance(body, dict) and isinstance(body.get("generation"), dict):
-            body = body["generation"]
-        return _parse_generation(body)
+        body = json_object(response)
+        row = body.get("generation")
+        return _parse_generation(row if isinstance(row, dict) else body)
 
     async def list_queue(
         self,
@@ -628,8 +614,8 @@ class AsyncOxenClient:
         params = {"status": status_value, "model": model}
         params |= {"namespace": namespace, "media_type": media_type}
         response = await self._call("GET", self.paths.queue, params=params)
-        body = self._json(response)
-        rows = body.get("generations") if isinstance(body, dict) else None
+        body = json_object(response)
+        rows = body.get("generations")
         if not isinstance(rows, list):
             raise UnexpectedResponse("The queue list has no 'generations'.", body=body)
         return [_parse_generation(row) for row in rows]
@@ -659,12 +645,12 @@ class AsyncOxenClient:
             if not wanted - costs.keys():
                 break
             params = {"page": page, "page_size": page_size}
-            body = self._json(await self._call("GET", self.paths.generations, params=params))
-            rows = body.get("generations") if isinstance(body, dict) else None
+            body = json_object(await self._call("GET", self.paths.generations, params=params))
+            rows = body.get("generations")
             if not isinstance(rows, list) or not rows:
                 break
             costs |= _costs_in(rows, wanted)
-            if isinstance(body, dict) and page >= int(body.get("total_pages") or page):
+            if page >= int(body.get("total_pages") or page):
                 break
         return costs
 
@@ -701,10 +687,9 @@ class AsyncOxenClient:
             paid=True,
             generation_id=generation_id,
         )
-        body = self._json(response)
-        if isinstance(body, dict) and isinstance(body.get("generations"), list):
-            body = body["generations"][0] if body["generations"] else body
-        return _parse_generation(body)
+        body = json_object(response)
+        rows = body.get("generations")
+        return _parse_generation(rows[0] if isinstance(rows, list) and rows else body)
 
     async def events(self) -> AsyncGenerator[CompletionEvent, None]:
         """Raw completion events from ``/api/events`` as they arrive (no replay, no reconnect).

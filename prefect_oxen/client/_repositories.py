@@ -33,7 +33,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from prefect_oxen.client._download import CHUNK, DownloadResult, part_path
-from prefect_oxen.client._error_mapping import transport_error
+from prefect_oxen.client._error_mapping import json_object, transport_error
 from prefect_oxen.client._errors import (
     APIError,
     BranchExists,
@@ -49,7 +49,6 @@ from prefect_oxen.client._errors import (
     RepositoryPathNotFound,
     ServerError,
     TransportError,
-    UnexpectedResponse,
     WorkspaceNotFound,
 )
 from prefect_oxen.client._session import Session
@@ -283,16 +282,7 @@ class AsyncRepository:
             response = await self._session.call(method, self._root + path, **build)
         except APIError as exc:
             raise self._classify(exc) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise UnexpectedResponse(
-                f"{method} {self._root}{path} answered something that is not a JSON object.",
-                status_code=response.status_code,
-            )
-        return body
+        return json_object(response)
 
     def _classify(self, exc: APIError, *, revision: str = "", path: str = "") -> APIError:
         """The repository-specific error behind a generic one, from the API's detail text."""
@@ -379,7 +369,7 @@ class AsyncRepository:
                 detail=exc.detail,
                 body=exc.body,
             ) from None
-        return Repository.model_validate(response.json().get("repository"))
+        return Repository.model_validate(json_object(response).get("repository"))
 
     async def get_branch(self, branch: str = "main") -> Branch:
         """A branch and its head commit id.
@@ -592,7 +582,7 @@ class AsyncRepository:
                         timeout=self._session.timeouts.httpx(),
                     )
                     response = await self._session.send_checked(request)
-                    return [str(p) for p in response.json().get("paths") or []]
+                    return [str(p) for p in json_object(response).get("paths") or []]
         except WorkspaceNotFound as exc:
             exc.workspace_id = workspace_id
             raise
@@ -616,7 +606,7 @@ class AsyncRepository:
         except APIError as exc:
             raise _workspace_missing(self._classify(exc), workspace_id) from None
         return (
-            [str(p) for p in response.json().get("paths") or []]
+            [str(p) for p in json_object(response).get("paths") or []]
             if response.status_code == 206
             else []
         )
@@ -666,7 +656,7 @@ class AsyncRepository:
         except APIError as exc:
             error = self._commit_error(self._classify(exc, revision=target), workspace_id, target)
             raise _workspace_missing(error, workspace_id) from None
-        return Commit.model_validate(response.json().get("commit"))
+        return Commit.model_validate(json_object(response).get("commit"))
 
     def _commit_error(self, exc: APIError, workspace_id: str, branch: str) -> APIError:
         """A refused commit's typed error: a conflict is `BranchMoved`, whatever its status."""
