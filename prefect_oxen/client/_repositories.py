@@ -292,36 +292,30 @@ class AsyncRepository:
         if isinstance(exc.body, dict) and isinstance(exc.body.get("status_description"), str):
             # oxen-server's other error shape puts the human text here.
             detail += " " + exc.body["status_description"].lower()
-        common: dict[str, Any] = {
-            "status_code": exc.status_code,
-            "error_type": exc.error_type,
-            "detail": exc.detail,
-            "body": exc.body,
-        }
         where = f"{self.namespace}/{self.name}"
         if _REPO_MISSING.search(detail):
             return RepositoryNotFound(
                 f"Repository {where} not found ({exc.detail}).",
                 namespace=self.namespace,
                 name=self.name,
-                **common,
+                **_answer(exc),
             )
         if _WORKSPACE_MISSING.search(detail):
-            return WorkspaceNotFound(f"{exc.detail} in {where}.", workspace_id="", **common)
+            return WorkspaceNotFound(f"{exc.detail} in {where}.", workspace_id="", **_answer(exc))
         if _REVISION_MISSING.search(detail):
             return BranchNotFound(
                 f"No branch or commit {revision!r} in {where} ({exc.detail}).",
                 namespace=self.namespace,
                 name=self.name,
                 branch=revision,
-                **common,
+                **_answer(exc),
             )
         if path:
             return RepositoryPathNotFound(
                 f"No {path!r} at {revision!r} in {where} ({exc.detail}).",
                 revision=revision,
                 path=path,
-                **common,
+                **_answer(exc),
             )
         return exc
 
@@ -364,10 +358,7 @@ class AsyncRepository:
                 f"Repository {self.namespace}/{self.name} already exists.",
                 namespace=self.namespace,
                 name=self.name,
-                status_code=exc.status_code,
-                error_type=exc.error_type,
-                detail=exc.detail,
-                body=exc.body,
+                **_answer(exc),
             ) from None
         return Repository.model_validate(json_object(response).get("repository"))
 
@@ -401,10 +392,7 @@ class AsyncRepository:
             namespace=self.namespace,
             name=self.name,
             branch=branch,
-            status_code=exc.status_code,
-            error_type=exc.error_type,
-            detail=exc.detail,
-            body=exc.body,
+            **_answer(exc),
         )
 
     async def list_branches(self) -> list[Branch]:
@@ -441,10 +429,7 @@ class AsyncRepository:
             raise BranchExists(
                 f"Branch {branch!r} already exists in {self.namespace}/{self.name}.",
                 branch=branch,
-                status_code=exc.status_code,
-                error_type=exc.error_type,
-                detail=exc.detail,
-                body=exc.body,
+                **_answer(exc),
             ) from None
         return Branch.model_validate(body.get("branch"))
 
@@ -660,12 +645,6 @@ class AsyncRepository:
 
     def _commit_error(self, exc: APIError, workspace_id: str, branch: str) -> APIError:
         """A refused commit's typed error: a conflict is `BranchMoved`, whatever its status."""
-        common: dict[str, Any] = {
-            "status_code": exc.status_code,
-            "error_type": exc.error_type,
-            "detail": exc.detail,
-            "body": exc.body,
-        }
         # oxen-server answers "workspace is behind" with 404 and error type "conflict".
         if exc.error_type == "conflict" or exc.status_code == 409:
             ids = _BEHIND.search(exc.detail or "")
@@ -678,14 +657,14 @@ class AsyncRepository:
                 workspace_id=workspace_id,
                 workspace_commit_id=ids.group(1) if ids else None,
                 branch_commit_id=ids.group(2) if ids else None,
-                **common,
+                **_answer(exc),
             )
         detail = (exc.detail or "").lower()
         if exc.status_code == 422 and ("nothing" in detail or "no changes" in detail):
             return NothingToCommit(
                 f"Workspace {workspace_id} has nothing staged to commit.",
                 workspace_id=workspace_id,
-                **common,
+                **_answer(exc),
             )
         if isinstance(exc, NotFound) and not isinstance(exc, WorkspaceNotFound):
             return self._branch_missing(exc, branch)
@@ -869,6 +848,16 @@ def _unsent_only(exc: Exception) -> bool | float:
     if isinstance(exc, ServerError):
         return exc.status_code == 503
     return isinstance(exc, TransportError) and not exc.sent
+
+
+def _answer(exc: APIError) -> dict[str, Any]:
+    """The API's answer that `exc` carries, as keyword arguments of a more precise error."""
+    return {
+        "status_code": exc.status_code,
+        "error_type": exc.error_type,
+        "detail": exc.detail,
+        "body": exc.body,
+    }
 
 
 def _workspace_missing(exc: APIError, workspace_id: str) -> APIError:
