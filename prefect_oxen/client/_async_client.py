@@ -196,10 +196,6 @@ class AsyncOxenClient:
             )
         return self._tracker
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One API call with the retry policy: transient failures retried, the rest raised."""
-        return await self._session.call(method, path, **kwargs)
-
     async def _on_route(
         self,
         family: str,
@@ -233,11 +229,11 @@ class AsyncOxenClient:
     async def _call_route(
         self, family: str, candidates: tuple[str, ...], suffix: str, method: str, **kwargs: Any
     ) -> httpx.Response:
-        """`_call` on the first path form of `family` that exists."""
+        """`Session.call` on the first path form of `family` that exists."""
         return await self._on_route(
             family,
             candidates,
-            lambda base: self._call(method, base + suffix, **kwargs),
+            lambda base: self._session.call(method, base + suffix, **kwargs),
             by_id=bool(kwargs.get("generation_id")),
         )
 
@@ -483,7 +479,7 @@ class AsyncOxenClient:
         """
         sent_at = time.time()
         try:
-            response = await self._call(
+            response = await self._session.call(
                 "POST", self.paths.queue, json=payload, paid=True, model=request.model
             )
         except OutcomeUnknown as lost:
@@ -580,7 +576,7 @@ class AsyncOxenClient:
             UnexpectedResponse: The row cannot be read.
             OxenError: The call failed.
         """
-        response = await self._call(
+        response = await self._session.call(
             "GET", f"{self.paths.queue}/{generation_id}", generation_id=generation_id
         )
         body = json_object(response)
@@ -613,7 +609,7 @@ class AsyncOxenClient:
         status_value = status.value if isinstance(status, GenerationStatus) else status
         params = {"status": status_value, "model": model}
         params |= {"namespace": namespace, "media_type": media_type}
-        response = await self._call("GET", self.paths.queue, params=params)
+        response = await self._session.call("GET", self.paths.queue, params=params)
         body = json_object(response)
         rows = body.get("generations")
         if not isinstance(rows, list):
@@ -645,7 +641,9 @@ class AsyncOxenClient:
             if not wanted - costs.keys():
                 break
             params = {"page": page, "page_size": page_size}
-            body = json_object(await self._call("GET", self.paths.generations, params=params))
+            body = json_object(
+                await self._session.call("GET", self.paths.generations, params=params)
+            )
             rows = body.get("generations")
             if not isinstance(rows, list) or not rows:
                 break
@@ -664,7 +662,7 @@ class AsyncOxenClient:
             GenerationNotFound: The API does not know the id.
             OxenError: The call failed.
         """
-        await self._call(
+        await self._session.call(
             "DELETE", f"{self.paths.queue}/{generation_id}", generation_id=generation_id
         )
 
@@ -681,7 +679,7 @@ class AsyncOxenClient:
             GenerationNotFound: The API does not know the id.
             OxenError: The call failed.
         """
-        response = await self._call(
+        response = await self._session.call(
             "POST",
             f"{self.paths.queue}/{generation_id}/retry",
             paid=True,
