@@ -163,7 +163,8 @@ class OxenClient(_BlockingFace[AsyncOxenClient]):
             while (event := self._portal.call(next_event)) is not None:
                 yield event
         finally:
-            self._portal.call(stream.aclose)
+            if not self._closed:  # a closed client's loop has ended the stream already
+                self._portal.call(stream.aclose)
 
     list_models = _blocking(AsyncOxenClient.list_models)
     get_model = _blocking(AsyncOxenClient.get_model)
