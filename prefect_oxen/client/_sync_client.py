@@ -9,7 +9,7 @@ and return types of the two faces the same.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Concatenate, Generic, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
@@ -152,7 +152,7 @@ class OxenClient(_BlockingFace[AsyncOxenClient]):
         """Blocking `AsyncOxenClient.repository`: a handle whose calls run on this client's loop."""
         return SyncRepository(self._portal, self._async.repository(namespace, name))
 
-    def events(self) -> Iterator[CompletionEvent]:
+    def events(self) -> Generator[CompletionEvent, None, None]:
         """Blocking `AsyncOxenClient.events`: each event is awaited on this client's loop."""
         stream = self._async.events()
 

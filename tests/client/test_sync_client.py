@@ -20,25 +20,30 @@ from prefect_oxen.client import (
     SyncRepository,
     VideoRequest,
 )
-from tests.support import FAST, wait_for
+from tests.support import FAST, EmulatorControl, wait_for
 
 
-def test_generate_video_returns_the_api_answer(oxen_sync: OxenClient, emulator) -> None:
+def test_generate_video_returns_the_api_answer(
+    oxen_sync: OxenClient, emulator: EmulatorControl
+) -> None:
     response = oxen_sync.generate_video(VideoRequest(model=FAST, prompt="a fox", duration=1))
     assert response.videos[0].url
     assert emulator.stats()["billed_generations"] == 1
 
 
-def test_queue_round_trip_and_download(oxen_sync: OxenClient, emulator, tmp_path: Path) -> None:
+def test_queue_round_trip_and_download(
+    oxen_sync: OxenClient, emulator: EmulatorControl, tmp_path: Path
+) -> None:
     [generation] = oxen_sync.enqueue(VideoRequest(model=FAST, prompt="a fox", duration=1))
     done = oxen_sync.wait_for_generation(generation.generation_id, timeout=30)
+    assert done.result_url
     result = oxen_sync.download(
         done.result_url, tmp_path / "fox.mp4", generation_id=done.generation_id
     )
     assert result.size_bytes == (tmp_path / "fox.mp4").stat().st_size > 0
 
 
-def test_close_stops_its_event_loop_thread(emulator) -> None:
+def test_close_stops_its_event_loop_thread(emulator: EmulatorControl) -> None:
     # The threads the client started, not the process's thread count: other tests' background
     # threads (Prefect's services) may end meanwhile and make a global count move.
     before = set(threading.enumerate())
@@ -57,7 +62,9 @@ def test_missing_api_key_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "OXEN_API_KEY" in str(caught.value)
 
 
-def test_environment_supplies_key_and_base_url(monkeypatch: pytest.MonkeyPatch, emulator) -> None:
+def test_environment_supplies_key_and_base_url(
+    monkeypatch: pytest.MonkeyPatch, emulator: EmulatorControl
+) -> None:
     from ..conftest import API_KEY
 
     monkeypatch.setenv("OXEN_API_KEY", API_KEY)
@@ -110,7 +117,9 @@ def test_the_constructors_take_the_same_settings() -> None:
 # --- the methods the blocking face gained -------------------------------------------------------
 
 
-def test_list_queue_filters_by_namespace_and_media_type(oxen_sync: OxenClient, emulator) -> None:
+def test_list_queue_filters_by_namespace_and_media_type(
+    oxen_sync: OxenClient, emulator: EmulatorControl
+) -> None:
     emulator.configure(latency=30)  # stays active, so the default listing shows it
     request = VideoRequest(model=FAST, prompt="a fox", duration=1, target_namespace="team-a")
     [generation] = oxen_sync.enqueue(request)
@@ -125,7 +134,7 @@ def test_list_queue_filters_by_namespace_and_media_type(oxen_sync: OxenClient, e
 
 
 def test_retry_then_fresh_url_and_actual_cost(
-    oxen_sync: OxenClient, emulator, tmp_path: Path
+    oxen_sync: OxenClient, emulator: EmulatorControl, tmp_path: Path
 ) -> None:
     emulator.configure(latency=30)
     [held] = oxen_sync.enqueue(VideoRequest(model=FAST, prompt="a fox", duration=1))
@@ -144,16 +153,21 @@ def test_retry_then_fresh_url_and_actual_cost(
     }
 
 
-def test_download_takes_max_attempts(oxen_sync: OxenClient, emulator, tmp_path: Path) -> None:
+def test_download_takes_max_attempts(
+    oxen_sync: OxenClient, emulator: EmulatorControl, tmp_path: Path
+) -> None:
     [generation] = oxen_sync.enqueue(VideoRequest(model=FAST, prompt="a fox", duration=1))
     done = oxen_sync.wait_for_generation(generation.generation_id, timeout=30)
+    assert done.result_url
     emulator.configure(faults={"truncated_download": 1.0})
     with pytest.raises(DownloadError):
         oxen_sync.download(done.result_url, tmp_path / "fox.mp4", max_attempts=2)
     assert emulator.stats()["faults_injected"]["truncated_download"] == 2
 
 
-def test_events_is_a_blocking_iterator_of_completions(oxen_sync: OxenClient, emulator) -> None:
+def test_events_is_a_blocking_iterator_of_completions(
+    oxen_sync: OxenClient, emulator: EmulatorControl
+) -> None:
     before = emulator.stats()["sse_subscribers"]
     events = oxen_sync.events()
     with ThreadPoolExecutor(max_workers=1) as pool:
