@@ -2,8 +2,8 @@
 
 from prefect_oxen.client import OxenClient, AsyncOxenClient, VideoRequest
 
-Oxen repositories (versioned datasets) through the same session: `AsyncOxenClient.repository`,
-`OxenRepoUri` for ``oxen://NAMESPACE/REPO[@BRANCH][/PATH]``.
+Oxen repositories (versioned datasets) through the same session: `AsyncOxenClient.repository`
+(blocking: `OxenClient.repository`), `OxenRepoUri` for ``oxen://NAMESPACE/REPO[@BRANCH][/PATH]``.
 """
 
 from prefect_oxen.client._async_client import AsyncOxenClient
@@ -71,7 +71,7 @@ from prefect_oxen.client._settings import (
     PollPolicy,
     RetryPolicy,
 )
-from prefect_oxen.client._sync_client import OxenClient
+from prefect_oxen.client._sync_client import OxenClient, SyncRepository
 from prefect_oxen.client._sync_generation import SyncGenerationResult
 from prefect_oxen.client._validation import validate_request
 
@@ -127,6 +127,7 @@ __all__ = [
     "ServerError",
     "Shot",
     "SyncGenerationResult",
+    "SyncRepository",
     "TransportError",
     "UnexpectedResponse",
     "VideoOutput",

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ import httpx
 
 from prefect_oxen.client._config import USER_AGENT, resolve_api_key, resolve_base_url
 from prefect_oxen.client._download import Downloader, DownloadResult, part_path
+from prefect_oxen.client._error_mapping import json_object
 from prefect_oxen.client._errors import (
     DeadlineExceeded,
     EmptyResult,
@@ -47,7 +48,7 @@ from prefect_oxen.client._models import (
     VideoResponse,
 )
 from prefect_oxen.client._reconcile import IssuedIds, may_be_ours, why
-from prefect_oxen.client._redaction import install_httpx_redaction, redact_url
+from prefect_oxen.client._redaction import install_httpx_redaction
 from prefect_oxen.client._repositories import AsyncRepository
 from prefect_oxen.client._session import Session
 from prefect_oxen.client._settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
@@ -195,10 +196,6 @@ class AsyncOxenClient:
             )
         return self._tracker
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One API call with the retry policy: transient failures retried, the rest raised."""
-        return await self._session.call(method, path, **kwargs)
-
     async def _on_route(
         self,
         family: str,
@@ -232,30 +229,17 @@ class AsyncOxenClient:
     async def _call_route(
         self, family: str, candidates: tuple[str, ...], suffix: str, method: str, **kwargs: Any
     ) -> httpx.Response:
-        """`_call` on the first path form of `family` that exists."""
+        """`Session.call` on the first path form of `family` that exists."""
         return await self._on_route(
             family,
             candidates,
-            lambda base: self._call(method, base + suffix, **kwargs),
+            lambda base: self._session.call(method, base + suffix, **kwargs),
             by_id=bool(kwargs.get("generation_id")),
         )
 
-    @staticmethod
-    def _json(response: httpx.Response) -> Any:
-        """The JSON body of `response`; raises `UnexpectedResponse` when it is not JSON."""
-        try:
-            return response.json()
-        except ValueError:
-            where = f"{response.request.method} {redact_url(str(response.request.url))}"
-            raise UnexpectedResponse(
-                f"Expected JSON from {where}, "
-                f"got {response.headers.get('content-type', 'no content type')}.",
-                status_code=response.status_code,
-            ) from None
-
     # --- models ---------------------------------------------------------------------------
 
-    async def list_models(self, **filters: Any) -> list[ModelInfo]:
+    async def list_models(self, /, **filters: Any) -> list[ModelInfo]:
         """The catalogue (``GET /api/ai/models``, or the older ``/api/evaluations/models``).
 
         Args:
@@ -269,9 +253,9 @@ class AsyncOxenClient:
             OxenError: The call failed.
         """
         response = await self._call_route("models", self.paths.models, "", "GET", params=filters)
-        body = self._json(response)
-        rows = body.get("data") if isinstance(body, dict) and "data" in body else None
-        if rows is None and isinstance(body, dict):
+        body = json_object(response)
+        rows = body.get("data")
+        if rows is None:
             rows = body.get("models")
         if not isinstance(rows, list):
             raise UnexpectedResponse("The model list has neither 'data' nor 'models'.", body=body)
@@ -306,10 +290,9 @@ class AsyncOxenClient:
                 status_code=404,
                 detail=f"Model not found: {model_id}",
             ) from None
-        body = self._json(response)
-        if isinstance(body, dict) and isinstance(body.get("model"), dict):
-            body = body["model"]
-        info = ModelInfo.model_validate(body)
+        body = json_object(response)
+        row = body.get("model")
+        info = ModelInfo.model_validate(row if isinstance(row, dict) else body)
         self._models[model_id] = info
         return info
 
@@ -380,7 +363,7 @@ class AsyncOxenClient:
             read_timeout=self.timeouts.generate,
             model=request.model,
         )
-        return VideoResponse.model_validate(self._json(response))
+        return VideoResponse.model_validate(json_object(response))
 
     async def generate_video_to_file(
         self,
@@ -496,7 +479,7 @@ class AsyncOxenClient:
         """
         sent_at = time.time()
         try:
-            response = await self._call(
+            response = await self._session.call(
                 "POST", self.paths.queue, json=payload, paid=True, model=request.model
             )
         except OutcomeUnknown as lost:
@@ -517,8 +500,8 @@ class AsyncOxenClient:
             )
             self._issued.remember(found)
             return found
-        body = self._json(response)
-        rows = body.get("generations") if isinstance(body, dict) else None
+        body = json_object(response)
+        rows = body.get("generations")
         if not isinstance(rows, list) or not rows:
             raise UnexpectedResponse("The enqueue answer has no generations.", body=body)
         generations = [
@@ -593,13 +576,12 @@ class AsyncOxenClient:
             UnexpectedResponse: The row cannot be read.
             OxenError: The call failed.
         """
-        response = await self._call(
+        response = await self._session.call(
             "GET", f"{self.paths.queue}/{generation_id}", generation_id=generation_id
         )
-        body = self._json(response)
-        if isinstance(body, dict) and isinstance(body.get("generation"), dict):
-            body = body["generation"]
-        return _parse_generation(body)
+        body = json_object(response)
+        row = body.get("generation")
+        return _parse_generation(row if isinstance(row, dict) else body)
 
     async def list_queue(
         self,
@@ -627,9 +609,9 @@ class AsyncOxenClient:
         status_value = status.value if isinstance(status, GenerationStatus) else status
         params = {"status": status_value, "model": model}
         params |= {"namespace": namespace, "media_type": media_type}
-        response = await self._call("GET", self.paths.queue, params=params)
-        body = self._json(response)
-        rows = body.get("generations") if isinstance(body, dict) else None
+        response = await self._session.call("GET", self.paths.queue, params=params)
+        body = json_object(response)
+        rows = body.get("generations")
         if not isinstance(rows, list):
             raise UnexpectedResponse("The queue list has no 'generations'.", body=body)
         return [_parse_generation(row) for row in rows]
@@ -659,12 +641,14 @@ class AsyncOxenClient:
             if not wanted - costs.keys():
                 break
             params = {"page": page, "page_size": page_size}
-            body = self._json(await self._call("GET", self.paths.generations, params=params))
-            rows = body.get("generations") if isinstance(body, dict) else None
+            body = json_object(
+                await self._session.call("GET", self.paths.generations, params=params)
+            )
+            rows = body.get("generations")
             if not isinstance(rows, list) or not rows:
                 break
             costs |= _costs_in(rows, wanted)
-            if isinstance(body, dict) and page >= int(body.get("total_pages") or page):
+            if page >= int(body.get("total_pages") or page):
                 break
         return costs
 
@@ -678,7 +662,7 @@ class AsyncOxenClient:
             GenerationNotFound: The API does not know the id.
             OxenError: The call failed.
         """
-        await self._call(
+        await self._session.call(
             "DELETE", f"{self.paths.queue}/{generation_id}", generation_id=generation_id
         )
 
@@ -695,18 +679,17 @@ class AsyncOxenClient:
             GenerationNotFound: The API does not know the id.
             OxenError: The call failed.
         """
-        response = await self._call(
+        response = await self._session.call(
             "POST",
             f"{self.paths.queue}/{generation_id}/retry",
             paid=True,
             generation_id=generation_id,
         )
-        body = self._json(response)
-        if isinstance(body, dict) and isinstance(body.get("generations"), list):
-            body = body["generations"][0] if body["generations"] else body
-        return _parse_generation(body)
+        body = json_object(response)
+        rows = body.get("generations")
+        return _parse_generation(rows[0] if isinstance(rows, list) and rows else body)
 
-    async def events(self) -> AsyncIterator[CompletionEvent]:
+    async def events(self) -> AsyncGenerator[CompletionEvent, None]:
         """Raw completion events from ``/api/events`` as they arrive (no replay, no reconnect).
 
         The connect is retried like any call while the failure is transient; a refusal (the

@@ -1,8 +1,7 @@
 """Where a client's configuration comes from: an argument, else the environment, else a default.
 
-Kept apart from the error mapping and the retry glue: it is the only place that reads
-``OXEN_API_KEY`` / ``OXEN_BASE_URL``, and the only place that decides whether a URL may be sent
-the key.
+The only place that reads ``OXEN_API_KEY`` / ``OXEN_BASE_URL``, and the only place that decides
+whether a URL may be sent the key.
 """
 
 from __future__ import annotations

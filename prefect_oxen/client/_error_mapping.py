@@ -1,5 +1,5 @@
-"""Reading the API's answers into exceptions: error bodies, statuses, ``Retry-After``, and
-transport failures (a paid POST whose answer was lost becomes `OutcomeUnknown`)."""
+"""Reading the API's answers: JSON bodies, and errors into exceptions (error bodies, statuses,
+``Retry-After``, transport failures: a paid POST whose answer was lost becomes `OutcomeUnknown`)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from prefect_oxen.client._errors import (
     RequestValidationError,
     ServerError,
     TransportError,
+    UnexpectedResponse,
 )
 from prefect_oxen.client._redaction import redact_url
 
@@ -49,12 +50,8 @@ def read_error_message(body: Any) -> str | None:
     """
     if isinstance(body, str):
         return body.strip() or None
-    if not isinstance(body, dict):
-        return None
     for path in _MESSAGE_PATHS:
-        node: Any = body
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
+        node = _at(body, path)
         if isinstance(node, str) and node.strip():
             return node.strip()
     return None
@@ -62,13 +59,19 @@ def read_error_message(body: Any) -> str | None:
 
 def _error_type(body: Any) -> str | None:
     """The API's machine-readable error type, from either body shape."""
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("type"), str):
-            return error["type"]
-        if isinstance(body.get("status_message"), str):
-            return body["status_message"]
+    for path in (("error", "type"), ("status_message",)):
+        node = _at(body, path)
+        if isinstance(node, str):
+            return node
     return None
+
+
+def _at(body: Any, path: tuple[str, ...]) -> object:
+    """The value at `path` through nested JSON objects, or None where one is missing."""
+    node: object = body
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -92,6 +95,31 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object a successful answer holds.
+
+    Args:
+        response: The answer.
+
+    Returns:
+        The decoded object.
+
+    Raises:
+        UnexpectedResponse: The body is not JSON, or is JSON but not an object.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        where = f"{response.request.method} {redact_url(str(response.request.url))}"
+        kind = response.headers.get("content-type", "no content type")
+        raise UnexpectedResponse(
+            f"Expected a JSON object from {where}, got {kind}.", status_code=response.status_code
+        )
+    return body
 
 
 def _body(response: httpx.Response) -> Any:

@@ -33,7 +33,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from prefect_oxen.client._download import CHUNK, DownloadResult, part_path
-from prefect_oxen.client._error_mapping import transport_error
+from prefect_oxen.client._error_mapping import json_object, transport_error
 from prefect_oxen.client._errors import (
     APIError,
     BranchExists,
@@ -49,7 +49,6 @@ from prefect_oxen.client._errors import (
     RepositoryPathNotFound,
     ServerError,
     TransportError,
-    UnexpectedResponse,
     WorkspaceNotFound,
 )
 from prefect_oxen.client._session import Session
@@ -283,16 +282,7 @@ class AsyncRepository:
             response = await self._session.call(method, self._root + path, **build)
         except APIError as exc:
             raise self._classify(exc) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise UnexpectedResponse(
-                f"{method} {self._root}{path} answered something that is not a JSON object.",
-                status_code=response.status_code,
-            )
-        return body
+        return json_object(response)
 
     def _classify(self, exc: APIError, *, revision: str = "", path: str = "") -> APIError:
         """The repository-specific error behind a generic one, from the API's detail text."""
@@ -302,36 +292,30 @@ class AsyncRepository:
         if isinstance(exc.body, dict) and isinstance(exc.body.get("status_description"), str):
             # oxen-server's other error shape puts the human text here.
             detail += " " + exc.body["status_description"].lower()
-        common: dict[str, Any] = {
-            "status_code": exc.status_code,
-            "error_type": exc.error_type,
-            "detail": exc.detail,
-            "body": exc.body,
-        }
         where = f"{self.namespace}/{self.name}"
         if _REPO_MISSING.search(detail):
             return RepositoryNotFound(
                 f"Repository {where} not found ({exc.detail}).",
                 namespace=self.namespace,
                 name=self.name,
-                **common,
+                **_answer(exc),
             )
         if _WORKSPACE_MISSING.search(detail):
-            return WorkspaceNotFound(f"{exc.detail} in {where}.", workspace_id="", **common)
+            return WorkspaceNotFound(f"{exc.detail} in {where}.", workspace_id="", **_answer(exc))
         if _REVISION_MISSING.search(detail):
             return BranchNotFound(
                 f"No branch or commit {revision!r} in {where} ({exc.detail}).",
                 namespace=self.namespace,
                 name=self.name,
                 branch=revision,
-                **common,
+                **_answer(exc),
             )
         if path:
             return RepositoryPathNotFound(
                 f"No {path!r} at {revision!r} in {where} ({exc.detail}).",
                 revision=revision,
                 path=path,
-                **common,
+                **_answer(exc),
             )
         return exc
 
@@ -374,12 +358,9 @@ class AsyncRepository:
                 f"Repository {self.namespace}/{self.name} already exists.",
                 namespace=self.namespace,
                 name=self.name,
-                status_code=exc.status_code,
-                error_type=exc.error_type,
-                detail=exc.detail,
-                body=exc.body,
+                **_answer(exc),
             ) from None
-        return Repository.model_validate(response.json().get("repository"))
+        return Repository.model_validate(json_object(response).get("repository"))
 
     async def get_branch(self, branch: str = "main") -> Branch:
         """A branch and its head commit id.
@@ -411,10 +392,7 @@ class AsyncRepository:
             namespace=self.namespace,
             name=self.name,
             branch=branch,
-            status_code=exc.status_code,
-            error_type=exc.error_type,
-            detail=exc.detail,
-            body=exc.body,
+            **_answer(exc),
         )
 
     async def list_branches(self) -> list[Branch]:
@@ -451,10 +429,7 @@ class AsyncRepository:
             raise BranchExists(
                 f"Branch {branch!r} already exists in {self.namespace}/{self.name}.",
                 branch=branch,
-                status_code=exc.status_code,
-                error_type=exc.error_type,
-                detail=exc.detail,
-                body=exc.body,
+                **_answer(exc),
             ) from None
         return Branch.model_validate(body.get("branch"))
 
@@ -592,7 +567,7 @@ class AsyncRepository:
                         timeout=self._session.timeouts.httpx(),
                     )
                     response = await self._session.send_checked(request)
-                    return [str(p) for p in response.json().get("paths") or []]
+                    return [str(p) for p in json_object(response).get("paths") or []]
         except WorkspaceNotFound as exc:
             exc.workspace_id = workspace_id
             raise
@@ -616,7 +591,7 @@ class AsyncRepository:
         except APIError as exc:
             raise _workspace_missing(self._classify(exc), workspace_id) from None
         return (
-            [str(p) for p in response.json().get("paths") or []]
+            [str(p) for p in json_object(response).get("paths") or []]
             if response.status_code == 206
             else []
         )
@@ -666,16 +641,10 @@ class AsyncRepository:
         except APIError as exc:
             error = self._commit_error(self._classify(exc, revision=target), workspace_id, target)
             raise _workspace_missing(error, workspace_id) from None
-        return Commit.model_validate(response.json().get("commit"))
+        return Commit.model_validate(json_object(response).get("commit"))
 
     def _commit_error(self, exc: APIError, workspace_id: str, branch: str) -> APIError:
         """A refused commit's typed error: a conflict is `BranchMoved`, whatever its status."""
-        common: dict[str, Any] = {
-            "status_code": exc.status_code,
-            "error_type": exc.error_type,
-            "detail": exc.detail,
-            "body": exc.body,
-        }
         # oxen-server answers "workspace is behind" with 404 and error type "conflict".
         if exc.error_type == "conflict" or exc.status_code == 409:
             ids = _BEHIND.search(exc.detail or "")
@@ -688,14 +657,14 @@ class AsyncRepository:
                 workspace_id=workspace_id,
                 workspace_commit_id=ids.group(1) if ids else None,
                 branch_commit_id=ids.group(2) if ids else None,
-                **common,
+                **_answer(exc),
             )
         detail = (exc.detail or "").lower()
         if exc.status_code == 422 and ("nothing" in detail or "no changes" in detail):
             return NothingToCommit(
                 f"Workspace {workspace_id} has nothing staged to commit.",
                 workspace_id=workspace_id,
-                **common,
+                **_answer(exc),
             )
         if isinstance(exc, NotFound) and not isinstance(exc, WorkspaceNotFound):
             return self._branch_missing(exc, branch)
@@ -879,6 +848,16 @@ def _unsent_only(exc: Exception) -> bool | float:
     if isinstance(exc, ServerError):
         return exc.status_code == 503
     return isinstance(exc, TransportError) and not exc.sent
+
+
+def _answer(exc: APIError) -> dict[str, Any]:
+    """The API's answer that `exc` carries, as keyword arguments of a more precise error."""
+    return {
+        "status_code": exc.status_code,
+        "error_type": exc.error_type,
+        "detail": exc.detail,
+        "body": exc.body,
+    }
 
 
 def _workspace_missing(exc: APIError, workspace_id: str) -> APIError:

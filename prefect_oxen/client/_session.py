@@ -3,8 +3,7 @@
 It owns the httpx client, the key and the shared throttle. Every request the client makes (API
 calls, downloads, the streamed synchronous generation, the event-stream connect) leaves through
 `Session.send`, so each one waits out a server-requested pause first and any 429 it gets
-holds back every other request. The tracker is handed this object rather than the client, so
-it needs neither the client module nor its private attributes.
+holds back every other request.
 """
 
 from __future__ import annotations

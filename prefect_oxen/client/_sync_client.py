@@ -1,36 +1,68 @@
-"""`OxenClient`: the blocking face of `AsyncOxenClient`.
+"""`OxenClient` and `SyncRepository`: the blocking faces of `AsyncOxenClient` and `AsyncRepository`.
 
-Rather than a second, hand-kept copy of the protocol (retries, reconciliation, resumable
-downloads, event-driven waits), the sync client runs the async one on a private event loop in a
-background thread (anyio's blocking portal). Both faces therefore behave identically, and a fix
-in one is a fix in both.
+The sync client runs the async one on a private event loop in a background thread (anyio's
+blocking portal), so both faces behave identically and a fix in one is a fix in both. Each
+blocking method is made by `_blocking` from its async counterpart, which keeps the parameters
+and return types of the two faces the same.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
-from typing import Any
+import functools
+from collections.abc import Awaitable, Callable, Generator
+from typing import Concatenate, Generic, ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from prefect_oxen.client._async_client import AsyncOxenClient
-from prefect_oxen.client._download import DownloadResult
-from prefect_oxen.client._models import (
-    Generation,
-    GenerationStatus,
-    ModelInfo,
-    VideoRequest,
-    VideoResponse,
-)
+from prefect_oxen.client._models import CompletionEvent
+from prefect_oxen.client._repositories import AsyncRepository
 from prefect_oxen.client._settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
-from prefect_oxen.client._sync_generation import SyncGenerationResult
 
-__all__ = ["OxenClient"]
+__all__ = ["OxenClient", "SyncRepository"]
+
+AsyncT = TypeVar("AsyncT")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-class OxenClient:
-    """Blocking client for the Oxen video API.
+class _BlockingFace(Generic[AsyncT]):
+    """A blocking face: its `_async` object's coroutines run on `_portal`'s event loop."""
+
+    _portal: BlockingPortal
+    _async: AsyncT
+
+
+def _blocking(
+    method: Callable[Concatenate[AsyncT, P], Awaitable[R]],
+) -> Callable[Concatenate[_BlockingFace[AsyncT], P], R]:
+    """The blocking method of a face that awaits async `method` on the face's event loop.
+
+    Args:
+        method: An async method of the face's async object, e.g. `AsyncOxenClient.enqueue`.
+
+    Returns:
+        A method with `method`'s parameters and result that blocks until it is done.
+    """
+
+    def call(face: _BlockingFace[AsyncT], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async def run() -> R:
+            return await method(face._async, *args, **kwargs)
+
+        return face._portal.call(run)
+
+    # `__wrapped__` lets `inspect.signature` (and help()) show `method`'s parameters.
+    functools.update_wrapper(call, method, assigned=("__name__",))
+    call.__doc__ = f"Blocking `{method.__qualname__}`."
+    return call
+
+
+class OxenClient(_BlockingFace[AsyncOxenClient]):
+    """Blocking client for the Oxen video API: every method of `AsyncOxenClient`, blocking.
+
+    The calls run on a private event loop in a background thread, shared by every call of this
+    client (one connection pool, one event stream); `close` (or the ``with`` block) stops it.
+    Use it from scripts and synchronous code; use `AsyncOxenClient` inside an event loop.
 
     Args:
         api_key: The API key (default: ``OXEN_API_KEY``).
@@ -39,7 +71,8 @@ class OxenClient:
         retry: How transient failures are retried.
         poll: How waits poll and use the event stream.
         paths: Route paths (current and legacy forms).
-        validate: Check requests against the model's schema before paying.
+        validate: Check requests against the model's schema before paying (per-call override).
+        max_connections: Connection pool size.
 
     Raises:
         AuthenticationError: No API key was given or found.
@@ -62,22 +95,25 @@ class OxenClient:
         poll: PollPolicy | None = None,
         paths: ApiPaths | None = None,
         validate: bool = True,
+        max_connections: int = 16,
     ) -> None:
-        self._portal_cm = start_blocking_portal()
-        self._portal: BlockingPortal = self._portal_cm.__enter__()
-        try:
-            self._async = self._portal.call(
-                _make_async_client,
-                dict(
-                    api_key=api_key,
-                    base_url=base_url,
-                    timeouts=timeouts,
-                    retry=retry,
-                    poll=poll,
-                    paths=paths,
-                    validate=validate,
-                ),
+        async def make() -> AsyncOxenClient:
+            # On the portal's loop: the async client's httpx client belongs to it.
+            return AsyncOxenClient(
+                api_key,
+                base_url,
+                timeouts=timeouts,
+                retry=retry,
+                poll=poll,
+                paths=paths,
+                validate=validate,
+                max_connections=max_connections,
             )
+
+        self._portal_cm = start_blocking_portal()
+        self._portal = self._portal_cm.__enter__()
+        try:
+            self._async = self._portal.call(make)
         except BaseException:
             self._portal_cm.__exit__(None, None, None)
             raise
@@ -93,7 +129,7 @@ class OxenClient:
         self.close()
 
     def close(self) -> None:
-        """Close connections and stop the background event loop."""
+        """Close connections and stop the background event loop (again: nothing happens)."""
         if self._closed:
             return
         self._closed = True
@@ -112,240 +148,83 @@ class OxenClient:
         """The async client underneath (its coroutines must run on this client's loop)."""
         return self._async
 
-    def _run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run `func` on the client's event loop and wait for its result."""
-        return self._portal.call(lambda: func(*args, **kwargs))
+    def repository(self, namespace: str, name: str) -> SyncRepository:
+        """Blocking `AsyncOxenClient.repository`: a handle whose calls run on this client's loop."""
+        return SyncRepository(self._portal, self._async.repository(namespace, name))
 
-    def list_models(self, **filters: Any) -> list[ModelInfo]:
-        """The model catalogue; see `AsyncOxenClient.list_models`.
+    def events(self) -> Generator[CompletionEvent, None, None]:
+        """Blocking `AsyncOxenClient.events`: each event is awaited on this client's loop."""
+        stream = self._async.events()
 
-        Args:
-            **filters: Query parameters passed through.
+        async def next_event() -> CompletionEvent | None:
+            return await anext(stream, None)
 
-        Returns:
-            Every model the API lists.
+        try:
+            while (event := self._portal.call(next_event)) is not None:
+                yield event
+        finally:
+            if not self._closed:  # a closed client's loop has ended the stream already
+                self._portal.call(stream.aclose)
 
-        Raises:
-            OxenError: The call failed.
-        """
-        return self._run(self._async.list_models, **filters)
-
-    def get_model(self, model_id: str, *, refresh: bool = False) -> ModelInfo:
-        """One model with pricing and request schema (cached).
-
-        Args:
-            model_id: The model's id.
-            refresh: Ask the API again even if the model is cached.
-
-        Returns:
-            The model's details.
-
-        Raises:
-            ModelNotFound: The API does not know `model_id`.
-        """
-        return self._run(self._async.get_model, model_id, refresh=refresh)
-
-    def validate_request(self, request: VideoRequest) -> VideoRequest:
-        """Check `request` against its model's schema, before any spend.
-
-        Args:
-            request: The request to check.
-
-        Returns:
-            `request` itself, when the model can take it.
-
-        Raises:
-            RequestValidationError: The model cannot take `request`.
-        """
-        return self._run(self._async.validate_request, request)
-
-    def estimate_cost(self, request: VideoRequest) -> float | None:
-        """Price of `request` in USD from the model's pricing.
-
-        Args:
-            request: The request to price.
-
-        Returns:
-            The price, or None if the model has no rate.
-
-        Raises:
-            ModelNotFound: The model does not exist.
-        """
-        return self._run(self._async.estimate_cost, request)
-
-    def generate_video(
-        self, request: VideoRequest, *, validate: bool | None = None
-    ) -> VideoResponse:
-        """Generate one video on the blocking endpoint; the answer as the API sent it.
-
-        Args:
-            request: What to generate.
-            validate: Check `request` against the model first (default: the client's setting).
-
-        Returns:
-            The API's answer.
-
-        Raises:
-            OutcomeUnknown: The answer was lost; the generation may have been billed.
-            OxenError: The call failed otherwise.
-        """
-        return self._run(self._async.generate_video, request, validate=validate)
-
-    def generate_video_to_file(
-        self,
-        request: VideoRequest,
-        destination: str | os.PathLike[str],
-        *,
-        validate: bool | None = None,
-    ) -> SyncGenerationResult:
-        """Generate on the blocking endpoint and stream the result to `destination`.
-
-        Args:
-            request: What to generate.
-            destination: Where the video is written.
-            validate: Check `request` against the model first (default: the client's setting).
-
-        Returns:
-            The file and what the API said about it.
-
-        Raises:
-            EmptyResult: The answer held no video.
-            OutcomeUnknown: The answer was lost; the generation may have been billed.
-            OxenError: The call or the download failed otherwise.
-        """
-        return self._run(
-            self._async.generate_video_to_file, request, destination, validate=validate
-        )
-
-    def enqueue(
-        self, request: VideoRequest, *, num_generations: int = 1, validate: bool | None = None
-    ) -> list[Generation]:
-        """Queue 1-4 paid generations of `request`; see `AsyncOxenClient.enqueue`.
-
-        Args:
-            request: What to generate.
-            num_generations: How many generations (1-4).
-            validate: Check `request` against the model first (default: the client's setting).
-
-        Returns:
-            The new generations' rows.
-
-        Raises:
-            OutcomeUnknown: The outcome could not be told; not re-sent.
-            OxenError: The call failed otherwise.
-        """
-        return self._run(
-            self._async.enqueue, request, num_generations=num_generations, validate=validate
-        )
-
-    def get_generation(self, generation_id: str) -> Generation:
-        """One queue row.
-
-        Args:
-            generation_id: The generation's id.
-
-        Returns:
-            Its current row.
-
-        Raises:
-            GenerationNotFound: The API does not know the id.
-        """
-        return self._run(self._async.get_generation, generation_id)
-
-    def list_queue(
-        self, *, status: str | GenerationStatus | None = None, model: str | None = None
-    ) -> list[Generation]:
-        """Queue rows (active ones unless `status` says otherwise).
-
-        Args:
-            status: Only rows in this status.
-            model: Only rows of this model.
-
-        Returns:
-            The rows, as the API lists them.
-
-        Raises:
-            OxenError: The call failed.
-        """
-        return self._run(self._async.list_queue, status=status, model=model)
-
-    def cancel_generation(self, generation_id: str) -> None:
-        """Cancel a queued or running generation.
-
-        Args:
-            generation_id: The generation's id.
-
-        Raises:
-            GenerationNotFound: The API does not know the id.
-        """
-        return self._run(self._async.cancel_generation, generation_id)
-
-    def find_enqueued(
-        self, request: VideoRequest, *, since: float, count: int = 1
-    ) -> list[Generation]:
-        """Generations of `request` enqueued since `since`; see `AsyncOxenClient.find_enqueued`.
-
-        Args:
-            request: The request that was enqueued.
-            since: Unix time the enqueue was sent.
-            count: How many generations the enqueue asked for.
-
-        Returns:
-            The `count` newest matching rows, or [] unless `count` are found.
-
-        Raises:
-            OxenError: The queue cannot be read.
-        """
-        return self._run(self._async.find_enqueued, request, since=since, count=count)
-
-    def wait_for_generation(
-        self,
-        generation_id: str,
-        *,
-        timeout: float | None = None,
-        start_timeout: float | None = None,
-    ) -> Generation:
-        """Wait until the generation succeeds; see `AsyncOxenClient.wait_for_generation`.
-
-        Args:
-            generation_id: The generation to wait for.
-            timeout: Seconds to wait for it to finish (None: no limit).
-            start_timeout: Seconds it may stay queued before the wait gives up.
-
-        Returns:
-            The succeeded row.
-
-        Raises:
-            GenerationError: It failed, was cancelled, came back empty, vanished, or missed a
-                deadline (`DeadlineExceeded`).
-        """
-        return self._run(
-            self._async.wait_for_generation,
-            generation_id,
-            timeout=timeout,
-            start_timeout=start_timeout,
-        )
-
-    def download(
-        self, url: str, destination: str | os.PathLike[str], *, generation_id: str | None = None
-    ) -> DownloadResult:
-        """Stream a result URL to `destination` atomically, with resume and URL refresh.
-
-        Args:
-            url: The result URL.
-            destination: Where the file is written.
-            generation_id: The queued generation the URL belongs to, so it can be re-signed.
-
-        Returns:
-            The file's path, size and sha256.
-
-        Raises:
-            ResultExpired: The URL expired and cannot be refreshed.
-            DownloadError: The file could not be completed.
-        """
-        return self._run(self._async.download, url, destination, generation_id=generation_id)
+    list_models = _blocking(AsyncOxenClient.list_models)
+    get_model = _blocking(AsyncOxenClient.get_model)
+    validate_request = _blocking(AsyncOxenClient.validate_request)
+    estimate_cost = _blocking(AsyncOxenClient.estimate_cost)
+    generate_video = _blocking(AsyncOxenClient.generate_video)
+    generate_video_to_file = _blocking(AsyncOxenClient.generate_video_to_file)
+    enqueue = _blocking(AsyncOxenClient.enqueue)
+    find_enqueued = _blocking(AsyncOxenClient.find_enqueued)
+    get_generation = _blocking(AsyncOxenClient.get_generation)
+    list_queue = _blocking(AsyncOxenClient.list_queue)
+    generation_costs = _blocking(AsyncOxenClient.generation_costs)
+    cancel_generation = _blocking(AsyncOxenClient.cancel_generation)
+    retry_generation = _blocking(AsyncOxenClient.retry_generation)
+    wait_for_generation = _blocking(AsyncOxenClient.wait_for_generation)
+    download = _blocking(AsyncOxenClient.download)
+    fresh_result_url = _blocking(AsyncOxenClient.fresh_result_url)
 
 
-async def _make_async_client(kwargs: dict[str, Any]) -> AsyncOxenClient:
-    """Build the async client on the portal's loop (its httpx client belongs there)."""
-    return AsyncOxenClient(**kwargs)
+class SyncRepository(_BlockingFace[AsyncRepository]):
+    """Blocking handle on one Oxen repository: every method of `AsyncRepository`, blocking.
+
+    Made by `OxenClient.repository`; its calls run on that client's event loop and share its
+    session.
+
+    Args:
+        portal: The client's event loop.
+        repository: The async handle underneath.
+    """
+
+    def __init__(self, portal: BlockingPortal, repository: AsyncRepository) -> None:
+        self._portal = portal
+        self._async = repository
+        self.namespace = repository.namespace
+        self.name = repository.name
+
+    def __repr__(self) -> str:
+        return f"SyncRepository({self.namespace!r}, {self.name!r})"
+
+    def file_url(self, revision: str, path: str) -> str:
+        """`AsyncRepository.file_url`."""
+        return self._async.file_url(revision, path)
+
+    def page_url(self, revision: str, path: str = "") -> str:
+        """`AsyncRepository.page_url`."""
+        return self._async.page_url(revision, path)
+
+    get = _blocking(AsyncRepository.get)
+    create = _blocking(AsyncRepository.create)
+    get_branch = _blocking(AsyncRepository.get_branch)
+    list_branches = _blocking(AsyncRepository.list_branches)
+    create_branch = _blocking(AsyncRepository.create_branch)
+    create_workspace = _blocking(AsyncRepository.create_workspace)
+    delete_workspace = _blocking(AsyncRepository.delete_workspace)
+    upload_file = _blocking(AsyncRepository.upload_file)
+    upload_bytes = _blocking(AsyncRepository.upload_bytes)
+    upload_files = _blocking(AsyncRepository.upload_files)
+    unstage = _blocking(AsyncRepository.unstage)
+    commit_workspace = _blocking(AsyncRepository.commit_workspace)
+    download_file = _blocking(AsyncRepository.download_file)
+    read_bytes = _blocking(AsyncRepository.read_bytes)
+    list_dir = _blocking(AsyncRepository.list_dir)
+    commit_log = _blocking(AsyncRepository.commit_log)

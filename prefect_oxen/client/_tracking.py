@@ -6,9 +6,9 @@ generation that leaves the active list without an event (cancelled ones never ge
 are lost while the stream reconnects) is then fetched once by id. So a batch of N waits costs
 about one call per generation, not one per poll per generation.
 
-The tracker is handed narrow collaborators, not the client: the `Session` (the one send path,
-for the stream, read through the one reader in `_event_stream`) and a `QueueReader` (the
-client's own queue calls). Reconnects are paced by stamina, like every retry of the client.
+The stream is read through the `Session` and the one reader in `_event_stream`; the queue through
+a `QueueReader` (the client's own queue calls). Reconnects are paced by stamina, like every retry
+of the client.
 """
 
 from __future__ import annotations
