@@ -342,18 +342,34 @@ def _start_parent(
     )
 
 
+def _unpaid_items(api: str, flow_run_ids: list[str], billed_prompts: set[str]) -> int:
+    """How many of these shard runs' items the API has not billed yet (from their parameters)."""
+    unpaid = 0
+    for run_id in flow_run_ids:
+        with contextlib.suppress(httpx.HTTPError):
+            run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=30).raise_for_status().json()
+            items = run.get("parameters", {}).get("items") or []
+            unpaid += sum(1 for item in items if item.get("prompt") not in billed_prompts)
+    return unpaid
+
+
 def _watch_for_kill(
-    emu: Any, jobs: int, parent: subprocess.Popen, workers: dict[str, subprocess.Popen]
+    emu: Any, api: str, jobs: int, parent: subprocess.Popen, workers: dict[str, subprocess.Popen]
 ) -> dict[str, Any]:
     """Wait until half the batch is billed, then SIGKILL a worker and its flow runs.
 
-    Worker A, unless it has no shard run left at that moment (its shards started first and
-    are done): then worker B. Killing a machine with nothing running would prove nothing.
+    Worker A, unless its shard runs have nothing left to pay for at that moment (under load
+    one shard can be billed whole before the other starts, and a run that only archives
+    what it has may finish as the signal lands): then worker B, as soon as it has. Killing a
+    machine with no generation left to pay for would prove nothing.
     """
     while parent.poll() is None:
         billed = emu.stats()["billed_generations"]
         busy = [(name, _flow_runs_on(w.pid)) for name, w in sorted(workers.items())]
         busy = [(name, runs) for name, runs in busy if runs]
+        if billed >= jobs / 2 and busy:
+            paid = {g["request"].get("prompt") for g in emu.generations() if g.get("billed")}
+            busy = [(name, runs) for name, runs in busy if _unpaid_items(api, runs, paid)]
         if billed >= jobs / 2 and busy:
             name, runs = busy[0]
             unfinished = sum(1 for g in emu.generations() if not g.get("completed_at"))
@@ -519,7 +535,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sampler.start()
         probe = ApiProbe(api)
         probe.start()
-        kill = _watch_for_kill(emu, args.jobs, parent, workers) if args.kill else {}
+        kill = _watch_for_kill(emu, api, args.jobs, parent, workers) if args.kill else {}
         parent.wait(timeout=args.timeout)
         probe.stop()
         sampler.stop()
