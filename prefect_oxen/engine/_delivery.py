@@ -26,9 +26,9 @@ from prefect_oxen.engine._records import (
     GenerationResult,
     ProducedVideo,
     ValidatedRequest,
+    fused_steps,
 )
 from prefect_oxen.engine._run_state import run_state_for
-from prefect_oxen.engine._step_summary import fused_steps
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
 
 __all__ = ["deliver_result", "produce_result"]

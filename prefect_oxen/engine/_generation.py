@@ -29,10 +29,9 @@ from prefect_oxen.client import (
 from prefect_oxen.engine._admission import current_pacing
 from prefect_oxen.engine._clients import shared_async_client
 from prefect_oxen.engine._journal import JournalEntry, default_journal_path
-from prefect_oxen.engine._records import GenerationResult, ValidatedRequest
+from prefect_oxen.engine._records import GenerationResult, ValidatedRequest, summary_level
 from prefect_oxen.engine._references import sendable_request
 from prefect_oxen.engine._run_state import RunState, run_state_at
-from prefect_oxen.engine._step_summary import summary_level
 from prefect_oxen.engine._validation import check_request
 from prefect_oxen.storage import sanitize_key_component
 
