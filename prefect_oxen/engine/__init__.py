@@ -1,10 +1,9 @@
-"""The per-item engine: plain async machinery the tasks and flows share.
+"""The per-item engine: the plain async machinery the tasks and flows share.
 
-Nothing here is a Prefect task or flow. It is what makes one video safe to pay for (the journal,
-reattaching, the shared clients, retry conditions), the bodies of the steps the tasks run
-(validate, generate, persist, archive, deliver, produce), the records they hand each other, how
-flow parameters become settings, and what makes a batch fast and safe (admission, claims, budget,
-progress, reports, stop hooks).
+What makes one video safe to pay for (the journal, reattaching, the shared clients, retry
+conditions), the bodies of the steps the tasks run (validate, generate, persist, archive, deliver,
+produce), the records they hand each other, how flow parameters become settings, and what makes a
+batch fast and safe (admission, claims, budget, progress, reports, a run's start and stop hooks).
 """
 
 from prefect_oxen.engine._admission import GenerationSlots, ItemPacing
@@ -23,7 +22,7 @@ from prefect_oxen.engine._budget import SpendGuard
 from prefect_oxen.engine._clients import close_shared_clients, shared_async_client
 from prefect_oxen.engine._delivery import deliver_result, produce_result
 from prefect_oxen.engine._generation import (
-    current_flow_run_id,
+    current_flow_run,
     generate_result,
     generation_cache_key,
 )
@@ -71,7 +70,9 @@ from prefect_oxen.engine._stop import (
     cancel_unfinished,
     cancellation_outcome,
     cancellation_outcomes,
+    hook_logger,
     started_run,
+    still_billed_advice,
 )
 from prefect_oxen.engine._validation import check_batch, check_request
 
@@ -108,11 +109,12 @@ __all__ = [
     "check_request",
     "close_shared_clients",
     "combined_result",
-    "current_flow_run_id",
+    "current_flow_run",
     "deliver_result",
     "ensure_concurrency_limit",
     "generate_result",
     "generation_cache_key",
+    "hook_logger",
     "load_batch_items",
     "located_error",
     "log_admission",
@@ -137,6 +139,7 @@ __all__ = [
     "shot_key",
     "shot_requests",
     "started_run",
+    "still_billed_advice",
     "stitched_report",
     "stitched_video",
     "video_path",

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from prefect import get_run_logger
 from prefect.context import TaskRunContext
+from prefect.logging.loggers import LoggingAdapter
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import (
@@ -35,7 +37,13 @@ from prefect_oxen.engine._run_state import RunState, run_state_at
 from prefect_oxen.engine._validation import check_request
 from prefect_oxen.storage import sanitize_key_component
 
-__all__ = ["GenerationMode", "current_flow_run_id", "generate_result", "generation_cache_key"]
+__all__ = [
+    "FlowRunIdentity",
+    "GenerationMode",
+    "current_flow_run",
+    "generate_result",
+    "generation_cache_key",
+]
 
 GenerationMode = Literal["auto", "sync", "queue"]
 
@@ -98,18 +106,26 @@ def _staging_path(staging_dir: str | None, validated: ValidatedRequest) -> Path:
     return root / f"{stem}-{validated.fingerprint[:16]}.mp4"
 
 
-def current_flow_run_id() -> str | None:
-    """The id of the flow run this code runs in.
+class FlowRunIdentity(NamedTuple):
+    """The id and name of a flow run (None for each outside one)."""
 
-    Returns:
-        The id as text, or None outside a flow run.
-    """
+    id: str | None
+    name: str | None
+
+
+def current_flow_run() -> FlowRunIdentity:
+    """The id and name of the flow run this code runs in (None for each outside a run)."""
     from prefect.runtime import flow_run
 
     try:
-        return str(flow_run.id) if flow_run.id else None
+        run_id = flow_run.id
+        name = flow_run.name if run_id else None
+        return FlowRunIdentity(str(run_id), str(name) if name else None) if run_id else _NO_RUN
     except Exception:  # outside a flow run
-        return None
+        return _NO_RUN
+
+
+_NO_RUN = FlowRunIdentity(None, None)
 
 
 async def generate_result(
@@ -220,7 +236,7 @@ class _Generation:
         journal: RunState,
         validated: ValidatedRequest,
         mode: Literal["sync", "queue"],
-        logger: Any,
+        logger: logging.Logger | LoggingAdapter,
         label: str,
         staging_dir: str | None,
     ) -> None:
@@ -231,7 +247,7 @@ class _Generation:
         self.logger = logger
         self.label = label
         self.staging_dir = staging_dir
-        self.run_id = current_flow_run_id()
+        self.run_id = current_flow_run().id
         #: Seconds a presigned reference must stay valid (the generation's whole allowance).
         self.lifetime = 3600.0
 

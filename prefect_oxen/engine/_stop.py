@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -30,12 +31,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from prefect import Flow
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging import get_logger
 
 from prefect_oxen.blocks import OxenCredentials
-from prefect_oxen.client import GenerationStatus, OxenError
+from prefect_oxen.client import GenerationStatus, OxenClient, OxenError
 from prefect_oxen.engine._clients import using_shared_clients
-from prefect_oxen.engine._generation import current_flow_run_id
+from prefect_oxen.engine._generation import current_flow_run
 from prefect_oxen.engine._journal import JournalEntry
 from prefect_oxen.engine._oxen_archive import oxen_archive_session, oxen_archive_uri
 from prefect_oxen.engine._run_state import RunState
@@ -49,9 +52,11 @@ __all__ = [
     "cancel_unfinished",
     "cancellation_outcome",
     "cancellation_outcomes",
+    "hook_logger",
     "remember_run",
     "run_credentials",
     "started_run",
+    "still_billed_advice",
     "usable_api_key",
 ]
 
@@ -150,11 +155,9 @@ def remember_run(credentials: OxenCredentials, state: RunState) -> None:
         credentials: The credentials the run pays with (holding the real key).
         state: The run state the run records its generations in.
     """
-    from prefect.runtime import flow_run
-
-    run_id = flow_run.id
+    run_id = current_flow_run().id
     if run_id:
-        _registry.remember(str(run_id), _RememberedRun(credentials, state))
+        _registry.remember(run_id, _RememberedRun(credentials, state))
 
 
 def cancellation_outcome(flow_run_id: str) -> CancellationOutcome | None:
@@ -176,6 +179,26 @@ def cancellation_outcomes() -> dict[str, CancellationOutcome]:
         The outcomes by flow run id.
     """
     return _registry.outcomes()
+
+
+def still_billed_advice(cancel_option: str, *, rerun: str = "batch", one: bool = False) -> str:
+    """What to do about generations a stop may have left running: the one wording every stop
+    report uses.
+
+    Args:
+        cancel_option: How `prefect-oxen cancel` finds them ("--archive DIR", "--journal PATH").
+        rerun: What to re-run to collect them ("batch", "command").
+        one: Say "it" (one generation) rather than "they".
+
+    Returns:
+        E.g. "They may still run and be billed: re-run the same batch to collect them (no new
+        charge), or cancel them with `prefect-oxen cancel --archive DIR`."
+    """
+    they, them = ("It", "it") if one else ("They", "them")
+    return (
+        f"{they} may still run and be billed: re-run the same {rerun} to collect {them} (no new "
+        f"charge), or cancel {them} with `prefect-oxen cancel {cancel_option}`."
+    )
 
 
 def usable_api_key(credentials: OxenCredentials) -> bool:
@@ -260,7 +283,7 @@ def _enqueue_in_flight(entry: JournalEntry) -> bool:
     )
 
 
-def _find_in_queue(oxen: Any, journal: RunState, entry: JournalEntry) -> JournalEntry | None:
+def _find_in_queue(oxen: OxenClient, journal: RunState, entry: JournalEntry) -> JournalEntry | None:
     """The in-flight submission's generation, found in the queue by its request and journaled
     ``enqueued`` (so a failed cancel leaves it for the next run); None when it is not there."""
     from prefect_oxen.client import VideoRequest
@@ -279,7 +302,7 @@ def _find_in_queue(oxen: Any, journal: RunState, entry: JournalEntry) -> Journal
     return enqueued
 
 
-def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCancel:
+def _cancel_one(oxen: OxenClient, generation_id: str, key: str | None) -> GenerationCancel:
     """Cancel one generation and read back whether it is stopped unbilled."""
     try:
         oxen.cancel_generation(generation_id)
@@ -299,7 +322,7 @@ def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCan
     )
 
 
-def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
+def cancel_remote_generations(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Cancel every generation this flow run enqueued and did not finish (ids from the journal).
 
     Runs as ``on_cancellation`` / ``on_crashed``: the process may die right after, so it is
@@ -312,7 +335,7 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
         state: The state it stopped in (Cancelled, Crashed).
     """
     run_id = str(flow_run.id)
-    run_logger = _logger_for(flow, flow_run)
+    run_logger = hook_logger(flow_run, flow)
     remembered = _registry.run(run_id)
     try:
         if remembered is not None:
@@ -324,9 +347,10 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
     except Exception as exc:  # a hook must never raise
         run_logger.error(
             "Could not find the journal or credentials of flow run %s to cancel its generations "
-            "(%s): any it left running may still be billed.",
+            "(%s). %s",
             run_id,
             type(exc).__name__,
+            still_billed_advice("--archive DIR"),
         )
         return
     state_name = str(getattr(state, "name", "stopped")).lower()
@@ -337,40 +361,39 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
     _log_outcome(run_logger, outcome, run_id)
 
 
-def _log_outcome(run_logger: Any, outcome: CancellationOutcome, run_id: str) -> None:
+def _log_outcome(
+    run_logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    outcome: CancellationOutcome,
+    run_id: str,
+) -> None:
     """Log what a stop hook did, to the run's logs."""
-    if outcome.cancelled:
-        run_logger.info(
-            "Cancelled %d unfinished Oxen generation(s) of flow run %s: %s.",
-            len(outcome.cancelled),
-            run_id,
-            ", ".join(g.generation_id for g in outcome.cancelled),
-        )
-    if outcome.finished:
-        run_logger.info(
+    for generations, template in (
+        (outcome.cancelled, "Cancelled %d unfinished Oxen generation(s) of flow run %s: %s."),
+        (
+            outcome.finished,
             "%d Oxen generation(s) of flow run %s had already finished (paid, not lost): "
             "re-running the same batch archives them without paying again: %s.",
-            len(outcome.finished),
-            run_id,
-            ", ".join(g.generation_id for g in outcome.finished),
-        )
+        ),
+    ):
+        if generations:
+            ids = ", ".join(g.generation_id for g in generations)
+            run_logger.info(template, len(generations), run_id, ids)
     if outcome.not_cancelled:
         run_logger.error(
-            "Could not cancel %d Oxen generation(s) of flow run %s%s: %s. They may still be "
-            "running and billed; the run state %s keeps them, so re-running the same batch "
-            "collects them without paying again, and `prefect-oxen cancel --journal %s` "
-            "cancels them.",
+            "Could not cancel %d Oxen generation(s) of flow run %s%s: %s. %s",
             len(outcome.not_cancelled),
             run_id,
             f" ({outcome.problem})" if outcome.problem else "",
             "; ".join(f"{g.generation_id} ({g.detail})" for g in outcome.not_cancelled),
-            outcome.state_location,
-            outcome.state_location,
+            still_billed_advice(f"--journal {outcome.state_location}"),
         )
 
 
-def _logger_for(flow: Any, flow_run: Any) -> Any:
-    """The run logger (its records reach the run's logs in the UI) when there is one."""
+def hook_logger(
+    flow_run: FlowRun, flow: Flow[..., Any] | None = None
+) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The logger of a stop hook: the run's (its records reach the run's logs in the UI) when
+    there is one, else ``prefect_oxen.flows``."""
     from prefect.logging.loggers import flow_run_logger
 
     try:
@@ -422,8 +445,8 @@ async def started_run(
                 destination,
                 run.credentials,
                 work_dir=run.settings.work_dir,
-                flow_run_id=current_flow_run_id(),
-                run_name=_run_name(),
+                flow_run_id=current_flow_run().id,
+                run_name=current_flow_run().name,
                 prepare=check_destination,
             )
         )
@@ -443,13 +466,3 @@ def run_credentials() -> OxenCredentials | None:
         The run's resolved credentials, or None outside `started_run`.
     """
     return _RUN_CREDENTIALS.get()
-
-
-def _run_name() -> str | None:
-    """The flow run's name, or None outside a run."""
-    from prefect.runtime import flow_run
-
-    try:
-        return str(flow_run.name) if flow_run.name else None
-    except Exception:  # outside a flow run
-        return None

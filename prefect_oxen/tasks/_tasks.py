@@ -1,8 +1,7 @@
 """The `@task` definitions over the engine's step bodies.
 
 Their run names say which item a run is about (``generate-fox``): set once on each definition as
-a callable, because a `with_options(task_run_name=...)` per item rebuilds the task every time,
-which costs tens of milliseconds per item in a large batch.
+a callable, because a `with_options(task_run_name=...)` per item rebuilds the task every time.
 """
 
 from __future__ import annotations
