@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -200,8 +201,8 @@ async def generate_result(
     client = shared_async_client(credentials)
     journal = run_state_at(journal_path or default_journal_path())
     chosen = _choose_mode(mode, validated.request)
-    run = _Generation(client, journal, validated, chosen, logger, label, staging_dir)
-    run.lifetime = timeout + (start_timeout or 0)
+    lifetime = timeout + (start_timeout or 0)
+    run = _Generation(client, journal, validated, chosen, logger, label, staging_dir, lifetime)
 
     previous = await journal.alookup(validated.identity)
     result = None
@@ -227,29 +228,20 @@ async def generate_result(
     return result
 
 
+@dataclass
 class _Generation:
     """The steps of one generate call, sharing their context."""
 
-    def __init__(
-        self,
-        client: AsyncOxenClient,
-        journal: RunState,
-        validated: ValidatedRequest,
-        mode: Literal["sync", "queue"],
-        logger: logging.Logger | LoggingAdapter,
-        label: str,
-        staging_dir: str | None,
-    ) -> None:
-        self.client = client
-        self.journal = journal
-        self.validated = validated
-        self.mode = mode
-        self.logger = logger
-        self.label = label
-        self.staging_dir = staging_dir
-        self.run_id = current_flow_run().id
-        #: Seconds a presigned reference must stay valid (the generation's whole allowance).
-        self.lifetime = 3600.0
+    client: AsyncOxenClient
+    journal: RunState
+    validated: ValidatedRequest
+    mode: Literal["sync", "queue"]
+    logger: logging.Logger | LoggingAdapter
+    label: str
+    staging_dir: str | None
+    #: Seconds a presigned reference must stay valid (the generation's whole allowance).
+    lifetime: float
+    run_id: str | None = field(default_factory=lambda: current_flow_run().id)
 
     async def _record(
         self, state: str, *, mode: str | None = None, ids: list[str] | None = None, **detail: Any
