@@ -130,10 +130,11 @@ def run_flow_state(flow: Any, parameters: dict[str, Any]) -> Any:
 
 def _quit_now(signum: int) -> None:
     """The second signal: say what may still be billed, and end the process at once."""
+    from prefect_oxen.engine import still_billed_advice
+
     err_console().print(
-        "[bold red]Stopped at once.[/] Generations this run left on the API may still run and be "
-        "billed: re-run the same command to collect them (no new charge), or cancel them with "
-        "`prefect-oxen cancel --archive DIR`."
+        "[bold red]Stopped at once[/], leaving on the API the generations this run had submitted. "
+        + still_billed_advice("--archive DIR", rerun="command")
     )
     sys.stderr.flush()
     sys.stdout.flush()
@@ -243,13 +244,14 @@ def print_stop_report(
         outcomes: What the stop hooks of the run's flow runs did.
         archive: The run's archive, for the `prefect-oxen cancel` hint.
     """
+    from prefect_oxen.engine import still_billed_advice
+
     out = err_console()
     out.print(f"[bold yellow]Stopped[/] by {stop.description}.")
     if not outcomes:
         out.print(
-            "The run ended before it could check what it had submitted. If it paid for anything, "
-            "re-run the same command to collect it (no new charge), or cancel it with "
-            f"`prefect-oxen cancel --archive {archive}`."
+            "The run ended before it could check the generations it had submitted. "
+            + still_billed_advice(f"--archive {archive}", rerun="command")
         )
         return
     cancelled = [g for outcome in outcomes for g in outcome.cancelled]
@@ -268,9 +270,7 @@ def print_stop_report(
             + ": "
             + "; ".join(f"{_describe(g)}: {g.detail}" for g in kept)
             + ". "
-            "They may still run and be billed; the journal keeps them, so re-running the same "
-            "command collects them without paying again, and "
-            f"`prefect-oxen cancel --archive {archive}` cancels them."
+            + still_billed_advice(f"--archive {archive}", rerun="command")
         )
     finished = [g for outcome in outcomes for g in outcome.finished]
     if finished:

@@ -12,8 +12,7 @@ from prefect import get_run_logger
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import DownloadError
 from prefect_oxen.engine._clients import shared_async_client
-from prefect_oxen.engine._records import GenerationResult, PersistedVideo
-from prefect_oxen.engine._step_summary import summary_level
+from prefect_oxen.engine._records import GenerationResult, PersistedVideo, summary_level
 from prefect_oxen.media import (
     VideoDecodeError,
     VideoQuarantined,

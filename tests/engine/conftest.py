@@ -12,7 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from prefect_oxen.engine import FileRunState, RunState, S3RunState
+from prefect_oxen.engine._run_state import FileRunState, RunState
+from prefect_oxen.engine._s3_run_state import S3RunState
 
 BUCKET = "oxen-state-tests"
 
