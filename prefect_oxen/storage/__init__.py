@@ -3,8 +3,8 @@
 A leaf package: it imports nothing from Prefect or the rest of prefect_oxen.
 """
 
+from prefect_oxen._files import atomic_write, sha256_file
 from prefect_oxen.storage._archive import ArchiveRecord, ArchiveTarget, manifest_key
-from prefect_oxen.storage._atomic import atomic_write, sha256_file
 from prefect_oxen.storage._errors import (
     ArchiveConflict,
     ArchiveUnavailable,

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from prefect_oxen._files import atomic_write, copy_file, link_into_place, sha256_file
 from prefect_oxen.storage._archive import ArchiveRecord, manifest_key
-from prefect_oxen.storage._atomic import atomic_write, fsync_directory, sha256_file
 from prefect_oxen.storage._errors import ArchiveConflict, ChecksumMismatch
 from prefect_oxen.storage._keys import validate_object_key
 from prefect_oxen.storage._manifest import ArchiveManifest
-
-_COPY_BLOCK = 1024 * 1024
 
 
 class LocalArchive:
@@ -154,16 +149,12 @@ class LocalArchive:
 
     def _store(self, source: Path, target: Path, *, expected_sha256: str | None) -> str:
         """Put `source` at `target` (link or verified copy); its sha256."""
-        if self.link and _try_link(source, target):
+        if self.link and link_into_place(source, target):
             # A link shares the source's bytes, so a given sha256 is trusted rather than re-read.
             return expected_sha256 or sha256_file(target)
-        digest = hashlib.sha256()
-        with atomic_write(target, "wb") as out, open(source, "rb") as src:
-            # Hash while copying: the copy is verified against the caller's sha256 for free.
-            while block := src.read(_COPY_BLOCK):
-                digest.update(block)
-                out.write(block)
-            actual = digest.hexdigest()
+
+        def verify(actual: str) -> None:
+            # Hashed while copying: the copy is checked against the caller's sha256 for free.
             if expected_sha256 is not None and actual != expected_sha256:
                 raise ChecksumMismatch(
                     uri=target.as_uri(),
@@ -171,22 +162,5 @@ class LocalArchive:
                     found=actual,
                     detail=f"hash of {source} while copying",
                 )
-        return actual
 
-
-def _try_link(source: Path, target: Path) -> bool:
-    """Hard-link `source` over `target` atomically; False when linking is impossible."""
-    # Link to a temp name and rename over the target, so readers never see a partial state.
-    tmp = Path(tempfile.mktemp(dir=target.parent, prefix=f".{target.name}.", suffix=".lnk"))
-    try:
-        os.link(source, tmp)
-    except OSError:  # cross-device, unsupported filesystem, permissions: fall back to copying
-        return False
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    fsync_directory(target.parent)
-    return True
+        return copy_file(source, target, verify=verify)
