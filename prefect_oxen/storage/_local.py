@@ -44,41 +44,20 @@ class LocalArchive:
         return self.root / validate_object_key(key)
 
     def uri_for(self, key: str) -> str:
-        """A ``file://`` URI for the video at `key`.
-
-        Args:
-            key: Object key of the video.
-
-        Returns:
-            The ``file://`` URI of ``root / key``.
-        """
+        """The ``file://`` URI of ``root / key``."""
         return self.path_for(key).as_uri()
 
     def exists(self, key: str, sha256: str) -> bool:
-        """Whether the file at `key` exists and hashes to `sha256`.
-
-        Args:
-            key: Object key of the video.
-            sha256: Hex sha256 the file must have.
-
-        Returns:
-            True when the file exists with that content.
-        """
+        """Whether the file at `key` exists and hashes to `sha256`."""
         path = self.path_for(key)
         return path.is_file() and sha256_file(path) == sha256
 
     def read_manifest(self, key: str) -> dict[str, Any] | None:
-        """The sidecar manifest of `key` as a dict, or None if absent.
-
-        Args:
-            key: Object key of the video.
-
-        Returns:
-            The manifest, or None when there is none.
-        """
+        """The sidecar manifest of `key` as a dict, or None if absent."""
         path = self.root / manifest_key(validate_object_key(key))
         try:
-            return json.loads(path.read_bytes())
+            manifest: dict[str, Any] = json.loads(path.read_bytes())
+            return manifest
         except FileNotFoundError:
             return None
 
@@ -91,25 +70,8 @@ class LocalArchive:
         sha256: str | None = None,
         overwrite: bool = False,
     ) -> ArchiveRecord:
-        """Copy the video to `key` atomically and write its manifest; idempotent by sha256.
-
-        A given `sha256` is checked while copying (one read of the file), so a stale or wrong
-        value raises `ChecksumMismatch` instead of being recorded.
-
-        Args:
-            video_path: The verified video file.
-            key: Object key of the video under the root.
-            manifest: The manifest written next to it.
-            sha256: The file's hex sha256 when already known.
-            overwrite: Replace a different video already stored at `key`.
-
-        Returns:
-            The archive record (``uploaded=False`` when the same video was already there).
-
-        Raises:
-            ArchiveConflict: A different video is stored at `key` and `overwrite` is False.
-            ChecksumMismatch: The copy does not hash to the given `sha256`.
-        """
+        """Copy (or link) the video to `key` atomically, then its manifest; a given `sha256` is
+        checked while copying, so a stale or wrong one raises `ChecksumMismatch`."""
         source = Path(video_path)
         target = self.path_for(key)
         sidecar = self.root / manifest_key(key)
