@@ -5,9 +5,8 @@ A `response_format="b64_json"` body looks like
 megabytes. This module scans the JSON incrementally and decodes the base64 text as it arrives, so
 peak memory is O(chunk) whatever the video size.
 
-Hand-written on purpose: the streaming JSON libraries (ijson, json-stream) stream *between*
-values but materialise every string value whole, so the one string that matters here, the
-video, would be held in memory (plus its decoded copy). Only the structure needed to find that
+The streaming JSON libraries (ijson, json-stream) stream *between* values but materialise every
+string whole, so the video would be held in memory (plus its decoded copy). Only the structure needed to find that
 string is parsed here; other top-level fields (model, created, error ...) are small, captured
 with a size cap and decoded by `json.loads`. Base64 is decoded with `binascii.a2b_base64` on
 4-character-aligned slices; JSON escapes inside the base64 text (``\\/``, ``\\n``, ``\\uXXXX``)
@@ -415,8 +414,7 @@ class Base64VideoExtractor:
 
 def _find_string_special(buf: bytes, start: int) -> int:
     """Index of the next '"' or backslash at or after `start`, or -1."""
-    # Two memchr-backed finds are ~100x faster than a regex character class on 64 KiB chunks,
-    # and this runs over every byte of the video.
+    # Two memchr-backed finds, not a regex character class: this runs over every byte of the video.
     quote = buf.find(b'"', start)
     backslash = buf.find(b"\\", start, len(buf) if quote == -1 else quote)
     return quote if backslash == -1 else backslash

@@ -1,7 +1,7 @@
 """An archive in an S3 bucket (or an S3-compatible store), with end-to-end SHA-256 integrity.
 
-Takes a ready boto3 S3 client so this package needs neither Prefect nor prefect-aws: the Prefect
-layer builds the client from an `S3Bucket`/`AwsCredentials` block.
+It takes a ready boto3 S3 client (the Prefect layer builds one from an `S3Bucket` or
+`AwsCredentials` block).
 
 Integrity: uploads ask S3 for a SHA-256 checksum (`ChecksumAlgorithm`), so S3 rejects corrupted
 bodies, and afterwards the checksum S3 reports is compared with one computed locally. For a
