@@ -156,24 +156,17 @@ def persisted_video(
         The record the archive step takes.
     """
     probe = verification.probe
+    facts = {"duration_seconds", "width", "height", "has_audio"}
     return PersistedVideo(
         path=str(path),
-        size_bytes=probe.size_bytes,
         sha256=digest,
-        duration_seconds=probe.duration_seconds,
-        width=probe.width,
-        height=probe.height,
-        has_audio=probe.has_audio,
         poster_path=poster_path,
         verification={
             "checks": verification.checks,
             **({"warnings": list(verification.warnings)} if verification.warnings else {}),
-            "duration_seconds": probe.duration_seconds,
-            "width": probe.width,
-            "height": probe.height,
-            "video_codec": probe.video_codec,
-            "has_audio": probe.has_audio,
+            **probe.model_dump(include=facts | {"video_codec"}),
         },
+        **probe.model_dump(include=facts | {"size_bytes"}),
     )
 
 
