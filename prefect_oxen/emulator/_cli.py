@@ -1,4 +1,5 @@
-"""`prefect-oxen emulator`: serve the emulator in the foreground until Ctrl-C or SIGTERM."""
+"""The emulator's command line (`python -m prefect_oxen.emulator`, `prefect-oxen emulator`):
+serve in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,6 +16,18 @@ from prefect_oxen.emulator._server import EmulatorServer
 _DEFAULTS = EmulatorConfig()
 _FAULTS = FaultConfig()
 _Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
+
+
+def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
+    """Run `emulator_command` as a console command on `args` (default: the command line).
+
+    Args:
+        args: The command's arguments.
+        prog_name: The name its usage line shows.
+    """
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(emulator_command)
+    app(args=args, prog_name=prog_name)
 
 
 def emulator_command(
