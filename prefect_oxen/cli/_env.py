@@ -129,7 +129,7 @@ def _all_handlers() -> list[logging.Handler]:
     return list(handlers.values())
 
 
-def _prefect_console_handlers() -> list[logging.StreamHandler]:
+def _prefect_console_handlers() -> list[logging.StreamHandler[TextIO]]:
     """Prefect's console handlers, whichever loggers they are attached to."""
     return [
         handler
@@ -139,7 +139,7 @@ def _prefect_console_handlers() -> list[logging.StreamHandler]:
     ]
 
 
-def _point_at(handler: logging.StreamHandler, stream: TextIO) -> None:
+def _point_at(handler: logging.StreamHandler[TextIO], stream: TextIO) -> None:
     """Make `handler` (and its Rich console, when it has one) write to `stream`."""
     handler.setStream(stream)
     console = getattr(handler, "console", None)
