@@ -249,7 +249,7 @@ def test_cli_command_exposes_every_fault_flag() -> None:
     import typer
     from typer.testing import CliRunner
 
-    from prefect_oxen.emulator import emulator_command
+    from prefect_oxen.emulator._cli import emulator_command
 
     app = typer.Typer()
     app.command()(emulator_command)
@@ -273,7 +273,7 @@ def test_cli_command_exposes_every_fault_flag() -> None:
 
 def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
     code = (
-        "import sys, prefect_oxen.emulator; prefect_oxen.emulator.emulator_command;"
+        "import sys, prefect_oxen.emulator; prefect_oxen.emulator.main;"
         "bad = [m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')"
         " or (m.startswith('prefect_oxen.') and not m.startswith('prefect_oxen.emulator'))];"
         "print(bad); sys.exit(1 if bad else 0)"
