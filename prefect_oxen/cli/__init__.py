@@ -4,9 +4,6 @@ Prefect's environment (a project-local PREFECT_HOME when the user has none, no t
 generous server start-up timeout, quiet console) is prepared in `main()` before any command
 imports Prefect. Commands import Prefect, the flows and the emulator inside their functions,
 so only the commands that need them load them.
-
-The public surface is `app` (the typer application) and `main` (the console script); the
-command modules are private.
 """
 
 from __future__ import annotations
