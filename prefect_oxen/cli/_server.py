@@ -25,21 +25,10 @@ from typing import Any
 
 from prefect_oxen.cli._output import err_console
 
-__all__ = ["TESTED_PREFECT", "on_ephemeral_server", "prefect_tested", "start_ephemeral_server"]
+__all__ = ["TESTED_PREFECT", "prefect_tested", "start_ephemeral_server"]
 
 # (major, minor) releases of Prefect whose private server class and command this module repeats.
 TESTED_PREFECT = ((3, 9),)
-
-
-def on_ephemeral_server() -> bool:
-    """Whether Prefect would start a temporary server for this process.
-
-    Returns:
-        True when no ``PREFECT_API_URL`` is configured.
-    """
-    from prefect.settings import PREFECT_API_URL
-
-    return not PREFECT_API_URL.value()
 
 
 def start_ephemeral_server() -> None:
@@ -48,7 +37,9 @@ def start_ephemeral_server() -> None:
     A no-op when a Prefect API is configured or the temporary server already runs. Must be called
     from the main thread (the server is stopped if the thread that started it dies).
     """
-    if not on_ephemeral_server():
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():  # Prefect uses that API, not a temporary server
         return
     if not prefect_tested():
         import prefect

@@ -9,8 +9,15 @@ from typing import Any
 import prefect
 import pytest
 from prefect.server.api.server import SubprocessASGIServer
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from prefect_oxen.cli._server import TESTED_PREFECT, _server_class, prefect_tested
+from prefect_oxen.cli import _server
+from prefect_oxen.cli._server import (
+    TESTED_PREFECT,
+    _server_class,
+    prefect_tested,
+    start_ephemeral_server,
+)
 
 
 def test_the_installed_prefect_is_one_the_cli_server_was_checked_against() -> None:
@@ -40,3 +47,15 @@ def test_the_session_leader_runs_prefect_s_own_command(monkeypatch: pytest.Monke
     assert ours.pop("start_new_session") is True
     assert callable(ours.pop("preexec_fn"))
     assert ours == prefects
+
+
+def test_on_an_untested_prefect_the_cli_leaves_the_server_to_prefect_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(_server, "TESTED_PREFECT", ())
+    started: list[object] = []
+    monkeypatch.setattr(SubprocessASGIServer, "start", lambda self, *a, **k: started.append(self))
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        start_ephemeral_server()
+    assert started == []
+    assert "not tested with Prefect" in " ".join(capsys.readouterr().err.split())
