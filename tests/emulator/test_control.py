@@ -289,6 +289,18 @@ def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
                 ), line
 
 
+def test_only_the_emulator_imports_its_extra() -> None:
+    """Starlette and uvicorn come with the `emulator` extra: no other package imports them."""
+    extra = tuple(
+        f"{verb} {name}" for verb in ("import", "from") for name in ("starlette", "uvicorn")
+    )
+    package = ROOT / "prefect_oxen"
+    for source in package.rglob("*.py"):
+        if source.relative_to(package).parts[0] != "emulator":
+            for line in source.read_text().splitlines():
+                assert not line.strip().startswith(extra), f"{source}: {line}"
+
+
 def test_generation_ids_and_latency_jitter_replay_from_the_seed() -> None:
     def run() -> tuple[list[str], list[float]]:
         config = EmulatorConfig(seed=7, latency=0.2, latency_jitter=0.15)
