@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from prefect_oxen.cli._output import err_console
 
@@ -169,11 +169,11 @@ def run_stoppable(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return worker.outcome()
 
 
-class _LoopThread(threading.Thread):
+class _LoopThread(threading.Thread, Generic[T]):
     """A thread running one coroutine under `asyncio.run`, in a copy of the caller's context
     (Prefect's settings and client contexts are context variables)."""
 
-    def __init__(self, make_coroutine: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    def __init__(self, make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> None:
         # Daemon: if the user insists on quitting, the interpreter must not wait for it.
         super().__init__(name="prefect-oxen-flow", daemon=True)
         self._make_coroutine = make_coroutine
@@ -182,7 +182,7 @@ class _LoopThread(threading.Thread):
         self._finished = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
-        self._result: Any = None
+        self._results: list[T] = []  # the one result, once there is one (T may be None)
         self._error: BaseException | None = None
 
     def run(self) -> None:
@@ -209,7 +209,7 @@ class _LoopThread(threading.Thread):
         self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
         self._ready.set()
         try:
-            self._result = await self._make_coroutine()
+            self._results.append(await self._make_coroutine())
         except BaseException as exc:  # the cancellation asked for, or the run's own error
             self._error = exc
 
@@ -220,7 +220,7 @@ class _LoopThread(threading.Thread):
         if loop is not None and task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
 
-    def outcome(self) -> Any:
+    def outcome(self) -> T:
         """The coroutine's result.
 
         Returns:
@@ -231,7 +231,7 @@ class _LoopThread(threading.Thread):
         """
         if self._error is not None:
             raise self._error
-        return self._result
+        return self._results[0]
 
 
 def print_stop_report(
