@@ -13,8 +13,9 @@ export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
 .PHONY: demo test check bench lint screenshots clean
 
-# uv downloads and installs in parallel (a fresh install took ~25 s here, ~115 s with pip):
-# the one on PATH, else one fetched from PyPI into the venv; pip is the fallback if uv fails.
+# uv downloads and installs in parallel, several times faster than pip: the one on PATH, else
+# one fetched from PyPI into the venv; pip is the fallback if uv fails. `dev` includes the
+# `emulator` extra the demo needs.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	@uv=$$(command -v uv || true); \

@@ -57,7 +57,7 @@ def _active(api: str) -> int:
 
 def run() -> dict[str, Any]:
     """Fill the limit from a child, kill it, time the slots' return."""
-    from prefect_oxen.engine import LEASE_SECONDS
+    from prefect_oxen.engine._admission import LEASE_SECONDS
 
     home = Path(tempfile.mkdtemp(prefix="bench-lease-"))
     with prefect_server(home) as api:

@@ -2,11 +2,8 @@
 
 Prefect's environment (a project-local PREFECT_HOME when the user has none, no telemetry, a
 generous server start-up timeout, quiet console) is prepared in `main()` before any command
-imports Prefect. The emulator (uvicorn, Starlette) is imported only when `emulator` or `demo`
-runs.
-
-The public surface is `app` (the typer application) and `main` (the console script); the
-command modules are private.
+imports Prefect. Commands import Prefect, the flows and the emulator inside their functions,
+so only the commands that need them load them.
 """
 
 from __future__ import annotations
@@ -18,8 +15,8 @@ import typer
 from prefect_oxen.cli._batch import batch_command
 from prefect_oxen.cli._blocks import blocks_app
 from prefect_oxen.cli._cancel import cancel_command
-from prefect_oxen.cli._deferred_commands import CommandGroup
 from prefect_oxen.cli._demo import demo_command
+from prefect_oxen.cli._emulator import emulator_command
 from prefect_oxen.cli._env import prepare_environment
 from prefect_oxen.cli._estimate import estimate_command
 from prefect_oxen.cli._exit_codes import ExitCode
@@ -31,7 +28,6 @@ __all__ = ["ExitCode", "app", "main"]
 app = typer.Typer(
     name="prefect-oxen",
     help="Oxen.ai video generation with Prefect: one video, batches, costs and a local emulator.",
-    cls=CommandGroup,  # adds `emulator`, imported only when it runs
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -41,6 +37,12 @@ app.command("batch")(batch_command)
 app.command("estimate")(estimate_command)
 app.command("cancel")(cancel_command)
 app.command("models")(models_command)
+# Every argument, --help included, goes to the emulator's own command.
+app.command(
+    "emulator",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)(emulator_command)
 app.command("demo")(demo_command)
 app.add_typer(blocks_app, name="blocks")
 

@@ -122,7 +122,7 @@ def batch_command(
     the videos).
     """
     source = check_source(file)
-    # Everything that needs no run is checked before Prefect starts (30 s or more).
+    # Everything that needs no run is checked before Prefect's slow start.
     check_requests_offline(file, source)
     if not dry_run:
         check_archive(archive)

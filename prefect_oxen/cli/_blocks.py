@@ -10,8 +10,8 @@ import typer
 
 from prefect_oxen.cli._credentials import require_api_key
 from prefect_oxen.cli._exit_codes import BadInput, handle_errors
+from prefect_oxen.cli._options import BaseUrlOption
 from prefect_oxen.cli._output import console
-from prefect_oxen.client import BASE_URL_ENV
 
 __all__ = ["blocks_app"]
 
@@ -39,17 +39,9 @@ def register_command() -> None:
 @handle_errors
 def create_command(
     name: Annotated[str, typer.Option(help="Name of the OxenCredentials block.")] = "oxen",
-    base_url: Annotated[
-        Optional[str],  # noqa: UP045 (typer needs Optional on 3.10)
-        typer.Option(
-            "--base-url",
-            envvar=BASE_URL_ENV,
-            help="API root saved in the block.",
-            show_default=False,
-        ),
-    ] = None,
+    base_url: BaseUrlOption = None,
     target_namespace: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],  # noqa: UP045 (typer needs Optional on 3.10)
         typer.Option(help="Namespace billed by default."),
     ] = None,
     s3_bucket: Annotated[

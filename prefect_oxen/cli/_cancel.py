@@ -36,7 +36,7 @@ def cancel_command(
     ] = None,
     flow_run: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--flow-run", help="Only the generations of this flow run id (default: all)."),
+        typer.Option(help="Only the generations of this flow run id (default: all)."),
     ] = None,
     base_url: BaseUrlOption = None,
     credentials_block: CredentialsBlockOption = None,

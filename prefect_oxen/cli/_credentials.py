@@ -1,7 +1,7 @@
 """Which API key a command uses: a saved `OxenCredentials` block, or ``OXEN_API_KEY``.
 
 Without a block name nothing here imports Prefect, so commands that only talk to the API
-(`models`, `estimate`) start in a fraction of a second.
+(`models`, `estimate`) start without it.
 """
 
 from __future__ import annotations

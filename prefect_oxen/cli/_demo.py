@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.panel import Panel
 
 from prefect_oxen.cli._batch_summary import print_batch_summary
+from prefect_oxen.cli._emulator import require_emulator
 from prefect_oxen.cli._exit_codes import BadInput, ExitCode, handle_errors
 from prefect_oxen.cli._options import ConcurrencyOption, VerboseOption
 from prefect_oxen.cli._output import console
@@ -86,6 +87,7 @@ def demo_command(
 
     Exit 0 when every item but the deliberately invalid one is archived.
     """
+    require_emulator()
     started = time.monotonic()
     out = console()
     output = output.expanduser().resolve()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
@@ -23,7 +23,7 @@ __all__ = [
     "user_configured_prefect",
 ]
 
-# A fresh ephemeral server has taken 45 s to start on a 2-core machine; Prefect's default is 20.
+# Prefect's default (20 s) is too short for a fresh temporary server on a slow machine.
 _STARTUP_TIMEOUT = "120"
 
 
@@ -90,11 +90,8 @@ class _ShutdownNoiseFilter(logging.Filter):
 
 def _hide_shutdown_noise() -> None:
     """Attach the noise filter to the loggers Prefect's shutdown noise comes from."""
-    noise = _ShutdownNoiseFilter()
-    for name in ("prefect", "prefect.server", "prefect.server.services", "asyncio"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _ShutdownNoiseFilter) for f in logger.filters):
-            logger.addFilter(noise)
+    names = ("prefect", "prefect.server", "prefect.server.services", "asyncio")
+    _filter_noise(logging.getLogger(name) for name in names)
 
 
 def quiet_handlers() -> None:
@@ -102,18 +99,15 @@ def quiet_handlers() -> None:
 
     A logger's filters do not see records logged by its children; its handlers' filters do.
     """
+    _filter_noise(_all_handlers())
+
+
+def _filter_noise(targets: Iterable[logging.Filterer]) -> None:
+    """Attach one `_ShutdownNoiseFilter` to each of `targets` that has none yet."""
     noise = _ShutdownNoiseFilter()
-    seen: set[int] = set()
-    for logger in [
-        logging.getLogger(),
-        *[logging.getLogger(n) for n in list(logging.root.manager.loggerDict)],
-    ]:
-        for handler in getattr(logger, "handlers", []):
-            if id(handler) in seen:
-                continue
-            seen.add(id(handler))
-            if not any(isinstance(f, _ShutdownNoiseFilter) for f in handler.filters):
-                handler.addFilter(noise)
+    for target in targets:
+        if not any(isinstance(f, _ShutdownNoiseFilter) for f in target.filters):
+            target.addFilter(noise)
 
 
 def _all_handlers() -> list[logging.Handler]:
@@ -129,7 +123,7 @@ def _all_handlers() -> list[logging.Handler]:
     return list(handlers.values())
 
 
-def _prefect_console_handlers() -> list[logging.StreamHandler]:
+def _prefect_console_handlers() -> list[logging.StreamHandler[TextIO]]:
     """Prefect's console handlers, whichever loggers they are attached to."""
     return [
         handler
@@ -139,7 +133,7 @@ def _prefect_console_handlers() -> list[logging.StreamHandler]:
     ]
 
 
-def _point_at(handler: logging.StreamHandler, stream: TextIO) -> None:
+def _point_at(handler: logging.StreamHandler[TextIO], stream: TextIO) -> None:
     """Make `handler` (and its Rich console, when it has one) write to `stream`."""
     handler.setStream(stream)
     console = getattr(handler, "console", None)

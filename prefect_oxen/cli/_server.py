@@ -6,6 +6,11 @@ whole group) or a scheduler's SIGTERM to the group kills the server too, while t
 needs it to record the stop and run the hooks that cancel paid generations: the CLI then hung.
 Starting the same server ourselves, first, in a new session keeps terminal signals for the CLI;
 Prefect's own code then finds it running and reuses it, and stops it at exit as usual.
+
+Prefect offers no setting for how that process is launched, so this module subclasses its
+private `SubprocessASGIServer` and repeats its command. It does so only on the Prefect releases
+it was checked against (`TESTED_PREFECT`; tests/cli/test_server.py compares the command with
+Prefect's own); on any other Prefect starts its server itself, and the CLI says what that means.
 """
 
 from __future__ import annotations
@@ -18,18 +23,12 @@ import subprocess
 import sys
 from typing import Any
 
-__all__ = ["on_ephemeral_server", "start_ephemeral_server"]
+from prefect_oxen.cli._output import err_console
 
+__all__ = ["TESTED_PREFECT", "prefect_tested", "start_ephemeral_server"]
 
-def on_ephemeral_server() -> bool:
-    """Whether Prefect would start a temporary server for this process.
-
-    Returns:
-        True when no ``PREFECT_API_URL`` is configured.
-    """
-    from prefect.settings import PREFECT_API_URL
-
-    return not PREFECT_API_URL.value()
+# (major, minor) releases of Prefect whose private server class and command this module repeats.
+TESTED_PREFECT = ((3, 9),)
 
 
 def start_ephemeral_server() -> None:
@@ -38,7 +37,18 @@ def start_ephemeral_server() -> None:
     A no-op when a Prefect API is configured or the temporary server already runs. Must be called
     from the main thread (the server is stopped if the thread that started it dies).
     """
-    if not on_ephemeral_server():
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():  # Prefect uses that API, not a temporary server
+        return
+    if not prefect_tested():
+        import prefect
+
+        err_console().print(
+            f"[yellow]Note:[/] prefect-oxen was not tested with Prefect {prefect.__version__}: "
+            "Prefect's temporary server shares the terminal, so Ctrl-C may stop it before the "
+            "run records the stop (set PREFECT_API_URL to a running server to avoid this)."
+        )
         return
     from prefect.server.api.server import SubprocessASGIServer
 
@@ -46,6 +56,18 @@ def start_ephemeral_server() -> None:
     if current is not None and current.running:
         return
     _server_class()().start()
+
+
+def prefect_tested() -> bool:
+    """Whether the installed Prefect is one of `TESTED_PREFECT`.
+
+    Returns:
+        True when its major and minor version are listed.
+    """
+    import prefect
+    from packaging.version import Version
+
+    return Version(prefect.__version__).release[:2] in TESTED_PREFECT
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,12 +82,11 @@ def _server_class() -> type:
         port in a registry shared by the class hierarchy, so when Prefect later asks for the
         temporary server (``SubprocessASGIServer()``) it gets this one, already running, and
         keeps its own start/stop semantics (health check, port retry, stop at exit). Only the
-        way the process is launched differs, which Prefect offers no setting for; the command
-        is Prefect 3.9's own.
+        way the process is launched differs.
         """
 
         def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
-            """Prefect 3.9's own server command, launched in a new session."""
+            """Prefect's own server command (as of `TESTED_PREFECT`), launched in a new session."""
             import prefect
             from prefect.settings import get_current_settings
 

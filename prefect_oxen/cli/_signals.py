@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from prefect_oxen.cli._output import err_console
 
@@ -130,10 +130,11 @@ def run_flow_state(flow: Any, parameters: dict[str, Any]) -> Any:
 
 def _quit_now(signum: int) -> None:
     """The second signal: say what may still be billed, and end the process at once."""
+    from prefect_oxen.engine import still_billed_advice
+
     err_console().print(
-        "[bold red]Stopped at once.[/] Generations this run left on the API may still run and be "
-        "billed: re-run the same command to collect them (no new charge), or cancel them with "
-        "`prefect-oxen cancel --archive DIR`."
+        "[bold red]Stopped at once[/], leaving on the API the generations this run had submitted. "
+        + still_billed_advice("--archive DIR", rerun="command")
     )
     sys.stderr.flush()
     sys.stdout.flush()
@@ -168,11 +169,11 @@ def run_stoppable(make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return worker.outcome()
 
 
-class _LoopThread(threading.Thread):
+class _LoopThread(threading.Thread, Generic[T]):
     """A thread running one coroutine under `asyncio.run`, in a copy of the caller's context
     (Prefect's settings and client contexts are context variables)."""
 
-    def __init__(self, make_coroutine: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+    def __init__(self, make_coroutine: Callable[[], Coroutine[Any, Any, T]]) -> None:
         # Daemon: if the user insists on quitting, the interpreter must not wait for it.
         super().__init__(name="prefect-oxen-flow", daemon=True)
         self._make_coroutine = make_coroutine
@@ -181,7 +182,7 @@ class _LoopThread(threading.Thread):
         self._finished = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[Any] | None = None
-        self._result: Any = None
+        self._results: list[T] = []  # the one result, once there is one (T may be None)
         self._error: BaseException | None = None
 
     def run(self) -> None:
@@ -208,7 +209,7 @@ class _LoopThread(threading.Thread):
         self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
         self._ready.set()
         try:
-            self._result = await self._make_coroutine()
+            self._results.append(await self._make_coroutine())
         except BaseException as exc:  # the cancellation asked for, or the run's own error
             self._error = exc
 
@@ -219,7 +220,7 @@ class _LoopThread(threading.Thread):
         if loop is not None and task is not None and not loop.is_closed():
             loop.call_soon_threadsafe(task.cancel)
 
-    def outcome(self) -> Any:
+    def outcome(self) -> T:
         """The coroutine's result.
 
         Returns:
@@ -230,7 +231,7 @@ class _LoopThread(threading.Thread):
         """
         if self._error is not None:
             raise self._error
-        return self._result
+        return self._results[0]
 
 
 def print_stop_report(
@@ -243,13 +244,14 @@ def print_stop_report(
         outcomes: What the stop hooks of the run's flow runs did.
         archive: The run's archive, for the `prefect-oxen cancel` hint.
     """
+    from prefect_oxen.engine import still_billed_advice
+
     out = err_console()
     out.print(f"[bold yellow]Stopped[/] by {stop.description}.")
     if not outcomes:
         out.print(
-            "The run ended before it could check what it had submitted. If it paid for anything, "
-            "re-run the same command to collect it (no new charge), or cancel it with "
-            f"`prefect-oxen cancel --archive {archive}`."
+            "The run ended before it could check the generations it had submitted. "
+            + still_billed_advice(f"--archive {archive}", rerun="command")
         )
         return
     cancelled = [g for outcome in outcomes for g in outcome.cancelled]
@@ -268,9 +270,7 @@ def print_stop_report(
             + ": "
             + "; ".join(f"{_describe(g)}: {g.detail}" for g in kept)
             + ". "
-            "They may still run and be billed; the journal keeps them, so re-running the same "
-            "command collects them without paying again, and "
-            f"`prefect-oxen cancel --archive {archive}` cancels them."
+            + still_billed_advice(f"--archive {archive}", rerun="command")
         )
     finished = [g for outcome in outcomes for g in outcome.finished]
     if finished:

@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -52,14 +52,13 @@ from prefect_oxen.client._redaction import install_httpx_redaction
 from prefect_oxen.client._repositories import AsyncRepository
 from prefect_oxen.client._session import Session
 from prefect_oxen.client._settings import ApiPaths, ClientTimeouts, PollPolicy, RetryPolicy
-from prefect_oxen.client._sync_generation import (
-    StreamedAnswer,
-    SyncGenerationResult,
-    stream_generation,
-)
+from prefect_oxen.client._sync_generation import SyncGenerationResult, stream_generation
 from prefect_oxen.client._throttle import SharedThrottle
 from prefect_oxen.client._tracking import GenerationTracker
 from prefect_oxen.client._validation import validate_request
+
+if TYPE_CHECKING:
+    from prefect_oxen.media import Base64Extraction
 
 __all__ = ["AsyncOxenClient"]
 
@@ -402,16 +401,17 @@ class AsyncOxenClient:
         )
         return await self._deliver(answer, destination)
 
-    async def _deliver(self, answer: StreamedAnswer, destination: Path) -> SyncGenerationResult:
+    async def _deliver(self, answer: Base64Extraction, destination: Path) -> SyncGenerationResult:
         """Put a streamed answer's video at `destination`: the decoded bytes, or its URL's."""
         model = answer.metadata.model
-        if answer.size:
+        created = answer.metadata.created
+        if answer.bytes_written:
             os.replace(part_path(destination), destination)
             download = DownloadResult(
-                path=destination, size_bytes=answer.size, sha256=answer.sha256
+                path=destination, size_bytes=answer.bytes_written, sha256=answer.sha256
             )
             return SyncGenerationResult(
-                download=download, model=model, created=answer.created, delivered_as="b64_json"
+                download=download, model=model, created=created, delivered_as="b64_json"
             )
         url = answer.metadata.url
         if not url:
@@ -422,7 +422,7 @@ class AsyncOxenClient:
             )
         download = await self.download(url, destination)
         return SyncGenerationResult(
-            download=download, model=model, created=answer.created, delivered_as="url"
+            download=download, model=model, created=created, delivered_as="url"
         )
 
     # --- the queue ------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import IO, Any
 import httpx
 from pydantic import BaseModel
 
+from prefect_oxen._files import sha256_file
 from prefect_oxen.client._error_mapping import error_from_response
 from prefect_oxen.client._errors import DownloadError, RateLimited, ResultExpired, TransportError
 from prefect_oxen.client._redaction import redact_url
@@ -247,7 +248,7 @@ async def _finish(progress: _Progress, destination: Path, *, attempts: int) -> D
     if progress.digest is not None and progress.hashed == size:
         sha256 = progress.digest.hexdigest()
     else:
-        sha256 = await asyncio.to_thread(_sha256_file, progress.part)
+        sha256 = await asyncio.to_thread(sha256_file, progress.part)
     os.replace(progress.part, destination)
     return DownloadResult(
         path=destination,
@@ -256,15 +257,6 @@ async def _finish(progress: _Progress, destination: Path, *, attempts: int) -> D
         attempts=attempts,
         refreshed_url=progress.refreshed,
     )
-
-
-def _sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write_and_hash(sink: IO[bytes], digest: Any, chunk: bytes) -> None:

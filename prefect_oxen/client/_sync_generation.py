@@ -8,9 +8,7 @@ that never left): a lost answer is `OutcomeUnknown` and is raised, never re-sent
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +20,7 @@ from prefect_oxen.client._error_mapping import transport_error
 from prefect_oxen.client._session import Session
 
 if TYPE_CHECKING:
-    from prefect_oxen.media import Base64Metadata
+    from prefect_oxen.media import Base64Extraction
 
 
 class SyncGenerationResult(BaseModel):
@@ -34,24 +32,9 @@ class SyncGenerationResult(BaseModel):
     delivered_as: str  # "url" or "b64_json"
 
 
-@dataclass
-class StreamedAnswer:
-    """What one streamed answer left: the inline video's bytes in the part file, or none."""
-
-    size: int
-    sha256: str
-    metadata: Base64Metadata
-
-    @property
-    def created(self) -> int | None:
-        """The answer's ``created`` field when it is an integer."""
-        created = self.metadata.fields.get("created")
-        return created if isinstance(created, int) else None
-
-
 async def stream_generation(
     session: Session, path: str, payload: dict[str, Any], *, model: str, part: Path
-) -> StreamedAnswer:
+) -> Base64Extraction:
     """POST `payload` to `path`, decoding an inline video into `part` as it arrives.
 
     Args:
@@ -62,7 +45,7 @@ async def stream_generation(
         part: Where the decoded video is written.
 
     Returns:
-        The decoded size, hash and the answer's other fields.
+        The decoded size (0: no inline video), its hash and the answer's other fields.
 
     Raises:
         OutcomeUnknown: The answer was lost, or a 500/502/504 came back.
@@ -76,25 +59,20 @@ async def stream_generation(
 
 async def _stream_once(
     session: Session, path: str, payload: dict[str, Any], *, model: str, part: Path
-) -> StreamedAnswer:
+) -> Base64Extraction:
     """One POST of the streamed generation, decoded into `part` as it arrives."""
     from prefect_oxen.media import Base64VideoExtractor  # loads PyAV: only when needed
 
     extractor = Base64VideoExtractor()
-    digest = hashlib.sha256()
-    size = 0
     request = session.build("POST", path, json=payload, read_timeout=session.timeouts.generate)
     response = await session.send_checked(request, paid=True, stream=True, model=model)
     try:
         part.parent.mkdir(parents=True, exist_ok=True)
         with open(part, "wb") as sink:
             async for chunk in response.aiter_bytes(CHUNK):
-                decoded = extractor.feed(chunk)
-                if decoded:
+                if decoded := extractor.feed(chunk):
                     # Small blocking writes to the page cache: cheaper than a thread hop each.
                     sink.write(decoded)
-                    digest.update(decoded)
-                    size += len(decoded)
             extractor.close()
             sink.flush()
             os.fsync(sink.fileno())
@@ -102,4 +80,4 @@ async def _stream_once(
         raise transport_error(exc, request, paid=True) from None
     finally:
         await response.aclose()
-    return StreamedAnswer(size=size, sha256=digest.hexdigest(), metadata=extractor.metadata)
+    return extractor.extraction

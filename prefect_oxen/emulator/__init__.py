@@ -77,37 +77,8 @@ so a client can be written defensively against it):
   when `wrap_validation_messages` is on (the default), whatever the failing check.
 """
 
-from typing import TYPE_CHECKING, Any
-
+from prefect_oxen.emulator._cli import main
 from prefect_oxen.emulator._config import EmulatorConfig, FaultConfig
 from prefect_oxen.emulator._server import EmulatorServer, running_emulator
 
-if TYPE_CHECKING:
-    from prefect_oxen.emulator._cli import emulator_command
-
-__all__ = [
-    "EmulatorConfig",
-    "EmulatorServer",
-    "FaultConfig",
-    "emulator_command",
-    "running_emulator",
-]
-
-
-def __getattr__(name: str) -> Any:
-    """`emulator_command` on first use: it needs typer, which serving the emulator does not.
-
-    Args:
-        name: The attribute asked for.
-
-    Returns:
-        The typer function behind `prefect-oxen emulator` and `python -m prefect_oxen.emulator`.
-
-    Raises:
-        AttributeError: For any other name.
-    """
-    if name == "emulator_command":
-        from prefect_oxen.emulator._cli import emulator_command
-
-        return emulator_command
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["EmulatorConfig", "EmulatorServer", "FaultConfig", "main", "running_emulator"]

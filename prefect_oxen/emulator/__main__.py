@@ -1,8 +1,6 @@
 """`python -m prefect_oxen.emulator --port 8765`."""
 
-import typer
-
-from prefect_oxen.emulator import emulator_command
+from prefect_oxen.emulator import main
 
 if __name__ == "__main__":
-    typer.run(emulator_command)
+    main()

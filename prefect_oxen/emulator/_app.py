@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from prefect_oxen.emulator._catalogue import CATALOGUE, find_model
+from prefect_oxen.emulator._catalogue import CATALOGUE, Model, find_model
 from prefect_oxen.emulator._config import EmulatorConfig
 from prefect_oxen.emulator._connection import (
     RAW_SEND_KEY,
@@ -361,12 +361,17 @@ async def search_models(request: Request, emu: Emulator) -> ASGIApp:
     return JSONResponse({"object": "list", "data": data})
 
 
-async def get_model(request: Request, emu: Emulator) -> ASGIApp:
-    """GET /api/ai/models/{id}: one model object with its request_schema."""
+def _one_model(request: Request, view: Callable[[Model], dict[str, Any]]) -> ASGIApp:
+    """The path's model as `view` represents it, or the API's model-not-found 404."""
     model = find_model(request.path_params["model_id"])
     if model is None:
         return model_not_found_response(request.path_params["model_id"])
-    return JSONResponse(model.as_model_object())
+    return JSONResponse(view(model))
+
+
+async def get_model(request: Request, emu: Emulator) -> ASGIApp:
+    """GET /api/ai/models/{id}: one model object with its request_schema."""
+    return _one_model(request, Model.as_model_object)
 
 
 async def list_evaluation_models(request: Request, emu: Emulator) -> ASGIApp:
@@ -376,10 +381,7 @@ async def list_evaluation_models(request: Request, emu: Emulator) -> ASGIApp:
 
 async def get_evaluation_model(request: Request, emu: Emulator) -> ASGIApp:
     """GET /api/evaluations/models/{id}: one model in the older view."""
-    model = find_model(request.path_params["model_id"])
-    if model is None:
-        return model_not_found_response(request.path_params["model_id"])
-    return JSONResponse(model.as_evaluation_model())
+    return _one_model(request, Model.as_evaluation_model)
 
 
 # -- downloads -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""`prefect-oxen emulator`: serve the emulator in the foreground until Ctrl-C or SIGTERM."""
+"""The emulator's command line (`python -m prefect_oxen.emulator`, `prefect-oxen emulator`):
+serve in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -16,6 +17,18 @@ from prefect_oxen.emulator._server import EmulatorServer
 _DEFAULTS = EmulatorConfig()
 _FAULTS = FaultConfig()
 _Rate = Annotated[float, typer.Option(min=0.0, max=1.0)]
+
+
+def main(args: list[str] | None = None, prog_name: str | None = None) -> None:
+    """Run `emulator_command` as a console command on `args` (default: the command line).
+
+    Args:
+        args: The command's arguments.
+        prog_name: The name its usage line shows.
+    """
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(emulator_command)
+    app(args=args, prog_name=prog_name)
 
 
 def emulator_command(
@@ -63,38 +76,12 @@ def emulator_command(
     ] = None,
 ) -> None:
     """Run an Oxen-compatible emulator (real mp4s, queue, SSE, faults) until Ctrl-C."""
+    options = locals()  # the parameters, named as the config fields they set
+    faults = {name: options[name] for name in FaultConfig.model_fields if name in options}
     config = EmulatorConfig(
-        host=host,
-        port=port,
-        latency=latency,
-        latency_jitter=latency_jitter,
-        concurrency=concurrency,
-        seed=seed,
-        url_ttl=url_ttl,
-        state_dir=state_dir,
+        **{name: options[name] for name in EmulatorConfig.model_fields if name in options},
         api_keys=api_key or None,
-        credits_usd=credits_usd,
-        insufficient_credits_status=insufficient_credits_status,
-        video_padding_bytes=video_padding_bytes,
-        reuse_renders=reuse_renders,
-        keepalive_interval=keepalive_interval,
-        noise_events=noise_events,
-        wrap_validation_messages=wrap_validation_messages,
-        serve_current_paths=serve_current_paths,
-        faults=FaultConfig(
-            rate_limit=rate_limit,
-            retry_after=retry_after,
-            server_error=server_error,
-            unavailable=unavailable,
-            connection_reset=connection_reset,
-            truncated_download=truncated_download,
-            slow_body=slow_body,
-            slow_body_bytes_per_second=slow_body_bytes_per_second,
-            expired_url=expired_url,
-            generation_failure=generation_failure,
-            routes=fault_route or None,
-            limit=fault_limit,
-        ),
+        faults=FaultConfig(**faults, routes=fault_route or None, limit=fault_limit),
     )
     server = EmulatorServer(config)
     typer.echo(f"Oxen emulator listening on http://{host}:{port} (Ctrl-C to stop)")

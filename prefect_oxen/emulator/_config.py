@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _share(description: str) -> Any:
+    """A fault's probability field: 0 (never) to 1 (every eligible request), 0 by default."""
+    return Field(default=0.0, ge=0.0, le=1.0, description=description)
 
 
 class FaultConfig(BaseModel):
@@ -12,52 +18,31 @@ class FaultConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    rate_limit: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of /api/* calls answered 429 with Retry-After.",
-    )
+    rate_limit: float = _share("Share of /api/* calls answered 429 with Retry-After.")
     retry_after: float = Field(
         default=1.0,
         ge=0.0,
         description="Seconds advertised in the Retry-After header of an injected 429 "
         "(whole seconds in the header, rounded down).",
     )
-    server_error: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Share of /api/* calls answered 500 unknown_error."
+    server_error: float = _share("Share of /api/* calls answered 500 unknown_error.")
+    unavailable: float = _share("Share of /api/* calls answered 503 unknown_error.")
+    connection_reset: float = _share(
+        "Share of /api/* calls whose TCP connection is dropped without a response; "
+        "paid POSTs (sync generate, enqueue) drop only after the work was accepted and billed."
     )
-    unavailable: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Share of /api/* calls answered 503 unknown_error."
+    truncated_download: float = _share(
+        "Share of downloads that announce the full Content-Length and then close "
+        "after about half of the body."
     )
-    connection_reset: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of /api/* calls whose TCP connection is dropped without a response; "
-        "paid POSTs (sync generate, enqueue) drop only after the work was accepted and billed.",
-    )
-    truncated_download: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of downloads that announce the full Content-Length and then close "
-        "after about half of the body.",
-    )
-    slow_body: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of downloads whose body is trickled at slow_body_bytes_per_second.",
+    slow_body: float = _share(
+        "Share of downloads whose body is trickled at slow_body_bytes_per_second."
     )
     slow_body_bytes_per_second: int = Field(
         default=64 * 1024, gt=0, description="Throughput of a slow_body download."
     )
-    expired_url: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of downloads answered 403 as if the fresh signed URL had expired.",
+    expired_url: float = _share(
+        "Share of downloads answered 403 as if the fresh signed URL had expired."
     )
     routes: list[str] | None = Field(
         default=None,
@@ -71,11 +56,8 @@ class FaultConfig(BaseModel):
         "settings were last changed or the counters reset; None is unlimited. A run-time "
         "faults change that omits it clears it.",
     )
-    generation_failure: float = Field(
-        default=0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of accepted generations that end failed (sync: 500); never billed.",
+    generation_failure: float = _share(
+        "Share of accepted generations that end failed (sync: 500); never billed."
     )
 
 

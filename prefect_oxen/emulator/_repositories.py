@@ -278,7 +278,12 @@ class RepositoryStore:
         return head.id
 
     def _commit(
-        self, repo: Repo, parents: list[str], message: str, user: tuple[str, str], tree: dict
+        self,
+        repo: Repo,
+        parents: list[str],
+        message: str,
+        user: tuple[str, str],
+        tree: dict[str, dict[str, Any]],
     ) -> Commit:
         """Record a new commit (the caller moves the branch)."""
         seq = max((c.seq for c in repo.commits.values()), default=0) + 1

@@ -7,8 +7,8 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -18,6 +18,7 @@ from prefect_oxen.emulator._engine import Emulator
 
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 10.0
+R = TypeVar("R")
 
 
 class _Server(uvicorn.Server):
@@ -79,7 +80,8 @@ class EmulatorServer:
         """The bound TCP port (known once started)."""
         if self._socket is None:
             raise RuntimeError("the emulator is not running")
-        return self._socket.getsockname()[1]
+        port: int = self._socket.getsockname()[1]
+        return port
 
     @property
     def base_url(self) -> str:
@@ -203,13 +205,13 @@ class EmulatorServer:
 
     # -- conveniences (thread-safe: they run on the server's loop) ---------------------------
 
-    def _call(self, func: Any, *args: Any) -> Any:
+    def _call(self, func: Callable[..., R], *args: Any) -> R:
         """Run `func(emulator, *args)` on the server's loop and return its result."""
         emulator, loop = self.emulator, self._loop
         if emulator is None or loop is None:
             raise RuntimeError("the emulator is not running")
 
-        async def run() -> Any:
+        async def run() -> R:
             """Call `func` on the loop's thread."""
             return func(emulator, *args)
 

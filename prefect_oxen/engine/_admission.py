@@ -55,7 +55,7 @@ class GenerationSlots:
     recording and can take seconds each), handed from one generation of this run to the next,
     and a block goes back to Prefect as soon as none of its slots is in use and nobody here
     waits. Small blocks give slots back sooner at a run's tail (a lease is returned whole);
-    large ones take fewer writes to fill: 4 measured best for two runs sharing 16 slots. Use as
+    large ones take fewer writes to fill. Use as
     ``async with GenerationSlots(128, "oxen-generations") as slots:``; `acquire` returns a token
     to hand back to `release`.
     """

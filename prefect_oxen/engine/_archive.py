@@ -13,8 +13,7 @@ from prefect import get_run_logger
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import OxenRepoUri
 from prefect_oxen.engine._oxen_archive import oxen_archive_for
-from prefect_oxen.engine._records import GenerationResult, PersistedVideo
-from prefect_oxen.engine._step_summary import summary_level
+from prefect_oxen.engine._records import GenerationResult, PersistedVideo, summary_level
 from prefect_oxen.storage import (
     DEFAULT_KEY_TEMPLATE,
     ArchiveManifest,

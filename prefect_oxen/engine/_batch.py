@@ -20,9 +20,8 @@ from prefect_oxen.engine._budget import SpendGuard
 from prefect_oxen.engine._clients import shared_async_client
 from prefect_oxen.engine._inputs import BatchInput, BatchItem
 from prefect_oxen.engine._item import ItemRun, Producer, already_archived, archived_entry
-from prefect_oxen.engine._progress import announce_item
 from prefect_oxen.engine._records import ValidatedRequest
-from prefect_oxen.engine._report import BatchReport, ItemReport, ItemStatus
+from prefect_oxen.engine._report import BatchReport, ItemReport, ItemStatus, announce_item
 from prefect_oxen.engine._settings import PipelineSettings
 
 __all__ = [

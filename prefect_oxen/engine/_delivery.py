@@ -1,8 +1,7 @@
 """A video from generated to archived: deliver (persist + archive), and produce (all of it).
 
-Each task run costs Prefect bookkeeping on both sides of its API (measured here at 15-25 ms of
-CPU per run), so a batch of thousands saves most of it by fusing steps that always follow each
-other. Every step is idempotent, so the fused bodies are as safe to retry as their parts: a retry
+Each task run costs Prefect bookkeeping on both sides of its API, so a batch of thousands saves
+most of it by fusing steps that always follow each other. Every step is idempotent, so the fused bodies are as safe to retry as their parts: a retry
 reattaches to the journaled generation (one GET, no new charge), downloading again is free and
 archiving is idempotent.
 """
@@ -26,9 +25,9 @@ from prefect_oxen.engine._records import (
     GenerationResult,
     ProducedVideo,
     ValidatedRequest,
+    fused_steps,
 )
 from prefect_oxen.engine._run_state import run_state_for
-from prefect_oxen.engine._step_summary import fused_steps
 from prefect_oxen.storage import DEFAULT_KEY_TEMPLATE
 
 __all__ = ["deliver_result", "produce_result"]

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from prefect import get_run_logger
 from prefect.context import TaskRunContext
+from prefect.logging.loggers import LoggingAdapter
 
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import (
@@ -29,14 +32,19 @@ from prefect_oxen.client import (
 from prefect_oxen.engine._admission import current_pacing
 from prefect_oxen.engine._clients import shared_async_client
 from prefect_oxen.engine._journal import JournalEntry, default_journal_path
-from prefect_oxen.engine._records import GenerationResult, ValidatedRequest
+from prefect_oxen.engine._records import GenerationResult, ValidatedRequest, summary_level
 from prefect_oxen.engine._references import sendable_request
 from prefect_oxen.engine._run_state import RunState, run_state_at
-from prefect_oxen.engine._step_summary import summary_level
 from prefect_oxen.engine._validation import check_request
 from prefect_oxen.storage import sanitize_key_component
 
-__all__ = ["GenerationMode", "current_flow_run_id", "generate_result", "generation_cache_key"]
+__all__ = [
+    "FlowRunIdentity",
+    "GenerationMode",
+    "current_flow_run",
+    "generate_result",
+    "generation_cache_key",
+]
 
 GenerationMode = Literal["auto", "sync", "queue"]
 
@@ -99,18 +107,26 @@ def _staging_path(staging_dir: str | None, validated: ValidatedRequest) -> Path:
     return root / f"{stem}-{validated.fingerprint[:16]}.mp4"
 
 
-def current_flow_run_id() -> str | None:
-    """The id of the flow run this code runs in.
+class FlowRunIdentity(NamedTuple):
+    """The id and name of a flow run (None for each outside one)."""
 
-    Returns:
-        The id as text, or None outside a flow run.
-    """
+    id: str | None
+    name: str | None
+
+
+def current_flow_run() -> FlowRunIdentity:
+    """The id and name of the flow run this code runs in (None for each outside a run)."""
     from prefect.runtime import flow_run
 
     try:
-        return str(flow_run.id) if flow_run.id else None
+        run_id = flow_run.id
+        name = flow_run.name if run_id else None
+        return FlowRunIdentity(str(run_id), str(name) if name else None) if run_id else _NO_RUN
     except Exception:  # outside a flow run
-        return None
+        return _NO_RUN
+
+
+_NO_RUN = FlowRunIdentity(None, None)
 
 
 async def generate_result(
@@ -185,8 +201,8 @@ async def generate_result(
     client = shared_async_client(credentials)
     journal = run_state_at(journal_path or default_journal_path())
     chosen = _choose_mode(mode, validated.request)
-    run = _Generation(client, journal, validated, chosen, logger, label, staging_dir)
-    run.lifetime = timeout + (start_timeout or 0)
+    lifetime = timeout + (start_timeout or 0)
+    run = _Generation(client, journal, validated, chosen, logger, label, staging_dir, lifetime)
 
     previous = await journal.alookup(validated.identity)
     result = None
@@ -212,29 +228,20 @@ async def generate_result(
     return result
 
 
+@dataclass
 class _Generation:
     """The steps of one generate call, sharing their context."""
 
-    def __init__(
-        self,
-        client: AsyncOxenClient,
-        journal: RunState,
-        validated: ValidatedRequest,
-        mode: Literal["sync", "queue"],
-        logger: Any,
-        label: str,
-        staging_dir: str | None,
-    ) -> None:
-        self.client = client
-        self.journal = journal
-        self.validated = validated
-        self.mode = mode
-        self.logger = logger
-        self.label = label
-        self.staging_dir = staging_dir
-        self.run_id = current_flow_run_id()
-        #: Seconds a presigned reference must stay valid (the generation's whole allowance).
-        self.lifetime = 3600.0
+    client: AsyncOxenClient
+    journal: RunState
+    validated: ValidatedRequest
+    mode: Literal["sync", "queue"]
+    logger: logging.Logger | LoggingAdapter
+    label: str
+    staging_dir: str | None
+    #: Seconds a presigned reference must stay valid (the generation's whole allowance).
+    lifetime: float
+    run_id: str | None = field(default_factory=lambda: current_flow_run().id)
 
     async def _record(
         self, state: str, *, mode: str | None = None, ids: list[str] | None = None, **detail: Any

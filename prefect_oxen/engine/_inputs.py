@@ -140,7 +140,7 @@ def _read_repository_file(source: str) -> str:
     flow's credentials (else OXEN_API_KEY / OXEN_BASE_URL)."""
     from prefect_oxen.blocks import OxenCredentials
     from prefect_oxen.client import OxenRepoUri, RepositoryPathNotFound
-    from prefect_oxen.engine._run_scope import run_credentials
+    from prefect_oxen.engine._stop import run_credentials
 
     uri = OxenRepoUri.parse(source)
     if not uri.path:

@@ -16,7 +16,7 @@ from prefect.utilities.annotations import quote
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import GenerationError
 from prefect_oxen.engine._archive import open_archive
-from prefect_oxen.engine._generation import current_flow_run_id
+from prefect_oxen.engine._generation import current_flow_run
 from prefect_oxen.engine._journal import JournalEntry
 from prefect_oxen.engine._records import PersistedVideo, ProducedVideo, ValidatedRequest
 from prefect_oxen.engine._report import ItemReport
@@ -194,7 +194,7 @@ class ItemRun:
         # paid; reattaching after a retry within this run collects this run's own submission.
         earlier = await settings.state().alookup(self.validated.identity)
         left_by_another_run = (
-            earlier is not None and earlier.detail.get("flow_run_id") != current_flow_run_id()
+            earlier is not None and earlier.detail.get("flow_run_id") != current_flow_run().id
         )
         try:
             # quote(): Prefect would otherwise walk these models field by field looking for

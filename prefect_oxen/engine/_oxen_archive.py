@@ -215,15 +215,8 @@ class OxenArchive:
         return self._committed
 
     def exists(self, key: str, sha256: str) -> bool:
-        """Whether the branch (or this run's workspace) holds a video with this sha256 at `key`.
-
-        Args:
-            key: Object key of the video.
-            sha256: Hex sha256 the stored video must have.
-
-        Returns:
-            True when the table's row (else the manifest) at the branch head says so.
-        """
+        """Whether this run's workspace, else the table's row (else the manifest) at the branch
+        head, says a video with this sha256 is at `key`."""
         staged = self._staged.get(key)
         if staged is not None:
             return bool(staged.row["sha256"] == sha256)
@@ -234,14 +227,7 @@ class OxenArchive:
         return bool(manifest and manifest.get("sha256") == sha256)
 
     def read_manifest(self, key: str) -> dict[str, Any] | None:
-        """The manifest of the video at `key` (staged by this run, else at the branch head).
-
-        Args:
-            key: Object key of the video.
-
-        Returns:
-            The manifest as a mapping, or None.
-        """
+        """The manifest of the video at `key` (staged by this run, else at the branch head)."""
         staged = self._staged.get(key)
         if staged is not None:
             return dict(json.loads(staged.manifest))
@@ -263,22 +249,8 @@ class OxenArchive:
         sha256: str | None = None,
         overwrite: bool = False,
     ) -> ArchiveRecord:
-        """Stage the video and its manifest in the run's workspace (committed when it ends).
-
-        Args:
-            video_path: The verified video file.
-            key: Object key of the video under the archive's prefix.
-            manifest: The manifest stored next to it.
-            sha256: The file's hex sha256 when already known.
-            overwrite: Replace a different video the branch holds at `key`.
-
-        Returns:
-            Where the video is, and whether this call staged it (False: already held).
-
-        Raises:
-            ArchiveConflict: The branch holds a different video at `key`.
-            OxenArchiveNotOpen: No run of this process holds the archive open to commit it.
-        """
+        """Stage the video and its manifest in the run's workspace (committed when it ends);
+        `OxenArchiveNotOpen` when no run of this process holds the archive open to commit it."""
         source = Path(video_path)
         digest = sha256 or sha256_file(source)
         size = source.stat().st_size

@@ -9,11 +9,11 @@ from typing import Any
 
 from prefect import get_run_logger
 
+from prefect_oxen._files import link_or_copy, sha256_file
 from prefect_oxen.blocks import OxenCredentials
 from prefect_oxen.client import DownloadError
 from prefect_oxen.engine._clients import shared_async_client
-from prefect_oxen.engine._records import GenerationResult, PersistedVideo
-from prefect_oxen.engine._step_summary import summary_level
+from prefect_oxen.engine._records import GenerationResult, PersistedVideo, summary_level
 from prefect_oxen.media import (
     VideoDecodeError,
     VideoQuarantined,
@@ -24,7 +24,7 @@ from prefect_oxen.media import (
     verify_video,
     write_poster_frame,
 )
-from prefect_oxen.storage import sanitize_key_component, sha256_file
+from prefect_oxen.storage import sanitize_key_component
 
 __all__ = ["persist_result", "persisted_video", "video_path"]
 
@@ -155,24 +155,17 @@ def persisted_video(
         The record the archive step takes.
     """
     probe = verification.probe
+    facts = {"duration_seconds", "width", "height", "has_audio"}
     return PersistedVideo(
         path=str(path),
-        size_bytes=probe.size_bytes,
         sha256=digest,
-        duration_seconds=probe.duration_seconds,
-        width=probe.width,
-        height=probe.height,
-        has_audio=probe.has_audio,
         poster_path=poster_path,
         verification={
             "checks": verification.checks,
             **({"warnings": list(verification.warnings)} if verification.warnings else {}),
-            "duration_seconds": probe.duration_seconds,
-            "width": probe.width,
-            "height": probe.height,
-            "video_codec": probe.video_codec,
-            "has_audio": probe.has_audio,
+            **probe.model_dump(include=facts | {"video_codec"}),
         },
+        **probe.model_dump(include=facts | {"size_bytes"}),
     )
 
 
@@ -189,7 +182,7 @@ async def _bring_to_disk(
                 "results cannot be fetched again. Re-run with refresh_cache to generate it anew.",
             )
         if os.path.abspath(staged) != str(path):
-            await asyncio.to_thread(_link_or_copy, staged, path)
+            await asyncio.to_thread(link_or_copy, staged, path)
         return await asyncio.to_thread(sha256_file, path)
     if not result.result_url and not result.generation_id:
         raise DownloadError(f"The result of {label} has neither a URL nor a generation id.")
@@ -283,19 +276,3 @@ def _quarantine(
         reason_path=kept.reason_path,
         problems=failure.problems,
     )
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link `source` to `target` (atomically), or copy it where links fail."""
-    import shutil
-
-    from prefect_oxen.storage import atomic_write
-
-    try:
-        tmp = target.with_name(f".{target.name}.link")
-        tmp.unlink(missing_ok=True)
-        os.link(source, tmp)
-        os.replace(tmp, target)
-    except OSError:
-        with open(source, "rb") as src, atomic_write(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)

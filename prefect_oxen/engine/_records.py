@@ -1,8 +1,17 @@
-"""The small records the steps hand to each other: never video bytes, only ids, paths, figures."""
+"""The small records the steps hand to each other (never video bytes, only ids, paths, figures),
+and how loud each step's one-line summary is.
+
+A step logs its summary at INFO as its own task run and at DEBUG inside a fused body
+(`deliver_result`, `produce_result`), which logs one line per video itself. A context variable,
+not a parameter, says which, so that the tasks' parameters stay the user's.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +25,8 @@ __all__ = [
     "PersistedVideo",
     "ProducedVideo",
     "ValidatedRequest",
+    "fused_steps",
+    "summary_level",
 ]
 
 
@@ -116,3 +127,21 @@ class ProducedVideo(BaseModel):
     result: GenerationResult
     persisted: PersistedVideo
     record: ArchiveRecord
+
+
+_FUSED: ContextVar[bool] = ContextVar("prefect_oxen_fused_steps", default=False)
+
+
+@contextmanager
+def fused_steps() -> Iterator[None]:
+    """Run steps inside a fused body: their summary lines drop to DEBUG."""
+    token = _FUSED.set(True)
+    try:
+        yield
+    finally:
+        _FUSED.reset(token)
+
+
+def summary_level() -> int:
+    """The level of a step's one-line summary here: DEBUG inside `fused_steps`, else INFO."""
+    return logging.DEBUG if _FUSED.get() else logging.INFO

@@ -1,16 +1,38 @@
-"""What a run reports: the outcome of every item and the batch's totals (models only).
+"""What a run reports: the outcome of every item and the batch's totals, and each item's end as
+it happens.
 
-Publishing them (artifacts, events, progress) is the flows' part: `prefect_oxen.flows.report`.
+The flow announces each item as it ends; a terminal front end (the CLI's progress bar) or a
+notebook subscribes with `watching_items` around the flow call. The subscription lives in a
+context variable, so it reaches the flow's tasks in this process and nothing else, and two
+batches in one process never see each other's items. Artifacts and events are
+`prefect_oxen.flows.report`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-__all__ = ["BatchIncomplete", "BatchReport", "ItemReport", "ItemStatus", "located_error", "money"]
+__all__ = [
+    "BatchIncomplete",
+    "BatchReport",
+    "ItemFinished",
+    "ItemReport",
+    "ItemStatus",
+    "announce_item",
+    "located_error",
+    "money",
+    "watching_items",
+]
+
+logger = logging.getLogger("prefect_oxen.engine")
 
 ItemStatus = Literal[
     "archived", "skipped", "failed", "rejected", "not_submitted", "validated", "cancelled"
@@ -241,3 +263,42 @@ class BatchIncomplete(Exception):
             f"Batch incomplete: {report.summary()}. See the oxen-batch-report artifact."
         )
         self.report = report
+
+
+@dataclass(frozen=True)
+class ItemFinished:
+    """One item's end: its key, its status (archived, skipped, failed, rejected, not_submitted,
+    validated) and whether it counts as a success."""
+
+    key: str
+    status: str
+
+    @property
+    def ok(self) -> bool:
+        """True unless the item failed or was rejected."""
+        return self.status not in ("failed", "rejected", "not_submitted")
+
+
+Listener = Callable[[ItemFinished], None]
+
+_listeners: ContextVar[tuple[Listener, ...]] = ContextVar("prefect_oxen_item_listeners", default=())
+
+
+@contextlib.contextmanager
+def watching_items(listener: Listener) -> Iterator[None]:
+    """Call `listener` for every item that ends in a batch started inside the block."""
+    reset = _listeners.set((*_listeners.get(), listener))
+    try:
+        yield
+    finally:
+        _listeners.reset(reset)
+
+
+def announce_item(key: str, status: str) -> None:
+    """Tell the current listeners that item `key` ended with `status` (never raises)."""
+    event = ItemFinished(key, status)
+    for listener in _listeners.get():
+        try:
+            listener(event)
+        except Exception:  # a broken progress bar must not fail a paid batch
+            logger.debug("progress listener failed", exc_info=True)

@@ -1,15 +1,19 @@
 """When a task may be run again: only when a repeat cannot lose or double-pay anything.
 
-Each condition has the signature Prefect's ``retry_condition_fn`` calls: the task, its run and
-the failed state; the exception in the state decides. The conditions are ordered rule tables
-(the first rule whose types match the exception gives the verdict; none: no retry), built from
-one another, so that a step's rule is written once and the fused tasks reuse their steps' rules.
+Each condition is a Prefect ``retry_condition_fn``: it gets the task, its run and the failed
+state, and returns True when Prefect should run the task again; the exception in the state
+decides. The conditions are ordered rule tables (the first rule whose types match the exception
+gives the verdict; none: no retry), built from one another, so that a step's rule is written once
+and the fused tasks reuse their steps' rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from prefect import Task
+from prefect.client.schemas.objects import State, TaskRun
 
 from prefect_oxen.client import DownloadError, GenerationFailed, OxenError
 from prefect_oxen.media import MediaError, VideoQuarantined
@@ -67,7 +71,7 @@ _DELIVERY: _Rules = (
 )
 
 
-def _verdict(rules: _Rules, state: Any) -> bool:
+def _verdict(rules: _Rules, state: State[Any]) -> bool:
     """The verdict of the first rule matching the exception in `state` (no exception: False)."""
     data = getattr(state, "data", None)
     if not isinstance(data, BaseException):
@@ -78,77 +82,33 @@ def _verdict(rules: _Rules, state: Any) -> bool:
     return False
 
 
-def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry rate limits, transient 5xx and broken connections (their errors say `retryable`).
-
-    Generation failures reported by the API are retried too: a failed generation is not billed,
-    and the journal makes the new attempt a fresh, single submission.
-
-    Args:
-        task: The task that failed.
-        task_run: Its run.
-        state: The failed state; its data is the exception.
-
-    Returns:
-        True when Prefect should run the task again.
-    """
+def retry_if_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry what the API says may recover, and failed generations (not billed: a fresh attempt)."""
     return _verdict(_API, state)
 
 
-def retry_if_transient_or_download(task: Any, task_run: Any, state: Any) -> bool:
-    """Also retry downloads and verification: fetching a result again costs nothing.
-
-    A quarantined video failed on its content, which a new download cannot change.
-
-    Args:
-        task: The task that failed.
-        task_run: Its run.
-        state: The failed state; its data is the exception.
-
-    Returns:
-        True when Prefect should run the task again.
-    """
+def retry_if_transient_or_download(
+    task: Task[..., Any], task_run: TaskRun, state: State[Any]
+) -> bool:
+    """Also retry downloads and verification (fetching again is free), not a quarantined video."""
     return _verdict(_DOWNLOAD, state)
 
 
-def retry_if_storage_may_recover(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry archive failures except those a repeat cannot fix (bad key, conflicting object).
-
-    Args:
-        task: The task that failed.
-        task_run: Its run.
-        state: The failed state; its data is the exception.
-
-    Returns:
-        True when Prefect should run the task again.
-    """
+def retry_if_storage_may_recover(
+    task: Task[..., Any], task_run: TaskRun, state: State[Any]
+) -> bool:
+    """Retry archive failures except those a repeat cannot fix (bad key, conflicting object)."""
     return _verdict(_STORAGE, state)
 
 
-def retry_if_delivery_may_recover(task: Any, task_run: Any, state: Any) -> bool:
-    """For persist + archive in one task: fetching again is free, archiving is idempotent.
-
-    Args:
-        task: The task that failed.
-        task_run: Its run.
-        state: The failed state; its data is the exception.
-
-    Returns:
-        True when Prefect should run the task again.
-    """
+def retry_if_delivery_may_recover(
+    task: Task[..., Any], task_run: TaskRun, state: State[Any]
+) -> bool:
+    """For persist + archive in one task: fetching again is free, archiving is idempotent."""
     return _verdict(_DELIVERY, state)
 
 
-def retry_if_item_may_recover(task: Any, task_run: Any, state: Any) -> bool:
-    """For a whole item in one task: a retry reattaches to the journaled generation (no charge).
-
-    Args:
-        task: The task that failed.
-        task_run: Its run.
-        state: The failed state; its data is the exception.
-
-    Returns:
-        True when Prefect should run the task again.
-    """
+def retry_if_item_may_recover(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """For a whole item in one task: a retry reattaches to the journaled generation (no charge)."""
     # Either verdict may allow it: the generation's (retry_if_transient) or the delivery's.
     return _verdict(_API, state) or _verdict(_DELIVERY, state)

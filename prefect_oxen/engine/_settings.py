@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +35,8 @@ __all__ = [
     "resolve_credentials",
 ]
 
+_B = TypeVar("_B")
+
 
 def _block_reference(value: Any) -> dict[str, Any] | None:
     """The ``{"block_document_slug"|"block_document_id": ...}`` of a ``{"$ref": ...}`` parameter.
@@ -42,9 +44,8 @@ def _block_reference(value: Any) -> dict[str, Any] | None:
     Deployment runs hand flow hooks the stored, unhydrated parameters, so a block given by
     reference arrives in this form.
     """
-    if isinstance(value, dict) and isinstance(value.get("$ref"), dict):
-        return value["$ref"]
-    return None
+    reference = value.get("$ref") if isinstance(value, dict) else None
+    return reference if isinstance(reference, dict) else None
 
 
 async def aresolve_credentials(
@@ -98,11 +99,11 @@ async def aresolve_archive(archive: Any, archive_block: str | None = None) -> An
     return archive
 
 
-async def _load_reference(reference: dict[str, Any], expected: type) -> Any:
-    # Block (not the subclass) understands "type-slug/name" slugs as references carry them.
+async def _load_reference(reference: dict[str, Any], expected: type[_B]) -> _B:
     """The block a ``$ref`` points at, checked to be an `expected`."""
     from prefect.blocks.core import Block
 
+    # Block (not the subclass) understands "type-slug/name" slugs as references carry them.
     block = await Block.aload_from_ref(reference)
     if not isinstance(block, expected):
         raise TypeError(
@@ -111,7 +112,9 @@ async def _load_reference(reference: dict[str, Any], expected: type) -> Any:
     return block
 
 
-def resolve_credentials(credentials: Any) -> OxenCredentials:
+def resolve_credentials(
+    credentials: OxenCredentials | str | dict[str, Any] | None,
+) -> OxenCredentials:
     """`aresolve_credentials` for synchronous callers (flow hooks).
 
     Args:

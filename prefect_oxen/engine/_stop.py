@@ -1,8 +1,13 @@
-"""Stop hooks: when a run is cancelled or crashes, stop paying for what it left running.
+"""A flow run's start and stop: what every flow does before its first item (`started_run`), and
+the stop hooks that, when a run is cancelled or crashes, stop paying for what it left running.
+
+Every flow starts the same way, in the same order: load the credentials and the archive from its
+parameters, check the archive can take a video (before anything is paid), remember the run for
+its stop hooks, and hold the shared API clients while the run works.
 
 The hook needs the run's real API key, which the flow run's stored parameters do not hold:
-Prefect masks a secret (``**********``) when it records them. So the flow bodies call
-`remember_run` once they have resolved their credentials, and the hook of that flow run (in the
+Prefect masks a secret (``**********``) when it records them. So `started_run` calls
+`remember_run` once it has resolved the credentials, and the hook of that flow run (in the
 same process: the CLI, a direct call, `serve`, a worker's flow subprocess) uses what was
 remembered. Only when nothing was remembered does it resolve the credentials from the
 parameters, through the flows' own resolver (`RunPlaces`: a saved block name, a ``$ref``, or
@@ -15,19 +20,30 @@ pays nothing more.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from prefect import Flow
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.logging import get_logger
 
 from prefect_oxen.blocks import OxenCredentials
-from prefect_oxen.client import GenerationStatus, OxenError
+from prefect_oxen.client import GenerationStatus, OxenClient, OxenError
+from prefect_oxen.engine._clients import using_shared_clients
+from prefect_oxen.engine._generation import current_flow_run
 from prefect_oxen.engine._journal import JournalEntry
+from prefect_oxen.engine._oxen_archive import oxen_archive_session, oxen_archive_uri
 from prefect_oxen.engine._run_state import RunState
-from prefect_oxen.engine._settings import RunPlaces
+from prefect_oxen.engine._settings import ResolvedRun, RunPlaces
+from prefect_oxen.storage import acheck_destination, archive_scheme
 
 __all__ = [
     "CancellationOutcome",
@@ -36,7 +52,11 @@ __all__ = [
     "cancel_unfinished",
     "cancellation_outcome",
     "cancellation_outcomes",
+    "hook_logger",
     "remember_run",
+    "run_credentials",
+    "started_run",
+    "still_billed_advice",
     "usable_api_key",
 ]
 
@@ -135,11 +155,9 @@ def remember_run(credentials: OxenCredentials, state: RunState) -> None:
         credentials: The credentials the run pays with (holding the real key).
         state: The run state the run records its generations in.
     """
-    from prefect.runtime import flow_run
-
-    run_id = flow_run.id
+    run_id = current_flow_run().id
     if run_id:
-        _registry.remember(str(run_id), _RememberedRun(credentials, state))
+        _registry.remember(run_id, _RememberedRun(credentials, state))
 
 
 def cancellation_outcome(flow_run_id: str) -> CancellationOutcome | None:
@@ -161,6 +179,26 @@ def cancellation_outcomes() -> dict[str, CancellationOutcome]:
         The outcomes by flow run id.
     """
     return _registry.outcomes()
+
+
+def still_billed_advice(cancel_option: str, *, rerun: str = "batch", one: bool = False) -> str:
+    """What to do about generations a stop may have left running: the one wording every stop
+    report uses.
+
+    Args:
+        cancel_option: How `prefect-oxen cancel` finds them ("--archive DIR", "--journal PATH").
+        rerun: What to re-run to collect them ("batch", "command").
+        one: Say "it" (one generation) rather than "they".
+
+    Returns:
+        E.g. "They may still run and be billed: re-run the same batch to collect them (no new
+        charge), or cancel them with `prefect-oxen cancel --archive DIR`."
+    """
+    they, them = ("It", "it") if one else ("They", "them")
+    return (
+        f"{they} may still run and be billed: re-run the same {rerun} to collect {them} (no new "
+        f"charge), or cancel {them} with `prefect-oxen cancel {cancel_option}`."
+    )
 
 
 def usable_api_key(credentials: OxenCredentials) -> bool:
@@ -245,7 +283,7 @@ def _enqueue_in_flight(entry: JournalEntry) -> bool:
     )
 
 
-def _find_in_queue(oxen: Any, journal: RunState, entry: JournalEntry) -> JournalEntry | None:
+def _find_in_queue(oxen: OxenClient, journal: RunState, entry: JournalEntry) -> JournalEntry | None:
     """The in-flight submission's generation, found in the queue by its request and journaled
     ``enqueued`` (so a failed cancel leaves it for the next run); None when it is not there."""
     from prefect_oxen.client import VideoRequest
@@ -264,7 +302,7 @@ def _find_in_queue(oxen: Any, journal: RunState, entry: JournalEntry) -> Journal
     return enqueued
 
 
-def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCancel:
+def _cancel_one(oxen: OxenClient, generation_id: str, key: str | None) -> GenerationCancel:
     """Cancel one generation and read back whether it is stopped unbilled."""
     try:
         oxen.cancel_generation(generation_id)
@@ -284,7 +322,7 @@ def _cancel_one(oxen: Any, generation_id: str, key: str | None) -> GenerationCan
     )
 
 
-def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
+def cancel_remote_generations(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Cancel every generation this flow run enqueued and did not finish (ids from the journal).
 
     Runs as ``on_cancellation`` / ``on_crashed``: the process may die right after, so it is
@@ -297,7 +335,7 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
         state: The state it stopped in (Cancelled, Crashed).
     """
     run_id = str(flow_run.id)
-    run_logger = _logger_for(flow, flow_run)
+    run_logger = hook_logger(flow_run, flow)
     remembered = _registry.run(run_id)
     try:
         if remembered is not None:
@@ -309,9 +347,10 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
     except Exception as exc:  # a hook must never raise
         run_logger.error(
             "Could not find the journal or credentials of flow run %s to cancel its generations "
-            "(%s): any it left running may still be billed.",
+            "(%s). %s",
             run_id,
             type(exc).__name__,
+            still_billed_advice("--archive DIR"),
         )
         return
     state_name = str(getattr(state, "name", "stopped")).lower()
@@ -322,43 +361,108 @@ def cancel_remote_generations(flow: Any, flow_run: Any, state: Any) -> None:
     _log_outcome(run_logger, outcome, run_id)
 
 
-def _log_outcome(run_logger: Any, outcome: CancellationOutcome, run_id: str) -> None:
+def _log_outcome(
+    run_logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    outcome: CancellationOutcome,
+    run_id: str,
+) -> None:
     """Log what a stop hook did, to the run's logs."""
-    if outcome.cancelled:
-        run_logger.info(
-            "Cancelled %d unfinished Oxen generation(s) of flow run %s: %s.",
-            len(outcome.cancelled),
-            run_id,
-            ", ".join(g.generation_id for g in outcome.cancelled),
-        )
-    if outcome.finished:
-        run_logger.info(
+    for generations, template in (
+        (outcome.cancelled, "Cancelled %d unfinished Oxen generation(s) of flow run %s: %s."),
+        (
+            outcome.finished,
             "%d Oxen generation(s) of flow run %s had already finished (paid, not lost): "
             "re-running the same batch archives them without paying again: %s.",
-            len(outcome.finished),
-            run_id,
-            ", ".join(g.generation_id for g in outcome.finished),
-        )
+        ),
+    ):
+        if generations:
+            ids = ", ".join(g.generation_id for g in generations)
+            run_logger.info(template, len(generations), run_id, ids)
     if outcome.not_cancelled:
         run_logger.error(
-            "Could not cancel %d Oxen generation(s) of flow run %s%s: %s. They may still be "
-            "running and billed; the run state %s keeps them, so re-running the same batch "
-            "collects them without paying again, and `prefect-oxen cancel --journal %s` "
-            "cancels them.",
+            "Could not cancel %d Oxen generation(s) of flow run %s%s: %s. %s",
             len(outcome.not_cancelled),
             run_id,
             f" ({outcome.problem})" if outcome.problem else "",
             "; ".join(f"{g.generation_id} ({g.detail})" for g in outcome.not_cancelled),
-            outcome.state_location,
-            outcome.state_location,
+            still_billed_advice(f"--journal {outcome.state_location}"),
         )
 
 
-def _logger_for(flow: Any, flow_run: Any) -> Any:
-    """The run logger (its records reach the run's logs in the UI) when there is one."""
+def hook_logger(
+    flow_run: FlowRun, flow: Flow[..., Any] | None = None
+) -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The logger of a stop hook: the run's (its records reach the run's logs in the UI) when
+    there is one, else ``prefect_oxen.flows``."""
     from prefect.logging.loggers import flow_run_logger
 
     try:
         return flow_run_logger(flow_run, flow)
     except Exception:  # not a real flow run (a direct call of the hook)
         return logger
+
+
+_RUN_CREDENTIALS: contextvars.ContextVar[OxenCredentials | None] = contextvars.ContextVar(
+    "prefect_oxen_run_credentials", default=None
+)
+
+
+@asynccontextmanager
+async def started_run(
+    places: RunPlaces, *, check_destination: bool = True, **options: Any
+) -> AsyncIterator[ResolvedRun]:
+    """Resolve `places` for this flow run and hold the shared clients while it runs.
+
+    Args:
+        places: The flow's credentials, archive, journal and work directory parameters.
+        check_destination: Check now that the archive can take a video; False for a flow that
+            checks it later itself (a batch's dry run writes nothing, so it does not check).
+        **options: Further `PipelineSettings` fields (mode, key_template, prefix, timeout).
+
+    Yields:
+        The run's credentials and settings.
+
+    Raises:
+        UnsupportedArchive: The archive is a URI of a scheme that is not supported.
+        ArchiveUnavailable: The archive cannot be written or reached, or an ``oxen://``
+            repository cannot be reached or created with the credentials (nothing is paid).
+        ValueError: A named block does not exist.
+        InvalidObjectKey: The key template makes no valid key.
+    """
+    if isinstance(places.archive, str) and not places.archive_block:
+        archive_scheme(places.archive)  # gs://, s3:/ ...: refused before any API call
+    run = await places.aresolve(**options)
+    destination = run.settings.destination
+    oxen = oxen_archive_uri(destination) is not None
+    if check_destination and not oxen:
+        # Unwritable or unreachable: fail before paying.
+        await acheck_destination(destination)
+    async with contextlib.AsyncExitStack() as stack:
+        # An oxen:// archive is checked (created if missing) now and committed once at the end,
+        # however the run ends: a run that fails part-way commits what it archived.
+        await stack.enter_async_context(
+            oxen_archive_session(
+                destination,
+                run.credentials,
+                work_dir=run.settings.work_dir,
+                flow_run_id=current_flow_run().id,
+                run_name=current_flow_run().name,
+                prepare=check_destination,
+            )
+        )
+        # Reading oxen:// inputs in the run uses its credentials, as its archive does.
+        token = _RUN_CREDENTIALS.set(run.credentials)
+        stack.callback(_RUN_CREDENTIALS.reset, token)
+        # The stop hooks need the resolved credentials (the real key, not Prefect's mask).
+        remember_run(run.credentials, run.settings.state())
+        await stack.enter_async_context(using_shared_clients())
+        yield run
+
+
+def run_credentials() -> OxenCredentials | None:
+    """The credentials of the flow run this code runs in (set by `started_run`).
+
+    Returns:
+        The run's resolved credentials, or None outside `started_run`.
+    """
+    return _RUN_CREDENTIALS.get()

@@ -1,8 +1,7 @@
 """Prefect flows: one video, a multi-shot video, resumable budgeted batches, and sharded ones.
 
-Only the flows and what they publish live here; the records they report (`BatchReport`,
-`ItemReport`, `BatchIncomplete`) and the batch input reader come from `prefect_oxen.engine` and
-are re-exported, since callers of the flows need them.
+The records they report (`BatchReport`, `ItemReport`, `BatchIncomplete`) and the batch input
+reader are re-exported for their callers.
 """
 
 from prefect_oxen.engine import (

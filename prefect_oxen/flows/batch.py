@@ -1,10 +1,12 @@
 """`batch_flow`: many requests, bounded concurrency, one report, resumable, within budget."""
 
 import asyncio
+import logging
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger
-from prefect.logging import get_logger
+from prefect import Flow, flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.logging.loggers import LoggingAdapter
 from prefect.states import Failed
 
 from prefect_oxen.blocks import OxenCredentials
@@ -20,8 +22,9 @@ from prefect_oxen.engine import (
     SpendGuard,
     ValidatedRequest,
     cancel_remote_generations,
-    current_flow_run_id,
+    current_flow_run,
     ensure_concurrency_limit,
+    hook_logger,
     load_batch_items,
     log_admission,
     read_back_costs,
@@ -53,7 +56,7 @@ DEFAULT_DOWNLOADS = 8
 _STARTING_AT_ONCE = 4
 
 
-def _batch_stopped(flow: Any, flow_run: Any, state: Any) -> None:
+def _batch_stopped(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Stop hook: cancel what the run left on the API, then report the batch as it stood.
 
     Every item the stop caught unfinished is reported ``cancelled`` (with whether its video had
@@ -66,7 +69,7 @@ def _batch_stopped(flow: Any, flow_run: Any, state: Any) -> None:
     try:
         report_stopped_batch(flow_run, state)
     except Exception as exc:  # a hook never raises: the generations are already cancelled
-        get_logger("prefect_oxen.flows").warning(
+        hook_logger(flow_run, flow).warning(
             "Could not publish the stopped batch's report: %s", type(exc).__name__
         )
 
@@ -143,14 +146,9 @@ async def batch_flow(
         InvalidObjectKey: The key template makes no valid key (before anything is paid).
         OxenError: The API could not be reached while validating.
     """
+    # The flow's own parameters, read as its stop hook reads them.
+    places = RunPlaces.model_validate(locals())
     logger = get_run_logger()
-    places = RunPlaces(
-        credentials=credentials,
-        archive=archive,
-        archive_block=archive_block,
-        journal=journal,
-        work_dir=work_dir,
-    )
     # The archive is checked once the batch is to be paid for (a dry run writes nothing).
     async with started_run(
         places,
@@ -163,7 +161,7 @@ async def batch_flow(
         creds, settings = run.credentials, run.settings
         batch = load_batch_items(items)
         plan = BatchPlan(batch, *await validate_batch(batch, creds))
-        remember_plan(current_flow_run_id(), plan)  # for the stop hook, if the run is stopped
+        remember_plan(current_flow_run().id, plan)  # for the stop hook, if the run is stopped
         plan.log_intake(logger)
         if dry_run:
             plan.mark_all("validated")
@@ -173,7 +171,7 @@ async def batch_flow(
         await acheck_destination(settings.destination)  # unwritable or unreachable: fail first
         if concurrency_limit and concurrency_limit_default:
             await ensure_concurrency_limit(concurrency_limit, concurrency_limit_default)
-        batch_id = current_flow_run_id()
+        batch_id = current_flow_run().id
         await _produce_all(
             plan,
             run,
@@ -217,7 +215,7 @@ async def _produce_all(
     concurrency_limit: str | None,
     downloads: int,
     contact_sheet_size: int,
-    logger: Any,
+    logger: logging.Logger | LoggingAdapter,
 ) -> None:
     """Run every valid item as a `produce_video` task run, paced, and publish each end."""
     progress = Progress(len(plan.valid))
@@ -259,7 +257,7 @@ async def _produce_all(
         )
 
 
-def _outcome(report: BatchReport, logger: Any) -> BatchReport:
+def _outcome(report: BatchReport, logger: logging.Logger | LoggingAdapter) -> BatchReport:
     """The report when every item was archived, else a Failed state carrying it."""
     if not report.ok:
         logger.warning("Batch incomplete: %s.", report.summary())

@@ -105,14 +105,9 @@ async def multi_shot_flow(
         RuntimeError: A shot (or the native video) was not archived, with its reason.
         VideoVerificationError: The stitched video is not as long as its shots.
     """
+    # The flow's own parameters, read as its stop hook reads them.
+    places = RunPlaces.model_validate(locals())
     logger = get_run_logger()
-    places = RunPlaces(
-        credentials=credentials,
-        archive=archive,
-        archive_block=archive_block,
-        journal=journal,
-        work_dir=work_dir,
-    )
     async with started_run(places, mode=mode, key_template=key_template, prefix=prefix) as run:
         creds, settings = run.credentials, run.settings
         parsed = [Shot.model_validate(shot) for shot in shots]

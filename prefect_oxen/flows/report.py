@@ -1,8 +1,4 @@
-"""What a run tells its operator: progress, artifacts and events, from the engine's reports.
-
-The report models (`ItemReport`, `BatchReport`, `BatchIncomplete`) live in `prefect_oxen.engine`
-(the item run fills them in); this module publishes them through Prefect.
-"""
+"""What a run tells its operator: progress, artifacts and events, from the engine's reports."""
 
 from __future__ import annotations
 
@@ -20,6 +16,7 @@ from prefect.artifacts import (
     acreate_table_artifact,
     aupdate_progress_artifact,
 )
+from prefect.client.schemas.objects import FlowRun, State
 from prefect.events import emit_event
 
 from prefect_oxen.engine import (
@@ -27,9 +24,12 @@ from prefect_oxen.engine import (
     ItemReport,
     announce_item,
     cancellation_outcome,
+    current_flow_run,
+    hook_logger,
     located_error,
     money,
     remembered_plan,
+    still_billed_advice,
 )
 
 __all__ = [
@@ -130,14 +130,6 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _current_flow_run() -> tuple[str | None, str | None]:
-    """The id and name of the flow run this code runs in, if any."""
-    from prefect.runtime import flow_run
-
-    run_id = flow_run.id
-    return (str(run_id), flow_run.name) if run_id else (None, None)
-
-
 def video_resource_id(key: str, run_id: str | None) -> str:
     """``oxen.video.<run>.<key>``: an item's key alone repeats across batches (``item-0001``)."""
     return f"oxen.video.{run_id}.{key}" if run_id else f"oxen.video.{key}"
@@ -148,7 +140,7 @@ def emit_item_event(item: ItemReport, *, batch_id: str | None) -> None:
     archived video also gets an asset materialization event (see `emit_asset_event`)."""
     if item.status not in ("archived", "failed"):
         return
-    run_id = batch_id or _current_flow_run()[0]
+    run_id = batch_id or current_flow_run().id
     related = (
         [{"prefect.resource.id": f"oxen.batch.{batch_id}", "prefect.resource.role": "batch"}]
         if batch_id
@@ -229,7 +221,7 @@ def emit_batch_event(
     """``oxen.batch.completed``: counts and this run's costs; `cost_usd` is only new spend, so
     summing the events of many runs counts every payment once. `outcome` is "ok", "partial",
     "budget-stop", or "cancelled" for a stopped run."""
-    run_id, current_name = _current_flow_run()
+    run_id, current_name = current_flow_run()
     name = run_name or current_name or source or "oxen batch"
     outcome = outcome or (
         "ok" if report.ok else "budget-stop" if report.budget_stopped else "partial"
@@ -482,18 +474,21 @@ async def finish_batch(
     return report
 
 
-def _stopped_report(flow_run: Any) -> tuple[BatchReport, bool]:
+def _stopped_report(flow_run: FlowRun) -> tuple[BatchReport, bool]:
     """The stopped batch's report, and whether it covers every item (the run's own process)."""
     run_id = str(flow_run.id)
     outcome = cancellation_outcome(run_id)
-    finished = {g.key: g.generation_id for g in (outcome.finished if outcome else []) if g.key}
     plan = remembered_plan(run_id)
     if plan is not None:
-        plan.mark_stopped(finished)
+        plan.mark_stopped(
+            {g.key: g.generation_id for g in (outcome.finished if outcome else []) if g.key}
+        )
         return plan.report((flow_run.parameters or {}).get("budget")), True
+    if outcome is None:
+        return BatchReport(items=[]), False
     # The worker that cancelled the run knows what the stop cancelled, not the rest.
     items = []
-    for generation in outcome.generations if outcome else []:
+    for generation in outcome.generations:
         paid = generation.finished or not generation.cancelled
         items.append(
             ItemReport(
@@ -503,7 +498,8 @@ def _stopped_report(flow_run: Any) -> tuple[BatchReport, bool]:
                 error="stopped after its video was paid for: re-running the batch archives it "
                 "without paying again"
                 if generation.finished
-                else f"could not be cancelled ({generation.detail}): it may still be billed"
+                else f"could not be cancelled ({generation.detail}). "
+                + still_billed_advice(f"--journal {outcome.state_location}", one=True)
                 if paid
                 else "stopped before its video was made: not billed",
             )
@@ -511,7 +507,7 @@ def _stopped_report(flow_run: Any) -> tuple[BatchReport, bool]:
     return BatchReport(items=items), False
 
 
-def report_stopped_batch(flow_run: Any, state: Any) -> BatchReport:
+def report_stopped_batch(flow_run: FlowRun, state: State[Any]) -> BatchReport:
     """Publish a stopped batch's report, event and one WARNING (from a stop hook).
 
     Args:
@@ -521,8 +517,6 @@ def report_stopped_batch(flow_run: Any, state: Any) -> BatchReport:
     Returns:
         The report as published.
     """
-    from prefect.logging.loggers import flow_run_logger
-
     report, whole = _stopped_report(flow_run)
     run_id = str(flow_run.id)
     cancelling = bool(getattr(state, "is_cancelling", lambda: False)())
@@ -543,7 +537,7 @@ def report_stopped_batch(flow_run: Any, state: Any) -> BatchReport:
     emit_batch_event(
         report, batch_id=run_id, outcome="cancelled", run_name=getattr(flow_run, "name", None)
     )
-    flow_run_logger(flow_run).warning(summary)
+    hook_logger(flow_run).warning(summary)
     if (cancelling and not whole) or interrupted:
         _say_why_cancelled(run_id, summary)
     return report

@@ -29,22 +29,25 @@ import asyncio
 import math
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import Flow, flow, get_run_logger
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterId,
     FlowRunFilterParentFlowRunId,
 )
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.deployments import arun_deployment
 from prefect.states import Cancelled, Cancelling, Failed
 from pydantic import BaseModel, Field
 
-from prefect_oxen.engine import load_batch_items
+from prefect_oxen.engine import hook_logger, load_batch_items
+
+if TYPE_CHECKING:
+    from prefect.events.schemas.automations import AutomationCore
 
 __all__ = [
     "ShardRun",
@@ -107,7 +110,7 @@ class ShardedBatchReport(BaseModel):
         )
 
 
-def crash_detection_automation(deployment_id: UUID, crashed_after: float) -> Any:
+def crash_detection_automation(deployment_id: UUID, crashed_after: float) -> AutomationCore:
     """The automation that marks a silent run of `deployment_id` Crashed.
 
     Args:
@@ -129,7 +132,7 @@ def crash_detection_automation(deployment_id: UUID, crashed_after: float) -> Any
         trigger=EventTrigger(
             # From the run's start (Running) or its latest heartbeat: a machine that dies before
             # the first heartbeat is caught too. Not from Pending: starting a flow-run process
-            # was measured taking over 45 s on a loaded 2-core machine (ten at once).
+            # can take most of a minute on a loaded machine.
             after={"prefect.flow-run.Running", "prefect.flow-run.heartbeat"},
             expect={"prefect.flow-run.heartbeat", *ends},
             match={"prefect.resource.id": "prefect.flow-run.*"},
@@ -251,13 +254,11 @@ def cancel_shard_runs(parent_flow_run_id: UUID | str) -> list[str]:
     return stopped
 
 
-def _stop_shards(flow: Any, flow_run: Any, state: Any) -> None:
+def _stop_shards(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """Flow hook (cancelled or crashed): stop the shard runs this run started."""
-    from prefect.logging.loggers import flow_run_logger
-
     stopped = cancel_shard_runs(flow_run.id)
     if stopped:  # the run's own logger: a hook may run after the run's context is gone
-        flow_run_logger(flow_run, flow).warning("Stopped %d unfinished shard run(s).", len(stopped))
+        hook_logger(flow_run, flow).warning("Stopped %d unfinished shard run(s).", len(stopped))
 
 
 @flow(name="oxen-sharded-batch", on_cancellation=[_stop_shards], on_crashed=[_stop_shards])

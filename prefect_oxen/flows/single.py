@@ -71,13 +71,8 @@ async def generate_video_flow(
         RequestValidationError: The request does not fit the model (nothing is paid).
         RuntimeError: The video was not archived; the message has the item's reason.
     """
-    places = RunPlaces(
-        credentials=credentials,
-        archive=archive,
-        archive_block=archive_block,
-        journal=journal,
-        work_dir=work_dir,
-    )
+    # The flow's own parameters, read as its stop hook reads them.
+    places = RunPlaces.model_validate(locals())
     async with started_run(
         places, mode=mode, key_template=key_template, prefix=prefix, timeout=timeout
     ) as run:

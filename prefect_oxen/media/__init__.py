@@ -1,8 +1,5 @@
 """Video files: probing and verification, quarantine, poster frames, stitching, streaming base64
-extraction.
-
-A leaf package: it imports nothing from Prefect or the rest of prefect_oxen.
-"""
+extraction."""
 
 from prefect_oxen.media._b64_stream import (
     Base64Extraction,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import av
 
-from prefect_oxen.media._atomic import atomic_output
+from prefect_oxen._files import atomic_write
 from prefect_oxen.media._errors import VideoDecodeError
 from prefect_oxen.media._probe import probe_video
 
@@ -59,8 +59,8 @@ def write_poster_frame(
             f"cannot decode {video_path} for a poster frame ({exc}); download it again",
             path=Path(video_path),
         ) from exc
-    with atomic_output(png_path) as tmp:
-        tmp.write_bytes(png)
+    with atomic_write(png_path) as f:
+        f.write(png)
     return Path(png_path)
 
 

@@ -7,19 +7,17 @@ So it is moved into a quarantine folder with a small JSON note next to it.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import errno
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from prefect_oxen.media._atomic import atomic_output
+from prefect_oxen._files import atomic_write, link_or_copy
 
 __all__ = ["QuarantinedVideo", "quarantine_video"]
 
@@ -64,10 +62,10 @@ def quarantine_video(
         "quarantined_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         **reason,
     }
-    with atomic_output(note) as tmp:
-        tmp.write_text(json.dumps(facts, indent=2, default=str) + "\n", encoding="utf-8")
+    with atomic_write(note, "w") as f:
+        f.write(json.dumps(facts, indent=2, default=str) + "\n")
     if keep_original:
-        _link_or_copy(source, target)
+        link_or_copy(source, target)
     else:
         _move(source, target)
     return QuarantinedVideo(path=target, reason_path=note)
@@ -81,17 +79,5 @@ def _move(source: Path, target: Path) -> None:
         if exc.errno != errno.EXDEV:
             raise
         # Another filesystem: copy completely under a temp name first, then drop the source.
-        _link_or_copy(source, target)
+        link_or_copy(source, target)
         source.unlink()
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link `source` at `target` (copying when links are impossible), atomically."""
-    with atomic_output(target) as tmp:
-        tmp.unlink()
-        try:
-            os.link(source, tmp)
-        except OSError:  # cross-device or no hard links here
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            shutil.copyfile(source, tmp)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import av
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_oxen.media._atomic import atomic_output
+from prefect_oxen._files import atomic_output
 from prefect_oxen.media._errors import StitchError
 from prefect_oxen.media._probe import probe_video
 

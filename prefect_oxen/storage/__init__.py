@@ -1,10 +1,7 @@
-"""Archiving generated videos: atomic files, safe object keys, manifests, local and S3 targets.
+"""Archiving generated videos: atomic files, safe object keys, manifests, local and S3 targets."""
 
-A leaf package: it imports nothing from Prefect or the rest of prefect_oxen.
-"""
-
+from prefect_oxen._files import atomic_write, sha256_file
 from prefect_oxen.storage._archive import ArchiveRecord, ArchiveTarget, manifest_key
-from prefect_oxen.storage._atomic import atomic_write, sha256_file
 from prefect_oxen.storage._errors import (
     ArchiveConflict,
     ArchiveUnavailable,

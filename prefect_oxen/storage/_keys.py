@@ -2,9 +2,8 @@
 
 Field values (model names, prompts' hashes, user prefixes) end up as S3 keys and local paths, so
 each is reduced to a conservative ASCII alphabet that is safe in both, in URLs and in shells.
-Hand-written rather than `python-slugify` because that is not a declared dependency and a slug
-is not injective: here a value that had to change gets a short hash of the original appended, so
-two different inputs never map to the same key component.
+A value that had to change gets a short hash of the original appended, so two different inputs
+never map to the same key component (a plain slug, as `python-slugify` makes, would).
 """
 
 from __future__ import annotations

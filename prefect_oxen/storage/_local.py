@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from prefect_oxen._files import atomic_write, copy_file, link_into_place, sha256_file
 from prefect_oxen.storage._archive import ArchiveRecord, manifest_key
-from prefect_oxen.storage._atomic import atomic_write, fsync_directory, sha256_file
 from prefect_oxen.storage._errors import ArchiveConflict, ChecksumMismatch
 from prefect_oxen.storage._keys import validate_object_key
 from prefect_oxen.storage._manifest import ArchiveManifest
-
-_COPY_BLOCK = 1024 * 1024
 
 
 class LocalArchive:
@@ -49,41 +44,20 @@ class LocalArchive:
         return self.root / validate_object_key(key)
 
     def uri_for(self, key: str) -> str:
-        """A ``file://`` URI for the video at `key`.
-
-        Args:
-            key: Object key of the video.
-
-        Returns:
-            The ``file://`` URI of ``root / key``.
-        """
+        """The ``file://`` URI of ``root / key``."""
         return self.path_for(key).as_uri()
 
     def exists(self, key: str, sha256: str) -> bool:
-        """Whether the file at `key` exists and hashes to `sha256`.
-
-        Args:
-            key: Object key of the video.
-            sha256: Hex sha256 the file must have.
-
-        Returns:
-            True when the file exists with that content.
-        """
+        """Whether the file at `key` exists and hashes to `sha256`."""
         path = self.path_for(key)
         return path.is_file() and sha256_file(path) == sha256
 
     def read_manifest(self, key: str) -> dict[str, Any] | None:
-        """The sidecar manifest of `key` as a dict, or None if absent.
-
-        Args:
-            key: Object key of the video.
-
-        Returns:
-            The manifest, or None when there is none.
-        """
+        """The sidecar manifest of `key` as a dict, or None if absent."""
         path = self.root / manifest_key(validate_object_key(key))
         try:
-            return json.loads(path.read_bytes())
+            manifest: dict[str, Any] = json.loads(path.read_bytes())
+            return manifest
         except FileNotFoundError:
             return None
 
@@ -96,25 +70,8 @@ class LocalArchive:
         sha256: str | None = None,
         overwrite: bool = False,
     ) -> ArchiveRecord:
-        """Copy the video to `key` atomically and write its manifest; idempotent by sha256.
-
-        A given `sha256` is checked while copying (one read of the file), so a stale or wrong
-        value raises `ChecksumMismatch` instead of being recorded.
-
-        Args:
-            video_path: The verified video file.
-            key: Object key of the video under the root.
-            manifest: The manifest written next to it.
-            sha256: The file's hex sha256 when already known.
-            overwrite: Replace a different video already stored at `key`.
-
-        Returns:
-            The archive record (``uploaded=False`` when the same video was already there).
-
-        Raises:
-            ArchiveConflict: A different video is stored at `key` and `overwrite` is False.
-            ChecksumMismatch: The copy does not hash to the given `sha256`.
-        """
+        """Copy (or link) the video to `key` atomically, then its manifest; a given `sha256` is
+        checked while copying, so a stale or wrong one raises `ChecksumMismatch`."""
         source = Path(video_path)
         target = self.path_for(key)
         sidecar = self.root / manifest_key(key)
@@ -154,16 +111,12 @@ class LocalArchive:
 
     def _store(self, source: Path, target: Path, *, expected_sha256: str | None) -> str:
         """Put `source` at `target` (link or verified copy); its sha256."""
-        if self.link and _try_link(source, target):
+        if self.link and link_into_place(source, target):
             # A link shares the source's bytes, so a given sha256 is trusted rather than re-read.
             return expected_sha256 or sha256_file(target)
-        digest = hashlib.sha256()
-        with atomic_write(target, "wb") as out, open(source, "rb") as src:
-            # Hash while copying: the copy is verified against the caller's sha256 for free.
-            while block := src.read(_COPY_BLOCK):
-                digest.update(block)
-                out.write(block)
-            actual = digest.hexdigest()
+
+        def verify(actual: str) -> None:
+            # Hashed while copying: the copy is checked against the caller's sha256 for free.
             if expected_sha256 is not None and actual != expected_sha256:
                 raise ChecksumMismatch(
                     uri=target.as_uri(),
@@ -171,22 +124,5 @@ class LocalArchive:
                     found=actual,
                     detail=f"hash of {source} while copying",
                 )
-        return actual
 
-
-def _try_link(source: Path, target: Path) -> bool:
-    """Hard-link `source` over `target` atomically; False when linking is impossible."""
-    # Link to a temp name and rename over the target, so readers never see a partial state.
-    tmp = Path(tempfile.mktemp(dir=target.parent, prefix=f".{target.name}.", suffix=".lnk"))
-    try:
-        os.link(source, tmp)
-    except OSError:  # cross-device, unsupported filesystem, permissions: fall back to copying
-        return False
-    try:
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    fsync_directory(target.parent)
-    return True
+        return copy_file(source, target, verify=verify)

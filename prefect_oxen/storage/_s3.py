@@ -1,7 +1,7 @@
 """An archive in an S3 bucket (or an S3-compatible store), with end-to-end SHA-256 integrity.
 
-Takes a ready boto3 S3 client so this package needs neither Prefect nor prefect-aws: the Prefect
-layer builds the client from an `S3Bucket`/`AwsCredentials` block.
+It takes a ready boto3 S3 client (the Prefect layer builds one from an `S3Bucket` or
+`AwsCredentials` block).
 
 Integrity: uploads ask S3 for a SHA-256 checksum (`ChecksumAlgorithm`), so S3 rejects corrupted
 bodies, and afterwards the checksum S3 reports is compared with one computed locally. For a
@@ -218,41 +218,16 @@ class S3Archive:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def uri_for(self, key: str) -> str:
-        """``s3://bucket/<prefix>/<key>``.
-
-        Args:
-            key: The archive key.
-
-        Returns:
-            The video's ``s3://`` URI.
-        """
+        """``s3://bucket/<prefix>/<key>``."""
         return f"s3://{self.bucket}/{self.object_key(key)}"
 
     def exists(self, key: str, sha256: str) -> bool:
-        """Whether an object with this sha256 is stored at `key` (one HEAD request).
-
-        Args:
-            key: The archive key.
-            sha256: Hex sha256 the stored video must have.
-
-        Returns:
-            True when the object exists and its recorded sha256 matches.
-        """
+        """Whether an object with this sha256 is stored at `key` (one HEAD request)."""
         head = self._head(self.object_key(key))
         return head is not None and _stored_sha256(head) == sha256
 
     def read_manifest(self, key: str) -> dict[str, Any] | None:
-        """The manifest stored next to `key`, or None.
-
-        Args:
-            key: The archive key of the video.
-
-        Returns:
-            The manifest, or None when there is none.
-
-        Raises:
-            botocore.exceptions.ClientError: Any S3 error other than "not found".
-        """
+        """The manifest stored next to `key`, or None; S3 errors other than "not found" raise."""
         try:
             response = self.client.get_object(
                 Bucket=self.bucket, Key=manifest_key(self.object_key(key))
@@ -261,7 +236,8 @@ class S3Archive:
             if _is_not_found(exc):
                 return None
             raise
-        return json.loads(response["Body"].read())
+        manifest: dict[str, Any] = json.loads(response["Body"].read())
+        return manifest
 
     def presigned_url(self, key: str, *, expires_in: int | None = None) -> str:
         """A presigned GET URL for the video at `key` (no request is made).
@@ -288,26 +264,8 @@ class S3Archive:
         sha256: str | None = None,
         overwrite: bool = False,
     ) -> ArchiveRecord:
-        """Upload the video (multipart above the threshold) and its manifest, then verify.
-
-        Pass `sha256` when already known (e.g. computed while downloading) to skip hashing the
-        file before the idempotency check. Raises `ChecksumMismatch` (after deleting the bad
-        object) when S3's checksum differs from the local one.
-
-        Args:
-            video_path: The verified video file.
-            key: The archive key of the video.
-            manifest: The manifest stored next to it.
-            sha256: The file's hex sha256 when already known.
-            overwrite: Replace a different video already stored at `key`.
-
-        Returns:
-            The archive record, with a presigned viewing link.
-
-        Raises:
-            ArchiveConflict: A different video is stored at `key` and `overwrite` is False.
-            ChecksumMismatch: S3's checksum of the upload differs from the local one.
-        """
+        """Upload the video (multipart above the threshold) and its manifest, then verify: the
+        object is deleted and `ChecksumMismatch` raised when S3's checksum differs."""
         object_key = self.object_key(key)
         uri = f"s3://{self.bucket}/{object_key}"
         size = os.stat(video_path).st_size
@@ -474,7 +432,7 @@ def _stored_sha256(head: Mapping[str, Any]) -> str | None:
     """The sha256 of the file an existing object holds, when its HEAD says it."""
     metadata = head.get("Metadata") or {}
     if "sha256" in metadata:
-        return metadata["sha256"]
+        return str(metadata["sha256"])
     checksum = head.get("ChecksumSHA256")
     if checksum and "-" not in checksum:  # single-part objects: the checksum is the file's
         try:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 
 import httpx
+import pytest
 
+from prefect_oxen.cli import ExitCode
 from tests.support import FAST, wait_for
 
 from ..deployments.processes import BIN, background, free_port, prefect_env
@@ -67,3 +70,29 @@ def test_emulator_command_checks_the_key_from_the_environment(tmp_path) -> None:
         assert started == 200
         assert status("another-key") == 401
         assert status("**********") == 401
+
+
+@pytest.mark.parametrize("command", [["emulator", "--port", "8765"], ["demo"]])
+def test_without_the_emulator_extra_the_command_says_how_to_install_it(
+    tmp_path, command: list[str]
+) -> None:
+    """Starlette and uvicorn made unimportable (as if never installed): one line, exit 2."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['starlette'] = sys.modules['uvicorn'] = None\n"
+    )
+    env = prefect_env(tmp_path / "home", PYTHONPATH=str(site))
+    done = subprocess.run(
+        [str(BIN / "prefect-oxen"), *command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == ExitCode.BAD_INPUT
+    assert "pip install 'prefect-oxen[emulator]'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "demo-output").exists()  # refused before doing anything

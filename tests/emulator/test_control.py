@@ -249,7 +249,7 @@ def test_cli_command_exposes_every_fault_flag() -> None:
     import typer
     from typer.testing import CliRunner
 
-    from prefect_oxen.emulator import emulator_command
+    from prefect_oxen.emulator._cli import emulator_command
 
     app = typer.Typer()
     app.command()(emulator_command)
@@ -273,7 +273,7 @@ def test_cli_command_exposes_every_fault_flag() -> None:
 
 def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
     code = (
-        "import sys, prefect_oxen.emulator; prefect_oxen.emulator.emulator_command;"
+        "import sys, prefect_oxen.emulator; prefect_oxen.emulator.main;"
         "bad = [m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')"
         " or (m.startswith('prefect_oxen.') and not m.startswith('prefect_oxen.emulator'))];"
         "print(bad); sys.exit(1 if bad else 0)"
@@ -287,6 +287,18 @@ def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
                 assert line.startswith(
                     ("from prefect_oxen.emulator", "import prefect_oxen.emulator")
                 ), line
+
+
+def test_only_the_emulator_imports_its_extra() -> None:
+    """Starlette and uvicorn come with the `emulator` extra: no other package imports them."""
+    extra = tuple(
+        f"{verb} {name}" for verb in ("import", "from") for name in ("starlette", "uvicorn")
+    )
+    package = ROOT / "prefect_oxen"
+    for source in package.rglob("*.py"):
+        if source.relative_to(package).parts[0] != "emulator":
+            for line in source.read_text().splitlines():
+                assert not line.strip().startswith(extra), f"{source}: {line}"
 
 
 def test_generation_ids_and_latency_jitter_replay_from_the_seed() -> None:

@@ -4,36 +4,16 @@ specified once and checked against both stores (a journal file, and objects in m
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from prefect_oxen.engine import FileRunState, RunState, S3RunState
+from prefect_oxen.engine._run_state import FileRunState, RunState
+from prefect_oxen.engine._s3_run_state import S3RunState
+from tests.support.moto_s3 import BUCKET, aws_env, s3
 
-BUCKET = "oxen-state-tests"
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials so boto3 never looks for (or uses) real ones."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
-@pytest.fixture
-def s3(aws_env: None) -> Iterator[Any]:
-    """A boto3 client on moto's in-process S3 with `BUCKET` created."""
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+__all__ = ["BUCKET", "aws_env", "s3"]  # pytest finds fixtures by their names in the conftest
 
 
 @pytest.fixture(params=["file", "s3"])

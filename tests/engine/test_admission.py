@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from prefect_oxen.engine import GenerationSlots, ItemPacing, current_pacing, pacing_scope
+from prefect_oxen.engine import GenerationSlots, ItemPacing
+from prefect_oxen.engine._admission import current_pacing, pacing_scope
 
 
 async def test_no_more_generations_than_the_local_bound_hold_a_slot() -> None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from prefect_oxen.engine import ItemClaim, claim_item
+from prefect_oxen.engine._claims import ItemClaim, claim_item
 
 
 def test_a_claimed_item_cannot_be_claimed_again_until_released(tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_a_claim_dies_with_its_process(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from prefect_oxen.engine import ItemClaim\n"
+            "import sys, time; from prefect_oxen.engine._claims import ItemClaim\n"
             f"c = ItemClaim({str(journal)!r}, 'item'); assert c.try_acquire(); "
             "print('held', flush=True); time.sleep(60)",
         ],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect_oxen.engine import GenerationJournal, JournalEntry, journal_at
+from prefect_oxen.engine import GenerationJournal, JournalEntry
+from prefect_oxen.engine._journal import journal_at
 
 
 def test_latest_state_carries_generation_ids_forward(tmp_path: Path) -> None:

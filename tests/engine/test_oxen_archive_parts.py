@@ -12,10 +12,11 @@ import pytest
 from prefect.settings import PREFECT_HOME
 
 from prefect_oxen.client import AsyncOxenClient, OxenRepoUri, VideoRequest
-from prefect_oxen.engine import PipelineSettings, state_location_for
+from prefect_oxen.engine import PipelineSettings
 from prefect_oxen.engine._oxen_archive import OxenArchiveNotOpen, oxen_archive_session
 from prefect_oxen.engine._oxen_table import dataset_row, merge_rows, parse_table, render_table
 from prefect_oxen.engine._references import MAX_PRESIGN_SECONDS, presign_s3, sendable_request
+from prefect_oxen.engine._run_state import state_location_for
 from prefect_oxen.storage import ArchiveConflict, ArchiveManifest
 from tests.support import O3
 from tests.support.oxen_repos import RepoView

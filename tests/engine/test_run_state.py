@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from prefect_oxen.engine import JournalEntry, RunState, S3RunState
+from prefect_oxen.engine import JournalEntry
+from prefect_oxen.engine._run_state import RunState
+from prefect_oxen.engine._s3_run_state import S3RunState
 
 
 def entry(identity: str, state: str, *ids: str, run: str = "run-1") -> JournalEntry:

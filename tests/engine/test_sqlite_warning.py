@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from prefect_oxen.engine import GenerationSlots, database_is_sqlite, log_admission
+from prefect_oxen.engine import GenerationSlots, log_admission
+from prefect_oxen.engine._batch import database_is_sqlite
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from prefect_oxen.client import VideoRequest
-from prefect_oxen.engine import JournalEntry, RunState, cancel_unfinished
+from prefect_oxen.engine import JournalEntry, cancel_unfinished
+from prefect_oxen.engine._run_state import RunState
 from tests.support import FAST
 
 

@@ -24,8 +24,8 @@ from moto.server import ThreadedMotoServer
 from prefect.settings import PREFECT_API_URL
 
 from prefect_oxen.client import AsyncRepository
-from prefect_oxen.engine import state_location_for
 from prefect_oxen.engine._oxen_archive import OxenArchive
+from prefect_oxen.engine._run_state import state_location_for
 from prefect_oxen.flows import batch_flow, generate_video_flow
 from tests.support import FAST, wait_for
 from tests.support.models import I2V

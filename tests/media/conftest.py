@@ -53,13 +53,13 @@ def write_video(
                     round(6000 * math.sin(2 * math.pi * 440 * (start + k) / rate))
                     for k in range(count)
                 ]
-                frame = av.AudioFrame(format="s16", layout="mono", samples=count)
-                frame.planes[0].update(
-                    array.array("h", tone).tobytes().ljust(frame.planes[0].buffer_size, b"\0")
+                samples = av.AudioFrame(format="s16", layout="mono", samples=count)
+                samples.planes[0].update(
+                    array.array("h", tone).tobytes().ljust(samples.planes[0].buffer_size, b"\0")
                 )
-                frame.sample_rate, frame.pts = rate, start
-                frame.time_base = fractions.Fraction(1, rate)
-                container.mux(sound.encode(frame))
+                samples.sample_rate, samples.pts = rate, start
+                samples.time_base = fractions.Fraction(1, rate)
+                container.mux(sound.encode(samples))
             container.mux(sound.encode())
     return path
 

@@ -111,6 +111,9 @@ def test_feed_returns_bytes_incrementally_and_bounded_by_chunk() -> None:
     assert b"".join(pieces) == video
     assert sum(1 for p in pieces if p) > 20  # output arrives while input streams in
     assert max(len(p) for p in pieces) <= 4096 * 3 // 4 + 3
+    extraction = extractor.extraction  # the extractor counts and hashes what it handed back
+    assert extraction.bytes_written == len(video)
+    assert extraction.sha256 == hashlib.sha256(video).hexdigest()
 
 
 def test_url_instead_of_b64_is_reported() -> None:

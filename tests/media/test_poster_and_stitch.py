@@ -16,6 +16,8 @@ from prefect_oxen.media import (
     write_poster_frame,
 )
 
+from .conftest import MakeVideo
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -30,7 +32,8 @@ def frame_brightness(png: Path) -> int:
     with av.open(str(png)) as container:
         frame = next(container.decode(video=0)).reformat(format="rgb24")
         plane = frame.planes[0]
-        return bytes(plane)[plane.line_size * (frame.height - 1) + 3 * (frame.width - 1)]
+        pixel: int = bytes(plane)[plane.line_size * (frame.height - 1) + 3 * (frame.width - 1)]
+        return pixel
 
 
 class TestPoster:
@@ -59,7 +62,7 @@ class TestPoster:
 
 class TestStitch:
     def test_matching_shots_are_remuxed_and_durations_add_up(
-        self, make_video, tmp_path: Path
+        self, make_video: MakeVideo, tmp_path: Path
     ) -> None:
         shots = [
             make_video("a.mp4", seconds=1.5),
@@ -74,7 +77,7 @@ class TestStitch:
         assert verification.probe.frame_count == 12 + 8 + 16
         assert result.has_audio is False
 
-    def test_remux_copies_packets_bit_for_bit(self, make_video, tmp_path: Path) -> None:
+    def test_remux_copies_packets_bit_for_bit(self, make_video: MakeVideo, tmp_path: Path) -> None:
         shots = [make_video("a.mp4", seconds=1.0), make_video("b.mp4", seconds=1.0)]
 
         def payloads(path: Path) -> list[bytes]:
@@ -84,7 +87,9 @@ class TestStitch:
         result = stitch_videos(shots, tmp_path / "out.mp4")
         assert payloads(result.path) == payloads(shots[0]) + payloads(shots[1])
 
-    def test_audio_is_kept_when_every_shot_has_it(self, make_video, tmp_path: Path) -> None:
+    def test_audio_is_kept_when_every_shot_has_it(
+        self, make_video: MakeVideo, tmp_path: Path
+    ) -> None:
         shots = [make_video("a.mp4", seconds=1.5, audio=True), make_video("b.mp4", audio=True)]
         result = stitch_videos(shots, tmp_path / "out.mp4")
         assert result.mode == "remux" and result.has_audio
@@ -96,13 +101,15 @@ class TestStitch:
         # end) that only the first shot's edit list trims: at most 2 frames per shot extra.
         assert samples / 44100 == pytest.approx(2.5 + 2 * 1024 / 44100, abs=2 * 1024 / 44100)
 
-    def test_audio_is_dropped_when_a_shot_lacks_it(self, make_video, tmp_path: Path) -> None:
+    def test_audio_is_dropped_when_a_shot_lacks_it(
+        self, make_video: MakeVideo, tmp_path: Path
+    ) -> None:
         shots = [make_video("a.mp4", audio=True), make_video("b.mp4")]
         result = stitch_videos(shots, tmp_path / "out.mp4")
         assert result.has_audio is False
         assert probe_video(result.path).has_audio is False
 
-    def test_different_sizes_force_a_reencode(self, make_video, tmp_path: Path) -> None:
+    def test_different_sizes_force_a_reencode(self, make_video: MakeVideo, tmp_path: Path) -> None:
         shots = [
             make_video("a.mp4", seconds=1.0, audio=True),
             make_video("big.mp4", seconds=1.5, width=96, height=54, audio=True),
@@ -115,7 +122,7 @@ class TestStitch:
         assert verification.probe.frame_count == 20
         assert result.has_audio
 
-    def test_force_reencode(self, make_video, tmp_path: Path) -> None:
+    def test_force_reencode(self, make_video: MakeVideo, tmp_path: Path) -> None:
         shots = [make_video("a.mp4", seconds=1.0), make_video("b.mp4", seconds=1.0)]
         result = stitch_videos(shots, tmp_path / "out.mp4", force_reencode=True)
         assert result.mode == "reencode" and result.reason == "re-encoding was forced"

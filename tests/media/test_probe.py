@@ -16,6 +16,8 @@ from prefect_oxen.media import (
     verify_video,
 )
 
+from .conftest import MakeVideo
+
 
 def faststart_copy(source: Path, target: Path) -> Path:
     """Remux with the moov atom first, as streaming servers deliver mp4s."""
@@ -142,7 +144,7 @@ class TestVerifyRejectsMismatches:
         assert len(info.value.problems) == 2
         assert "64x36" in info.value.problems[1] and "9:16" in info.value.problems[1]
 
-    def test_square_video_is_not_16_9(self, make_video) -> None:
+    def test_square_video_is_not_16_9(self, make_video: MakeVideo) -> None:
         square = make_video("square.mp4", width=48, height=48, seconds=1)
         assert verify_video(square, expected_aspect_ratio="1:1").checks["aspect_ratio"]
         with pytest.raises(VideoVerificationError, match="16:9"):

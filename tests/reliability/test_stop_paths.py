@@ -24,12 +24,9 @@ from prefect.settings import PREFECT_API_URL
 
 from prefect_oxen import OxenCredentials
 from prefect_oxen.client import OxenClient, RetryPolicy, VideoRequest
-from prefect_oxen.engine import (
-    cancel_remote_generations,
-    cancellation_outcome,
-    remember_run,
-    run_state_at,
-)
+from prefect_oxen.engine import cancel_remote_generations, cancellation_outcome
+from prefect_oxen.engine._run_state import run_state_at
+from prefect_oxen.engine._stop import remember_run
 from prefect_oxen.tasks import GenerationJournal, JournalEntry
 from tests.support import FAST, wait_for
 

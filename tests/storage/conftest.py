@@ -7,34 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from prefect_oxen.storage import ArchiveManifest
+from tests.support.moto_s3 import BUCKET, aws_env, s3
 
-BUCKET = "oxen-archive"
+__all__ = ["BUCKET", "aws_env", "s3"]  # pytest finds fixtures by their names in the conftest
+
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake credentials so boto3 never looks for (or uses) real ones."""
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-
-
-@pytest.fixture
-def s3(aws_env: None) -> Iterator[Any]:
-    """A real boto3 S3 client against moto's in-process backend, with `BUCKET` created."""
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture(scope="session")

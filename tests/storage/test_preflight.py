@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,6 @@ import pytest
 from moto import mock_aws
 
 from prefect_oxen.storage import ArchiveUnavailable, StorageError, check_destination
-from prefect_oxen.storage import _preflight as preflight_module
 
 from .conftest import BUCKET
 
@@ -70,7 +70,7 @@ def test_a_directory_refusing_writes_is_reported_with_the_reason(
     def refuse(*_: Any, **__: Any) -> Any:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(preflight_module.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(ArchiveUnavailable, match=r"Cannot write to archive .*: Permission denied"):
         check_destination(str(tmp_path))
 

@@ -19,11 +19,13 @@ class EmulatorControl:
         self._http = httpx.Client(base_url=server.base_url, timeout=10)
 
     def stats(self) -> dict[str, Any]:
-        return self._http.get("/_emulator/stats").raise_for_status().json()
+        stats: dict[str, Any] = self._http.get("/_emulator/stats").raise_for_status().json()
+        return stats
 
     def generations(self) -> list[dict[str, Any]]:
         body = self._http.get("/_emulator/generations").raise_for_status().json()
-        return body["generations"] if isinstance(body, dict) else body
+        rows: list[dict[str, Any]] = body["generations"] if isinstance(body, dict) else body
+        return rows
 
     def configure(self, **changes: Any) -> None:
         self._http.patch("/_emulator/config", json=changes).raise_for_status()
