@@ -113,7 +113,8 @@ async def batch_flow(
             list of requests; each may carry an "id" (else item-NNNN by line).
         credentials: The saved Oxen Credentials block to use; empty means OXEN_API_KEY and
             OXEN_BASE_URL from the worker's environment.
-        archive: Where videos go: a local directory or an s3://bucket/prefix URI.
+        archive: Where videos go: a local directory, an s3://bucket/prefix URI or an
+            oxen://NAMESPACE/REPO[@BRANCH][/PREFIX] repository (one commit per run).
         archive_block: Name of a saved prefect-aws S3Bucket block; when set it wins over
             archive.
         concurrency: Most generations of this run unfinished on the API at once (queued or
@@ -127,8 +128,10 @@ async def batch_flow(
             or "auto" (the queue where the model allows it).
         key_template: Archive object path template ({prefix}, {date}, {model}, {key}).
         prefix: First part of every archive path.
-        journal: Path of the journal that lets a re-run reattach to paid generations; empty
-            means inside the archive (local) or under PREFECT_HOME (S3).
+        journal: Where the run state lives (what was paid for, who holds an item), which lets
+            a re-run reattach without paying twice; empty means with the archive (a file in a
+            local one, objects under an S3 one; for oxen:// a file under PREFECT_HOME). An
+            ``s3://`` location shares it between machines.
         work_dir: Scratch directory for downloads; empty means next to the journal.
         concurrency_limit: Prefect global concurrency limit shared by all runs (`prefect gcl
             create oxen-generations --limit N`); not enforced while it does not exist.
