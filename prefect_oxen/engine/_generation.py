@@ -120,10 +120,17 @@ def current_flow_run() -> FlowRunIdentity:
 
     try:
         run_id = flow_run.id
-        name = flow_run.name if run_id else None
-        return FlowRunIdentity(str(run_id), str(name) if name else None) if run_id else _NO_RUN
     except Exception:  # outside a flow run
         return _NO_RUN
+    if not run_id:
+        return _NO_RUN
+    try:
+        # Outside the run's own process (a hook, PREFECT__FLOW_RUN_ID set) the name is read from
+        # the API, which may not know the run: the id alone still identifies it.
+        name = flow_run.name
+    except Exception:
+        name = None
+    return FlowRunIdentity(str(run_id), str(name) if name else None)
 
 
 _NO_RUN = FlowRunIdentity(None, None)
