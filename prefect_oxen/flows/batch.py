@@ -131,7 +131,7 @@ async def batch_flow(
         journal: Where the run state lives (what was paid for, who holds an item), which lets
             a re-run reattach without paying twice; empty means with the archive (a file in a
             local one, objects under an S3 one; for oxen:// a file under PREFECT_HOME). An
-            ``s3://`` location shares it between machines.
+            s3:// location shares it between machines.
         work_dir: Scratch directory for downloads; empty means next to the journal.
         concurrency_limit: Prefect global concurrency limit shared by all runs (`prefect gcl
             create oxen-generations --limit N`); not enforced while it does not exist.

@@ -62,7 +62,7 @@ async def generate_video_flow(
         journal: Where the run state lives (what was paid for, who holds an item), which lets
             a re-run reattach without paying twice; empty means with the archive (a file in a
             local one, objects under an S3 one; for oxen:// a file under PREFECT_HOME). An
-            ``s3://`` location shares it between machines.
+            s3:// location shares it between machines.
         work_dir: Scratch directory for downloads; empty means next to the journal.
         timeout: Seconds the generation may take before it is cancelled.
 
